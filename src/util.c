@@ -1,0 +1,232 @@
+/*
+ * util.c -- UUIDs, RFC 3339 times and Go duration strings, worded and
+ * formatted as Consul (Go) does.
+ */
+#include "config.h"
+
+#include <sys/random.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "portcullis.h"
+#include "util.h"
+
+/* A random (version 4) UUID, lowercase 8-4-4-4-12. */
+void
+uuid_generate_v4(char out[37])
+{
+	unsigned char	b[16];
+	size_t		got = 0;
+	ssize_t		n;
+
+	while (got < sizeof(b)) {
+		n = getrandom(b + got, sizeof(b) - got, 0);
+		if (n < 0 && errno != EINTR)
+			fatal("getrandom");
+		if (n > 0)
+			got += (size_t)n;
+	}
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+/* 1 when s is 8-4-4-4-12 hex digits. */
+int
+uuid_valid(const char *s)
+{
+	return uuid_check(s, NULL) == 0;
+}
+
+/*
+ * Check s as go-memdb's UUID index does and word the failure as it
+ * does (Consul surfaces these texts; callers add their prefix).
+ * Sets e to 400.
+ */
+int
+uuid_check(const char *s, struct perr *e)
+{
+	size_t	len, i, hy = 0;
+
+	len = strlen(s);
+	if (len != 36)
+		return perr_set(e, 400, "UUID must be 36 characters");
+	for (i = 0; i < len; i++)
+		if (s[i] == '-')
+			hy++;
+	if (hy > 4)
+		return perr_set(e, 400,
+		    "UUID should have maximum of 4 \"-\"; got %zu", hy);
+	for (i = 0; i < len; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return perr_set(e, 400, "UUID format is invalid");
+			continue;
+		}
+		if (!isxdigit((unsigned char)s[i]))
+			return perr_set(e, 400, "Invalid UUID: encoding/hex: "
+			    "invalid byte: U+%04X '%c'", (unsigned char)s[i],
+			    isprint((unsigned char)s[i]) ? s[i] : '?');
+	}
+	return 0;
+}
+
+/* RFC 3339 with nanoseconds, trailing zeros trimmed (Go RFC3339Nano). */
+void
+time_rfc3339_nano(const struct timespec *ts, char out[40])
+{
+	struct tm	tm;
+	char		frac[16];
+	size_t		n;
+
+	gmtime_r(&ts->tv_sec, &tm);
+	n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (ts->tv_nsec != 0) {
+		snprintf(frac, sizeof(frac), ".%09ld", ts->tv_nsec);
+		for (n = strlen(frac); frac[n - 1] == '0'; n--)
+			frac[n - 1] = '\0';
+		strncat(out, frac, 39 - strlen(out));
+	}
+	strncat(out, "Z", 39 - strlen(out));
+}
+
+/* RFC 3339, whole seconds, UTC. */
+void
+time_rfc3339(time_t t, char out[32])
+{
+	struct tm	tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/*
+ * Parse a Go duration ("300ms", "1.5h", "2h45m", "-1s", "0") into
+ * nanoseconds.  Returns 0, or -1 when Go's time.ParseDuration would
+ * fail.
+ */
+int
+duration_parse(const char *s, int64_t *out)
+{
+	static const struct {
+		const char	*unit;
+		double		 ns;
+	} units[] = {
+		{ "ns", 1 }, { "us", 1e3 }, { "\xc2\xb5s", 1e3 },
+		{ "\xce\xbcs", 1e3 }, { "ms", 1e6 }, { "s", 1e9 },
+		{ "m", 60e9 }, { "h", 3600e9 },
+	};
+	double		 total = 0, v, scale;
+	const char	*p = s;
+	int		 neg = 0, any, ndig;
+	size_t		 i, best, bl;
+
+	if (*p == '-' || *p == '+')
+		neg = *p++ == '-';
+	if (strcmp(p, "0") == 0) {
+		*out = 0;
+		return 0;
+	}
+	if (*p == '\0')
+		return -1;
+	while (*p != '\0') {
+		v = 0;
+		any = 0;
+		ndig = 0;
+		while (isdigit((unsigned char)*p)) {
+			v = v * 10 + (*p++ - '0');
+			any = 1;
+			ndig++;
+		}
+		if (*p == '.') {
+			p++;
+			scale = 0.1;
+			while (isdigit((unsigned char)*p)) {
+				v += (*p++ - '0') * scale;
+				scale /= 10;
+				any = 1;
+			}
+		}
+		if (!any)
+			return -1;
+		best = SIZE_MAX;
+		bl = 0;
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			size_t	l = strlen(units[i].unit);
+
+			if (strncmp(p, units[i].unit, l) == 0 && l > bl) {
+				best = i;
+				bl = l;
+			}
+		}
+		if (best == SIZE_MAX)
+			return -1;
+		p += bl;
+		total += v * units[best].ns;
+		if (total > 9.2e18)
+			return -1;
+	}
+	*out = (int64_t)llround(neg ? -total : total);
+	return 0;
+}
+
+/* Format nanoseconds as Go's Duration.String() ("72h0m0s", "1.5s"). */
+void
+duration_format(int64_t ns, char out[64])
+{
+	uint64_t	u;
+	char		frac[16];
+	int		neg = ns < 0;
+	size_t		n;
+
+	u = neg ? (uint64_t)(-(ns + 1)) + 1 : (uint64_t)ns;
+	if (u == 0) {
+		snprintf(out, 64, "0s");
+		return;
+	}
+	if (u < 1000000000ULL) {
+		if (u < 1000)
+			snprintf(out, 64, "%s%" PRIu64 "ns", neg ? "-" : "", u);
+		else if (u < 1000000)
+			snprintf(out, 64, "%s%g\xc2\xb5s", neg ? "-" : "",
+			    (double)u / 1e3);
+		else
+			snprintf(out, 64, "%s%gms", neg ? "-" : "",
+			    (double)u / 1e6);
+		return;
+	}
+	frac[0] = '\0';
+	if (u % 1000000000ULL) {
+		snprintf(frac, sizeof(frac), ".%09" PRIu64,
+		    (uint64_t)(u % 1000000000ULL));
+		for (n = strlen(frac); frac[n - 1] == '0'; n--)
+			frac[n - 1] = '\0';
+	}
+	u /= 1000000000ULL;
+	if (u >= 3600)
+		snprintf(out, 64, "%s%" PRIu64 "h%" PRIu64 "m%" PRIu64 "%ss",
+		    neg ? "-" : "", u / 3600, (u / 60) % 60, u % 60, frac);
+	else if (u >= 60)
+		snprintf(out, 64, "%s%" PRIu64 "m%" PRIu64 "%ss",
+		    neg ? "-" : "", u / 60, u % 60, frac);
+	else
+		snprintf(out, 64, "%s%" PRIu64 "%ss", neg ? "-" : "", u, frac);
+}
+
+/* Milliseconds on the monotonic clock. */
+int64_t
+mono_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
