@@ -1,0 +1,451 @@
+/*
+ * store.c -- SQLite in WAL mode, one connection per thread.
+ *
+ * Writes: store_begin() takes a fair inter-process lock (flock(2) on
+ * "<db>.wlock"; the kernel queues waiters, where SQLite's own busy
+ * handler sleeps and retries and starves unlucky writers), then BEGIN
+ * IMMEDIATE, then bumps the global 'raft' index; every row written in
+ * the transaction carries that index.  store_commit() records the
+ * index of each table the transaction touched, commits, publishes the
+ * new indexes in shared memory and wakes blocking queries in every
+ * worker through notify.c.  A process killed at any point leaves either
+ * the whole transaction or none of it (SQLite), and the kernel drops
+ * its flock.
+ *
+ * Errors: SQLite detail is logged; the client gets a generic 500.
+ */
+#include "config.h"
+
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "portcullis.h"
+#include "notify.h"
+#include "store.h"
+
+struct shared	*store_shared;
+
+static const char *const table_names[TBL__MAX] = {
+	[TBL_RAFT] = "raft",
+	[TBL_INTENTIONS] = "intentions",
+	[TBL_ACL_TOKENS] = "acl-tokens",
+	[TBL_ACL_POLICIES] = "acl-policies",
+	[TBL_ACL_ROLES] = "acl-roles",
+	[TBL_ACL_BINDING_RULES] = "acl-binding-rules",
+	[TBL_ACL_AUTH_METHODS] = "acl-auth-methods",
+	[TBL_CA_ROOTS] = "ca-roots",
+	[TBL_CA_CONFIG] = "ca-config",
+	[TBL_CA_LEAVES] = "ca-leaves",
+};
+
+struct store {
+	sqlite3		*db;
+	int		 lockfd;
+	int		 in_tx;
+	uint64_t	 tx_index;
+	int		 touched[TBL__MAX];
+	sqlite3_stmt	*stmts[SQL__MAX];
+};
+
+/*
+ * Map the shared index page.  Called once by the master before it
+ * forks; a process that never calls it (unit tests) gets a private one.
+ */
+void
+store_shared_init(void)
+{
+	void	*p;
+
+	if (store_shared != NULL)
+		return;
+	p = mmap(NULL, sizeof(struct shared), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		fatal("mmap shared index");
+	store_shared = p;
+}
+
+const char *
+store_table_name(enum table t)
+{
+	return table_names[t];
+}
+
+/* The last committed index of table t as this process knows it. */
+uint64_t
+store_index(enum table t)
+{
+	uint64_t	v;
+
+	v = __atomic_load_n(&store_shared->idx[t], __ATOMIC_ACQUIRE);
+	return v == 0 ? 1 : v;
+}
+
+/* The highest index among a set of tables (TBIT(t) | ...). */
+uint64_t
+store_index_max(unsigned int set)
+{
+	uint64_t	v, max = 1;
+	size_t		t;
+
+	for (t = 0; t < TBL__MAX; t++)
+		if (set & TBIT(t) && (v = store_index((enum table)t)) > max)
+			max = v;
+	return max;
+}
+
+static void
+shared_raise(enum table t, uint64_t v)
+{
+	uint64_t	cur;
+
+	cur = __atomic_load_n(&store_shared->idx[t], __ATOMIC_ACQUIRE);
+	while (cur < v && !__atomic_compare_exchange_n(&store_shared->idx[t],
+	    &cur, v, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		;
+}
+
+static int
+dberr(struct store *s, struct perr *e, const char *what)
+{
+	log_warnx("store: %s: %s", what, sqlite3_errmsg(s->db));
+	return perr_set(e, 500, "internal store error");
+}
+
+/*
+ * Open (creating if needed) the database at path with WAL, a busy
+ * timeout and foreign keys.  Files are created 0600 (the master sets
+ * umask 077).  Returns 0 and a new store in *out, or -1 (500).
+ */
+int
+store_open(const char *path, struct store **out, struct perr *e)
+{
+	struct store	*s;
+	char		*lockpath;
+	char		*err = NULL;
+
+	store_shared_init();
+	s = xcalloc(1, sizeof(*s));
+	s->lockfd = -1;
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		log_warnx("store: open %s: %s", path,
+		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		store_close(s);
+		return perr_set(e, 500, "cannot open store");
+	}
+	sqlite3_busy_timeout(s->db, 10000);
+	if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL;"
+	    "PRAGMA synchronous=NORMAL;PRAGMA foreign_keys=ON;",
+	    NULL, NULL, &err) != SQLITE_OK) {
+		log_warnx("store: pragmas: %s", err);
+		sqlite3_free(err);
+		store_close(s);
+		return perr_set(e, 500, "cannot open store");
+	}
+	xasprintf(&lockpath, "%s.wlock", path);
+	s->lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(lockpath);
+	if (s->lockfd == -1) {
+		log_warn("store: lock file");
+		store_close(s);
+		return perr_set(e, 500, "cannot open store");
+	}
+	*out = s;
+	return 0;
+}
+
+void
+store_close(struct store *s)
+{
+	size_t	i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < SQL__MAX; i++)
+		sqlite3_finalize(s->stmts[i]);
+	sqlite3_close(s->db);
+	if (s->lockfd != -1)
+		close(s->lockfd);
+	free(s);
+}
+
+/*
+ * Apply the migrations (sql/NNN-*.sql, compiled in) that the database
+ * has not seen, each in one transaction, recording the count in
+ * PRAGMA user_version.  Master only, before workers start.
+ */
+int
+store_migrate(struct store *s, struct perr *e)
+{
+	sqlite3_stmt	*st;
+	char		*err = NULL, pragma[64];
+	int		 have, i;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st,
+	    NULL) != SQLITE_OK)
+		return dberr(s, e, "user_version");
+	have = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	for (i = have; sql_migrations[i] != NULL; i++) {
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d;",
+		    i + 1);
+		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+		    SQLITE_OK)
+			return dberr(s, e, "migration begin");
+		if (sqlite3_exec(s->db, sql_migrations[i], NULL, NULL, &err) !=
+		    SQLITE_OK ||
+		    sqlite3_exec(s->db, pragma, NULL, NULL, &err) != SQLITE_OK ||
+		    sqlite3_exec(s->db, "COMMIT", NULL, NULL, &err) !=
+		    SQLITE_OK) {
+			log_warnx("store: migration %s: %s",
+			    sql_migration_names[i], err ? err : "?");
+			sqlite3_free(err);
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			return perr_set(e, 500, "migration %s failed",
+			    sql_migration_names[i]);
+		}
+		log_info("store: applied migration %s",
+		    sql_migration_names[i]);
+	}
+	return 0;
+}
+
+/* Prepare every query of sql/queries/ (a structural check). */
+int
+store_prepare_all(struct store *s, struct perr *e)
+{
+	size_t	i;
+
+	for (i = 0; i < SQL__MAX; i++)
+		if (store_stmt(s, (enum sql_id)i) == NULL)
+			return perr_set(e, 500, "cannot prepare %s",
+			    sql_names[i]);
+	return 0;
+}
+
+/* Read every table index into shared memory (start-up, safety net). */
+int
+store_load_shared(struct store *s, struct perr *e)
+{
+	sqlite3_stmt	*st;
+	size_t		 t;
+	int		 rc;
+
+	if ((st = store_stmt(s, SQL_INDEX_ALL)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	while ((rc = store_step(s, st, e)) == 1) {
+		for (t = 0; t < TBL__MAX; t++)
+			if (strcmp(store_col_text(st, 0), table_names[t]) == 0)
+				shared_raise((enum table)t,
+				    (uint64_t)sqlite3_column_int64(st, 1));
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+/*
+ * The prepared statement for id, reset and with bindings cleared, or
+ * NULL when it cannot be prepared (logged).  Owned by the store.
+ */
+sqlite3_stmt *
+store_stmt(struct store *s, enum sql_id id)
+{
+	if (s->stmts[id] == NULL) {
+		if (sqlite3_prepare_v3(s->db, sqls[id], -1,
+		    SQLITE_PREPARE_PERSISTENT, &s->stmts[id], NULL) !=
+		    SQLITE_OK) {
+			log_warnx("store: prepare %s: %s", sql_names[id],
+			    sqlite3_errmsg(s->db));
+			return NULL;
+		}
+		return s->stmts[id];
+	}
+	sqlite3_reset(s->stmts[id]);
+	sqlite3_clear_bindings(s->stmts[id]);
+	return s->stmts[id];
+}
+
+/* Step: 1 for a row, 0 when done, -1 on error (500, logged). */
+int
+store_step(struct store *s, sqlite3_stmt *st, struct perr *e)
+{
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
+		return 1;
+	case SQLITE_DONE:
+		return 0;
+	default:
+		dberr(s, e, sqlite3_sql(st));
+		sqlite3_reset(st);
+		return -1;
+	}
+}
+
+void
+store_bind_text(sqlite3_stmt *st, const char *name, const char *v)
+{
+	int	i;
+
+	if ((i = sqlite3_bind_parameter_index(st, name)) == 0)
+		fatalx("store: no parameter %s in %s", name, sqlite3_sql(st));
+	if (v == NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+void
+store_bind_int(sqlite3_stmt *st, const char *name, int64_t v)
+{
+	int	i;
+
+	if ((i = sqlite3_bind_parameter_index(st, name)) == 0)
+		fatalx("store: no parameter %s in %s", name, sqlite3_sql(st));
+	sqlite3_bind_int64(st, i, v);
+}
+
+/* Column text, or NULL for SQL NULL.  Valid until the next step. */
+const char *
+store_col_text(sqlite3_stmt *st, int col)
+{
+	return (const char *)sqlite3_column_text(st, col);
+}
+
+/*
+ * Start a write transaction: fair lock, BEGIN IMMEDIATE, next global
+ * index.  Every early exit after this must call store_rollback().
+ */
+int
+store_begin(struct store *s, struct perr *e)
+{
+	sqlite3_stmt	*st;
+
+	if (s->in_tx)
+		fatalx("store: nested transaction");
+	while (flock(s->lockfd, LOCK_EX) == -1)
+		if (errno != EINTR) {
+			log_warn("store: flock");
+			return perr_set(e, 500, "internal store error");
+		}
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		flock(s->lockfd, LOCK_UN);
+		return dberr(s, e, "begin");
+	}
+	s->in_tx = 1;
+	memset(s->touched, 0, sizeof(s->touched));
+	if ((st = store_stmt(s, SQL_INDEX_BUMP)) == NULL ||
+	    store_step(s, st, e) != 1) {
+		store_rollback(s);
+		return perr_set(e, 500, "internal store error");
+	}
+	s->tx_index = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return 0;
+}
+
+/* The modify index of the open write transaction. */
+uint64_t
+store_tx_index(const struct store *s)
+{
+	return s->tx_index;
+}
+
+/* Mark table t as written by the open transaction. */
+void
+store_touch(struct store *s, enum table t)
+{
+	s->touched[t] = 1;
+}
+
+/*
+ * Commit the open transaction, publish the new indexes and wake every
+ * blocking query.  On failure the transaction is rolled back (500).
+ */
+int
+store_commit(struct store *s, struct perr *e)
+{
+	sqlite3_stmt	*st;
+	size_t		 t;
+
+	for (t = 1; t < TBL__MAX; t++) {
+		if (!s->touched[t])
+			continue;
+		if ((st = store_stmt(s, SQL_INDEX_TOUCH)) == NULL)
+			goto fail;
+		store_bind_text(st, ":name", table_names[t]);
+		store_bind_int(st, ":idx", (int64_t)s->tx_index);
+		if (store_step(s, st, e) != 0)
+			goto fail;
+	}
+	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		dberr(s, e, "commit");
+		goto fail;
+	}
+	s->in_tx = 0;
+	flock(s->lockfd, LOCK_UN);
+	for (t = 1; t < TBL__MAX; t++)
+		if (s->touched[t])
+			shared_raise((enum table)t, s->tx_index);
+	shared_raise(TBL_RAFT, s->tx_index);
+	notify_commit();
+	return 0;
+fail:
+	store_rollback(s);
+	return perr_set(e, 500, "internal store error");
+}
+
+/* Abandon the open write transaction, if any. */
+void
+store_rollback(struct store *s)
+{
+	if (!s->in_tx)
+		return;
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	s->in_tx = 0;
+	flock(s->lockfd, LOCK_UN);
+}
+
+/* Read meta key; *out is a new string or NULL when unset. */
+int
+store_meta_get(struct store *s, const char *key, char **out,
+    struct perr *e)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	*out = NULL;
+	if ((st = store_stmt(s, SQL_META_GET)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	store_bind_text(st, ":key", key);
+	if ((rc = store_step(s, st, e)) == 1)
+		*out = xstrdup(store_col_text(st, 0));
+	sqlite3_reset(st);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Write meta key inside the caller's transaction. */
+int
+store_meta_put(struct store *s, const char *key, const char *value,
+    struct perr *e)
+{
+	sqlite3_stmt	*st;
+
+	if ((st = store_stmt(s, SQL_META_PUT)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	store_bind_text(st, ":key", key);
+	store_bind_text(st, ":value", value);
+	return store_step(s, st, e) < 0 ? -1 : 0;
+}

@@ -1,0 +1,77 @@
+/*
+ * store.h -- the SQLite store: connections, migrations, prepared
+ * statements, write transactions and the modify indexes.
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "portcullis.h"
+#include "sqls.h"
+
+/* Tables with their own modify index (names in table_index). */
+enum table {
+	TBL_RAFT,		/* the global index */
+	TBL_INTENTIONS,
+	TBL_ACL_TOKENS,
+	TBL_ACL_POLICIES,
+	TBL_ACL_ROLES,
+	TBL_ACL_BINDING_RULES,
+	TBL_ACL_AUTH_METHODS,
+	TBL_CA_ROOTS,
+	TBL_CA_CONFIG,
+	TBL_CA_LEAVES,
+	TBL__MAX
+};
+
+/* A set of tables, for routes that watch several (CA roots + config). */
+#define TBIT(t)	(1u << (t))
+
+/*
+ * Shared between the master and every worker (MAP_SHARED, created
+ * before the first fork): the last committed index of each table, so
+ * that hot paths and blocking queries learn of a commit in any worker
+ * without touching SQLite.
+ */
+struct shared {
+	volatile uint64_t	idx[TBL__MAX];
+	volatile uint64_t	started;	/* master start time */
+};
+
+extern struct shared	*store_shared;
+
+struct store;
+
+void		 store_shared_init(void);
+int		 store_open(const char *, struct store **, struct perr *)
+		    PC_MUSTCHECK;
+void		 store_close(struct store *);
+int		 store_migrate(struct store *, struct perr *) PC_MUSTCHECK;
+int		 store_prepare_all(struct store *, struct perr *) PC_MUSTCHECK;
+int		 store_load_shared(struct store *, struct perr *) PC_MUSTCHECK;
+uint64_t	 store_index(enum table);
+uint64_t	 store_index_max(unsigned int);
+const char	*store_table_name(enum table);
+
+sqlite3_stmt	*store_stmt(struct store *, enum sql_id);
+int		 store_step(struct store *, sqlite3_stmt *, struct perr *)
+		    PC_MUSTCHECK;
+void		 store_bind_text(sqlite3_stmt *, const char *, const char *);
+void		 store_bind_int(sqlite3_stmt *, const char *, int64_t);
+const char	*store_col_text(sqlite3_stmt *, int);
+
+int		 store_begin(struct store *, struct perr *) PC_MUSTCHECK;
+uint64_t	 store_tx_index(const struct store *);
+void		 store_touch(struct store *, enum table);
+int		 store_commit(struct store *, struct perr *) PC_MUSTCHECK;
+void		 store_rollback(struct store *);
+
+int		 store_meta_get(struct store *, const char *, char **,
+		    struct perr *) PC_MUSTCHECK;
+int		 store_meta_put(struct store *, const char *, const char *,
+		    struct perr *) PC_MUSTCHECK;
+
+#endif /* STORE_H */

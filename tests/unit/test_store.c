@@ -1,0 +1,76 @@
+/*
+ * test_store.c -- migrations, prepared statements, write transactions
+ * and indexes, file modes.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "portcullis.h"
+#include "store.h"
+#include "tap.h"
+
+int
+main(void)
+{
+	struct store	*s, *s2;
+	struct perr	 e;
+	struct stat	 sb;
+	char		 dir[] = "/tmp/pc-store-XXXXXX", path[256], *v;
+	uint64_t	 i1, i2;
+
+	umask(077);
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	snprintf(path, sizeof(path), "%s/test.db", dir);
+	perr_clear(&e);
+	ok(store_open(path, &s, &e) == 0, "open");
+	ok(store_migrate(s, &e) == 0, "migrate");
+	ok(store_migrate(s, &e) == 0, "migrating twice is a no-op");
+	ok(store_prepare_all(s, &e) == 0, "every query in sql/queries "
+	    "prepares against the schema");
+	ok(store_load_shared(s, &e) == 0, "load indexes");
+	i1 = store_index(TBL_RAFT);
+
+	ok(store_begin(s, &e) == 0, "begin");
+	ok(store_tx_index(s) == i1 + 1, "transaction gets the next index");
+	ok(store_meta_put(s, "k", "v", &e) == 0, "meta put");
+	store_touch(s, TBL_INTENTIONS);
+	ok(store_commit(s, &e) == 0, "commit");
+	is_int(store_index(TBL_RAFT), i1 + 1, "global index moved by one");
+	is_int(store_index(TBL_INTENTIONS), i1 + 1, "touched table index");
+
+	ok(store_begin(s, &e) == 0, "begin again");
+	ok(store_meta_put(s, "k", "other", &e) == 0, "meta put");
+	store_rollback(s);
+	ok(store_meta_get(s, "k", &v, &e) == 0 && v && strcmp(v, "v") == 0,
+	    "rollback left the old value");
+	free(v);
+	ok(store_meta_get(s, "missing", &v, &e) == 0 && v == NULL,
+	    "missing key is NULL, not an error");
+
+	/* A second connection (another thread or worker) sees commits. */
+	ok(store_open(path, &s2, &e) == 0, "second connection");
+	ok(store_begin(s2, &e) == 0, "second writer");
+	i2 = store_tx_index(s2);
+	ok(i2 == i1 + 3 || i2 == i1 + 2, "index keeps growing across "
+	    "connections (rollback consumed none)");
+	ok(store_commit(s2, &e) == 0, "commit");
+	store_close(s2);
+
+	ok(stat(path, &sb) == 0 && (sb.st_mode & 077) == 0,
+	    "database file is 0600 (mode %o)", sb.st_mode & 0777);
+	snprintf(path, sizeof(path), "%s/test.db-wal", dir);
+	ok(stat(path, &sb) == 0 && (sb.st_mode & 077) == 0,
+	    "WAL file is 0600");
+	store_close(s);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	if (system(path) != 0)
+		return 1;
+	return tap_done();
+}
