@@ -1,0 +1,4 @@
+a = "unterminated
+b = <<EOF
+no end
+/* open

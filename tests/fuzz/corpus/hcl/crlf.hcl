@@ -1,0 +1,6 @@
+acl {
+  enabled = true
+  x = <<EOF
+line
+EOF
+}

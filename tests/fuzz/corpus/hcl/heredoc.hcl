@@ -1,0 +1,10 @@
+rules = <<EOF
+service "web" { policy = "read" }
+  ${interp}
+EOF
+x = [<<A
+one
+A
+, <<B
+B
+]

@@ -1,0 +1,7 @@
+a = <<-EOT
+    first
+      second
+    EOT
+b = <<-EOT
+  less
+    EOT
