@@ -1,0 +1,338 @@
+/*
+ * blocking.c -- Consul blocking queries without a thread per query.
+ *
+ * API: an accept thread that ran a blocking route's handler and found
+ * nothing newer than ?index= calls blocking_park(req) and goes back to
+ * accepting; from then on this file owns the request.  One blocking
+ * thread per worker holds every parked request (10,000s of them cost a
+ * FastCGI connection and an arena each, no thread) and answers each one
+ * when
+ *   - the modify index of the table its route watches moves past the
+ *     request's ?index= (the handler is re-run: handlers are pure
+ *     reads), or
+ *   - its deadline (?wait, default 5 min, max 10 min, + jitter) passes:
+ *     the current data with the current index, as Consul does, or
+ *   - the worker drains (SIGTERM): the current data at once.
+ * A request whose client went away (nginx closed the connection: the
+ * socket reports RDHUP) is dropped without an answer.
+ *
+ * Wake-ups come from notify.c (a commit in any worker) through this
+ * worker's wake pipe; the shared-memory indexes say what moved.  Once a
+ * second the thread re-reads the indexes from SQLite, the safety net
+ * for a writer that died between commit and publishing its index.
+ *
+ * Requests released in one pass that ask the same question (same
+ * route, path, query without index/wait) share one handler run.
+ */
+#include "config.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+#include <json-c/json.h>
+
+#include "portcullis.h"
+#include "blocking.h"
+#include "http.h"
+#include "notify.h"
+#include "router.h"
+#include "store.h"
+#include "util.h"
+#include "worker.h"
+
+#define SAFETY_POLL_MS	1000
+
+struct parked {
+	struct req	*req;
+	struct parked	*prev, *next;
+	int		 fd;
+	char		*key;		/* identical-question key */
+};
+
+static pthread_mutex_t	 mtx = PTHREAD_MUTEX_INITIALIZER;
+static struct parked	*incoming;	/* handed over, not yet seen */
+static struct parked	*parked;	/* owned by the blocking thread */
+static size_t		 nparked;
+static int		 evfd = -1;	/* accept threads -> blocking thread */
+static int		 epfd = -1;
+static pthread_t	 thread;
+static volatile int	 stopping;
+static struct worker	*wk;
+
+
+static uint64_t
+watch_index(const struct route *r)
+{
+	return store_index_max(r->watch);
+}
+
+static char *
+question_key(struct req *req)
+{
+	size_t	 i, len;
+	char	*k, *p;
+
+	len = strlen(req->path) + 32;
+	for (i = 0; i < req->nquery; i++)
+		len += strlen(req->query[i].key) + strlen(req->query[i].val) + 2;
+	k = p = arena_alloc(req->arena, len);
+	p += sprintf(p, "%p %s?", (const void *)req->route, req->path);
+	for (i = 0; i < req->nquery; i++) {
+		if (strcmp(req->query[i].key, "index") == 0 ||
+		    strcmp(req->query[i].key, "wait") == 0)
+			continue;
+		p += sprintf(p, "%s=%s&", req->query[i].key, req->query[i].val);
+	}
+	return k;
+}
+
+/*
+ * Hand req to the blocking thread.  Returns 0 (now owned here), or -1
+ * when the thread is not running and the caller must answer at once.
+ */
+int
+blocking_park(struct req *req)
+{
+	struct parked	*p;
+	uint64_t	 one = 1;
+
+	if (evfd == -1 || stopping)
+		return -1;
+	json_object_put(req->reply);
+	req->reply = NULL;
+	p = xcalloc(1, sizeof(*p));
+	p->req = req;
+	p->fd = ((FCGX_Request *)req->fcgi)->ipcFd;
+	p->key = question_key(req);
+	pthread_mutex_lock(&mtx);
+	p->next = incoming;
+	incoming = p;
+	pthread_mutex_unlock(&mtx);
+	(void)write(evfd, &one, sizeof(one));
+	return 0;
+}
+
+size_t
+blocking_count(void)
+{
+	return __atomic_load_n(&nparked, __ATOMIC_RELAXED);
+}
+
+static void
+unlink_parked(struct parked *p)
+{
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		parked = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	epoll_ctl(epfd, EPOLL_CTL_DEL, p->fd, NULL);
+	__atomic_sub_fetch(&nparked, 1, __ATOMIC_RELAXED);
+}
+
+static void
+adopt_incoming(void)
+{
+	struct parked		*list, *p, *next;
+	struct epoll_event	 ev;
+	uint64_t		 v;
+
+	(void)read(evfd, &v, sizeof(v));
+	pthread_mutex_lock(&mtx);
+	list = incoming;
+	incoming = NULL;
+	pthread_mutex_unlock(&mtx);
+	for (p = list; p != NULL; p = next) {
+		next = p->next;
+		p->prev = NULL;
+		p->next = parked;
+		if (parked != NULL)
+			parked->prev = p;
+		parked = p;
+		__atomic_add_fetch(&nparked, 1, __ATOMIC_RELAXED);
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLRDHUP | EPOLLIN;
+		ev.data.ptr = p;
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, p->fd, &ev) == -1)
+			log_warn("blocking: epoll_ctl");
+	}
+}
+
+/* A pass's shared answers: key -> the first request answered for it. */
+struct shared_answer {
+	const char		*key;
+	struct json_object	*reply;
+	uint64_t		 index;
+	struct perr		 err;
+	struct shared_answer	*next;
+};
+
+static void
+release(struct parked *p, struct store *st, struct shared_answer **cache)
+{
+	struct req		*req = p->req;
+	struct shared_answer	*a;
+	struct perr		 e;
+
+	unlink_parked(p);
+	req->store = st;
+	perr_clear(&e);
+	for (a = *cache; a != NULL; a = a->next)
+		if (strcmp(a->key, p->key) == 0)
+			break;
+	if (a != NULL) {
+		e = a->err;
+		req->index = a->index;
+		req->reply = json_object_get(a->reply);
+	} else {
+		(void)http_run_handler(req, &e);
+		a = xcalloc(1, sizeof(*a));
+		a->key = xstrdup(p->key);
+		a->reply = json_object_get(req->reply);
+		a->index = req->index;
+		a->err = e;
+		a->next = *cache;
+		*cache = a;
+	}
+	http_reply(req, &e);
+	worker_finish(req);
+	free(p);
+}
+
+static void
+cache_free(struct shared_answer *a)
+{
+	struct shared_answer	*next;
+
+	for (; a != NULL; a = next) {
+		next = a->next;
+		json_object_put(a->reply);
+		free((char *)a->key);
+		free(a);
+	}
+}
+
+static void
+drop(struct parked *p)
+{
+	unlink_parked(p);
+	worker_finish(p->req);
+	free(p);
+}
+
+/*
+ * One pass over the parked requests: answer those whose index moved,
+ * whose deadline passed, or all of them when stopping.  Returns the
+ * milliseconds until the nearest deadline.
+ */
+static int64_t
+sweep(struct store *st)
+{
+	struct shared_answer	*cache = NULL;
+	struct parked		*p, *next;
+	int64_t			 now, nearest = SAFETY_POLL_MS, left;
+
+	now = mono_ms();
+	for (p = parked; p != NULL; p = next) {
+		next = p->next;
+		if (stopping || watch_index(p->req->route) > p->req->min_index ||
+		    now >= p->req->deadline_ms) {
+			release(p, st, &cache);
+			continue;
+		}
+		left = p->req->deadline_ms - now;
+		if (left < nearest)
+			nearest = left;
+	}
+	cache_free(cache);
+	return nearest;
+}
+
+static void *
+blocking_thread(void *arg)
+{
+	struct epoll_event	 evs[64];
+	struct store		*st;
+	struct perr		 e;
+	int64_t			 timeout, last_poll = 0, now;
+	int			 n, i;
+	void			*wake_tag = &evfd, *notify_tag = &epfd;
+
+	if (store_open(wk->db_path, &st, &e) == -1)
+		fatalx("blocking: %s", e.msg);
+	timeout = SAFETY_POLL_MS;
+	for (;;) {
+		n = epoll_wait(epfd, evs, 64, (int)(timeout < 0 ? 0 : timeout));
+		if (n == -1 && errno != EINTR)
+			fatal("blocking: epoll_wait");
+		for (i = 0; i < n; i++) {
+			if (evs[i].data.ptr == wake_tag)
+				adopt_incoming();
+			else if (evs[i].data.ptr == notify_tag)
+				notify_worker_drain();
+			else
+				drop(evs[i].data.ptr);
+		}
+		now = mono_ms();
+		if (now - last_poll >= SAFETY_POLL_MS) {
+			if (store_load_shared(st, &e) == -1)
+				log_warnx("blocking: safety poll: %s", e.msg);
+			last_poll = now;
+		}
+		timeout = sweep(st);
+		if (stopping && parked == NULL) {
+			pthread_mutex_lock(&mtx);
+			n = incoming == NULL;
+			pthread_mutex_unlock(&mtx);
+			if (n)
+				break;
+			adopt_incoming();
+		}
+	}
+	store_close(st);
+	return NULL;
+}
+
+/* Start this worker's blocking thread. */
+void
+blocking_start(struct worker *w)
+{
+	struct epoll_event	ev;
+
+	wk = w;
+	if ((evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
+	    (epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("blocking: eventfd/epoll");
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = &evfd;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, evfd, &ev) == -1)
+		fatal("blocking: epoll_ctl");
+	ev.data.ptr = &epfd;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, notify_worker_wake_fd(), &ev) == -1)
+		fatal("blocking: epoll_ctl");
+	if (pthread_create(&thread, NULL, blocking_thread, NULL) != 0)
+		fatalx("blocking: pthread_create");
+}
+
+/* Answer every parked request now and stop the thread (drain). */
+void
+blocking_stop(void)
+{
+	uint64_t	one = 1;
+
+	if (evfd == -1)
+		return;
+	stopping = 1;
+	(void)write(evfd, &one, sizeof(one));
+	pthread_join(thread, NULL);
+}

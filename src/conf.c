@@ -1,0 +1,270 @@
+/*
+ * conf.c -- load the configuration file.  HCL (or JSON when the file
+ * name ends in .json), parsed by hcl.c into a json-c tree and walked
+ * with a key table per block.  Unknown keys and wrong types are errors
+ * naming the key, so a typo never silently falls back to a default.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "portcullis.h"
+#include "conf.h"
+#include "hcl.h"
+
+enum ktype { K_STR, K_INT, K_BOOL, K_BLOCK, K_RAW };
+
+struct key {
+	const char	*name;
+	enum ktype	 type;
+	size_t		 off;		/* into struct conf */
+	const struct key *block;	/* K_BLOCK */
+};
+
+#define O(f)	offsetof(struct conf, f)
+
+static const struct key acl_tokens_keys[] = {
+	{ "initial_management", K_STR, O(acl.initial_management), NULL },
+	{ "master", K_STR, O(acl.initial_management), NULL },
+	{ "default", K_STR, O(acl.default_token), NULL },
+	{ "agent", K_STR, O(acl.agent_token), NULL },
+	{ NULL, 0, 0, NULL }
+};
+
+static const struct key acl_keys[] = {
+	{ "enabled", K_BOOL, O(acl.enabled), NULL },
+	{ "default_policy", K_STR, O(acl.default_policy), NULL },
+	{ "down_policy", K_STR, O(acl.down_policy), NULL },
+	{ "enable_token_persistence", K_BOOL,
+	    O(acl.enable_token_persistence), NULL },
+	{ "tokens", K_BLOCK, 0, acl_tokens_keys },
+	{ NULL, 0, 0, NULL }
+};
+
+static const struct key connect_keys[] = {
+	{ "enabled", K_BOOL, O(connect.enabled), NULL },
+	{ "ca_config", K_RAW, O(connect.ca_config), NULL },
+	{ NULL, 0, 0, NULL }
+};
+
+static const struct key top_keys[] = {
+	{ "datacenter", K_STR, O(datacenter), NULL },
+	{ "node_name", K_STR, O(node_name), NULL },
+	{ "data_dir", K_STR, O(data_dir), NULL },
+	{ "socket", K_STR, O(socket), NULL },
+	{ "workers", K_INT, O(workers), NULL },
+	{ "threads", K_INT, O(threads), NULL },
+	{ "max_body_bytes", K_INT, O(max_body), NULL },
+	{ "log_debug", K_BOOL, O(log_debug), NULL },
+	{ "default_intention_policy", K_STR, O(default_intention_policy),
+	    NULL },
+	{ "acl", K_BLOCK, 0, acl_keys },
+	{ "connect", K_BLOCK, 0, connect_keys },
+	{ NULL, 0, 0, NULL }
+};
+
+static int
+walk(struct conf *c, struct json_object *obj, const struct key *keys,
+    const char *where, struct perr *e)
+{
+	const struct key	*k;
+	char			**sp;
+	int64_t			 v;
+
+	if (!json_object_is_type(obj, json_type_object))
+		return perr_set(e, 400, "%s must be a block", where);
+	json_object_object_foreach(obj, name, val) {
+		for (k = keys; k->name != NULL; k++)
+			if (strcmp(k->name, name) == 0)
+				break;
+		if (k->name == NULL)
+			return perr_set(e, 400, "unknown key \"%s\"%s%s", name,
+			    *where ? " in " : "", where);
+		switch (k->type) {
+		case K_STR:
+			if (!json_object_is_type(val, json_type_string))
+				return perr_set(e, 400,
+				    "%s must be a string", name);
+			sp = (char **)((char *)c + k->off);
+			free(*sp);
+			*sp = xstrdup(json_object_get_string(val));
+			break;
+		case K_INT:
+			if (!json_object_is_type(val, json_type_int))
+				return perr_set(e, 400,
+				    "%s must be an integer", name);
+			v = json_object_get_int64(val);
+			if (k->off == O(max_body))
+				c->max_body = v;
+			else
+				*(int *)((char *)c + k->off) = (int)v;
+			break;
+		case K_BOOL:
+			if (!json_object_is_type(val, json_type_boolean))
+				return perr_set(e, 400,
+				    "%s must be true or false", name);
+			*(int *)((char *)c + k->off) =
+			    json_object_get_boolean(val);
+			break;
+		case K_RAW:
+			if (!json_object_is_type(val, json_type_object))
+				return perr_set(e, 400,
+				    "%s must be a block", name);
+			json_object_put(c->connect.ca_config);
+			c->connect.ca_config = json_object_get(val);
+			break;
+		case K_BLOCK:
+			if (walk(c, val, k->block, name, e) == -1)
+				return -1;
+			break;
+		}
+	}
+	return 0;
+}
+
+static int
+validate(struct conf *c, struct perr *e)
+{
+	if (c->data_dir == NULL || *c->data_dir == '\0')
+		return perr_set(e, 400, "data_dir is required");
+	if (c->workers < 1 || c->workers > 64)
+		return perr_set(e, 400, "workers must be between 1 and 64");
+	if (c->threads < 1 || c->threads > 256)
+		return perr_set(e, 400, "threads must be between 1 and 256");
+	if (c->max_body < 1024)
+		return perr_set(e, 400, "max_body_bytes must be >= 1024");
+	if (strcmp(c->acl.default_policy, "allow") != 0 &&
+	    strcmp(c->acl.default_policy, "deny") != 0)
+		return perr_set(e, 400,
+		    "acl.default_policy must be \"allow\" or \"deny\"");
+	if (strcmp(c->acl.down_policy, "allow") != 0 &&
+	    strcmp(c->acl.down_policy, "deny") != 0 &&
+	    strcmp(c->acl.down_policy, "extend-cache") != 0 &&
+	    strcmp(c->acl.down_policy, "async-cache") != 0)
+		return perr_set(e, 400, "acl.down_policy must be one of "
+		    "allow, deny, extend-cache, async-cache");
+	if (c->default_intention_policy != NULL &&
+	    strcmp(c->default_intention_policy, "allow") != 0 &&
+	    strcmp(c->default_intention_policy, "deny") != 0)
+		return perr_set(e, 400,
+		    "default_intention_policy must be \"allow\" or \"deny\"");
+	if (c->socket == NULL)
+		xasprintf(&c->socket, "%s/portcullis.sock", c->data_dir);
+	return 0;
+}
+
+/*
+ * Parse configuration text (HCL, or JSON when is_json).  Returns 0 and
+ * a new conf in *out, or -1 with a 400 naming the problem.
+ */
+int
+conf_parse(const char *text, size_t len, int is_json, struct conf **out,
+    struct perr *e)
+{
+	struct json_object	*root = NULL;
+	struct json_tokener	*tok;
+	struct conf		*c;
+
+	if (is_json) {
+		tok = json_tokener_new();
+		root = json_tokener_parse_ex(tok, text, (int)len);
+		if (root == NULL || tok->char_offset != (int)len)
+			perr_set(e, 400, "invalid JSON: %s",
+			    json_tokener_error_desc(
+			    json_tokener_get_error(tok)));
+		json_tokener_free(tok);
+		if (e->status)
+			return -1;
+	} else if (hcl_parse(text, len, &root, e) == -1)
+		return -1;
+
+	c = xcalloc(1, sizeof(*c));
+	c->datacenter = xstrdup("dc1");
+	c->workers = 2;
+	c->threads = 4;
+	c->max_body = 1 << 20;
+	c->acl.default_policy = xstrdup("allow");
+	c->acl.down_policy = xstrdup("extend-cache");
+	c->connect.enabled = 1;
+	if (walk(c, root, top_keys, "", e) == -1 || validate(c, e) == -1) {
+		json_object_put(root);
+		conf_free(c);
+		return -1;
+	}
+	json_object_put(root);
+	if (c->node_name == NULL)
+		c->node_name = xstrdup("portcullis");
+	*out = c;
+	return 0;
+}
+
+/* Load the file at path.  Errors name the file. */
+int
+conf_load(const char *path, struct conf **out, struct perr *e)
+{
+	FILE		*f;
+	char		*buf;
+	size_t		 n, len;
+	int		 rc;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return perr_set(e, 400, "%s: %s", path, strerror(errno));
+	buf = NULL;
+	len = 0;
+	for (;;) {
+		buf = xrealloc(buf, len + 4096 + 1);
+		n = fread(buf + len, 1, 4096, f);
+		len += n;
+		if (n < 4096)
+			break;
+		if (len > (1 << 20)) {
+			fclose(f);
+			free(buf);
+			return perr_set(e, 400, "%s: too large", path);
+		}
+	}
+	fclose(f);
+	buf[len] = '\0';
+	n = strlen(path);
+	rc = conf_parse(buf, len, n > 5 && strcmp(path + n - 5, ".json") == 0,
+	    out, e);
+	free(buf);
+	if (rc == -1)
+		return perr_prefix(e, "%s: ", path);
+	(*out)->path = xstrdup(path);
+	return 0;
+}
+
+void
+conf_free(struct conf *c)
+{
+	if (c == NULL)
+		return;
+	free(c->path);
+	free(c->datacenter);
+	free(c->node_name);
+	free(c->data_dir);
+	free(c->socket);
+	free(c->default_intention_policy);
+	free(c->acl.default_policy);
+	free(c->acl.down_policy);
+	secret_free(c->acl.initial_management);
+	secret_free(c->acl.default_token);
+	secret_free(c->acl.agent_token);
+	json_object_put(c->connect.ca_config);
+	free(c);
+}
+
+/* 1 when a request that no rule decides is allowed. */
+int
+conf_acl_default_allow(const struct conf *c)
+{
+	return !c->acl.enabled || strcmp(c->acl.default_policy, "allow") == 0;
+}

@@ -1,0 +1,45 @@
+/*
+ * conf.h -- the configuration file (HCL or JSON).
+ */
+#ifndef CONF_H
+#define CONF_H
+
+#include <stdint.h>
+
+#include "portcullis.h"
+
+struct json_object;
+
+struct conf {
+	char			*path;		/* the file it came from */
+	char			*datacenter;	/* "dc1" */
+	char			*node_name;
+	char			*data_dir;	/* required */
+	char			*socket;	/* FastCGI unix socket */
+	int			 workers;	/* worker processes */
+	int			 threads;	/* accept threads per worker */
+	int64_t			 max_body;	/* request body limit, bytes */
+	int			 log_debug;
+	char			*default_intention_policy;	/* NULL: unset */
+	struct {
+		int		 enabled;
+		char		*default_policy;	/* "allow"/"deny" */
+		char		*down_policy;
+		int		 enable_token_persistence;
+		char		*initial_management;	/* secret */
+		char		*default_token;		/* secret */
+		char		*agent_token;		/* secret */
+	} acl;
+	struct {
+		int			 enabled;
+		struct json_object	*ca_config;	/* NULL: defaults */
+	} connect;
+};
+
+int	conf_load(const char *, struct conf **, struct perr *) PC_MUSTCHECK;
+int	conf_parse(const char *, size_t, int, struct conf **, struct perr *)
+	    PC_MUSTCHECK;
+void	conf_free(struct conf *);
+int	conf_acl_default_allow(const struct conf *);
+
+#endif /* CONF_H */

@@ -1,0 +1,43 @@
+/*
+ * json.h -- decoding request bodies through field tables, the way Go's
+ * encoding/json with DisallowUnknownFields decodes Consul's structs.
+ */
+#ifndef JSON_H
+#define JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "portcullis.h"
+
+struct json_object;
+struct req;
+
+enum jtype {
+	J_STRING,	/* const char * (arena) */
+	J_INT,		/* int64_t */
+	J_BOOL,		/* int */
+	J_MAP_STRING,	/* struct json_object * (object of strings) */
+	J_ARRAY,	/* struct json_object * (array) */
+	J_ANY,		/* struct json_object * */
+	J_IGNORE	/* accepted, not stored (read-only fields) */
+};
+
+struct jfield {
+	const char	*name;		/* Consul's JSON name */
+	enum jtype	 type;
+	size_t		 off;		/* offsetof in the target struct */
+	const char	*gotype;	/* Go type for error texts */
+};
+
+int	json_decode_body(struct req *, const struct jfield *, const char *,
+	    void *, uint64_t *, struct perr *) PC_MUSTCHECK;
+int	json_decode_object(struct req *, struct json_object *,
+	    const struct jfield *, const char *, void *, uint64_t *,
+	    struct perr *) PC_MUSTCHECK;
+int	json_parse_text(const char *, size_t, struct json_object **,
+	    struct perr *) PC_MUSTCHECK;
+struct json_object *json_map_sorted(struct json_object *);
+const char	*json_type_go(struct json_object *);
+
+#endif /* JSON_H */

@@ -1,0 +1,394 @@
+/*
+ * main.c -- the master process: configuration, migrations, the
+ * FastCGI socket, and a pre-forked set of supervised workers.
+ *
+ *   portcullis -c FILE [-d]     run (foreground; logs to stderr)
+ *   portcullis -c FILE -t       check the configuration and exit
+ *
+ * The master opens and migrates the store, gives it a cluster ID on
+ * first start, binds the unix socket (mode 0660), then forks `workers`
+ * workers.  It restarts a worker that dies (logged; exponential
+ * back-off from 100 ms to 10 s for one that keeps dying young),
+ * relays commit notifications to every worker (notify.c), re-reads the
+ * configuration on SIGHUP (and replaces the workers one by one), and on
+ * SIGTERM/SIGINT lets workers drain, then exits.
+ */
+#include "config.h"
+
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "portcullis.h"
+#include "conf.h"
+#include "notify.h"
+#include "store.h"
+#include "util.h"
+#include "worker.h"
+
+#define BACKOFF_MIN_MS	100
+#define BACKOFF_MAX_MS	10000
+#define DRAIN_MAX_MS	15000
+
+struct slot {
+	pid_t		pid;		/* 0: not running */
+	int64_t		started_ms;
+	int64_t		restart_at_ms;	/* 0: not scheduled */
+	int		backoff_ms;
+	int		retiring;	/* asked to stop (reload) */
+};
+
+static struct slot	 slots[NOTIFY_MAX_WORKERS];
+static int		 nslots;
+static int		 sigpipe_fds[2];
+static struct conf	*conf;
+static int		 listen_fd = -1;
+
+static void
+on_signal(int sig)
+{
+	unsigned char	c = (unsigned char)sig;
+	int		saved = errno;
+
+	(void)write(sigpipe_fds[1], &c, 1);
+	errno = saved;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: portcullis -c config [-d] [-t]\n");
+	exit(2);
+}
+
+/* Open, migrate and bootstrap the store: cluster ID, datacenter. */
+static void
+init_store(void)
+{
+	struct store	*st;
+	struct perr	 e;
+	char		*path, *cid = NULL, *dc = NULL, uuid[37];
+
+	perr_clear(&e);
+	if (mkdir(conf->data_dir, 0700) == -1 && errno != EEXIST)
+		fatal("mkdir %s", conf->data_dir);
+	xasprintf(&path, "%s/portcullis.db", conf->data_dir);
+	if (store_open(path, &st, &e) == -1 || store_migrate(st, &e) == -1 ||
+	    store_prepare_all(st, &e) == -1 ||
+	    store_meta_get(st, "cluster_id", &cid, &e) == -1 ||
+	    store_meta_get(st, "datacenter", &dc, &e) == -1)
+		fatalx("store %s: %s", path, e.msg);
+	if (cid == NULL) {
+		uuid_generate_v4(uuid);
+		if (store_begin(st, &e) == -1 ||
+		    store_meta_put(st, "cluster_id", uuid, &e) == -1 ||
+		    store_meta_put(st, "datacenter", conf->datacenter, &e) == -1) {
+			store_rollback(st);
+			fatalx("store bootstrap: %s", e.msg);
+		}
+		if (store_commit(st, &e) == -1)
+			fatalx("store bootstrap: %s", e.msg);
+		log_info("new cluster %s in datacenter %s", uuid,
+		    conf->datacenter);
+	} else if (dc != NULL && strcmp(dc, conf->datacenter) != 0)
+		log_warnx("datacenter is \"%s\" in the config but the store "
+		    "was created for \"%s\"", conf->datacenter, dc);
+	if (store_load_shared(st, &e) == -1)
+		fatalx("store: %s", e.msg);
+	free(cid);
+	free(dc);
+	store_close(st);
+	free(path);
+}
+
+static void
+open_socket(void)
+{
+	struct sockaddr_un	sun;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(conf->socket) >= sizeof(sun.sun_path))
+		fatalx("socket path too long: %s", conf->socket);
+	strcpy(sun.sun_path, conf->socket);
+	if ((listen_fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
+		fatal("socket");
+	if (unlink(conf->socket) == -1 && errno != ENOENT)
+		fatal("unlink %s", conf->socket);
+	if (bind(listen_fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("bind %s", conf->socket);
+	if (chmod(conf->socket, 0660) == -1)
+		fatal("chmod %s", conf->socket);
+	if (listen(listen_fd, 4096) == -1)
+		fatal("listen");
+	/* Workers accept after epoll: a lost race must not block. */
+	if (fcntl(listen_fd, F_SETFL, O_NONBLOCK) == -1)
+		fatal("fcntl");
+}
+
+static void
+raise_nofile(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit");
+	}
+}
+
+static void
+spawn(int i)
+{
+	pid_t	pid;
+
+	notify_master_slot_reset(i);
+	switch ((pid = fork())) {
+	case -1:
+		log_warn("fork");
+		slots[i].restart_at_ms = mono_ms() + slots[i].backoff_ms;
+		return;
+	case 0:
+		close(sigpipe_fds[0]);
+		close(sigpipe_fds[1]);
+		signal(SIGCHLD, SIG_DFL);
+		signal(SIGHUP, SIG_IGN);
+		worker_main(conf, i, listen_fd);
+	default:
+		slots[i].pid = pid;
+		slots[i].started_ms = mono_ms();
+		slots[i].restart_at_ms = 0;
+		slots[i].retiring = 0;
+	}
+}
+
+static void
+reap(int stopping)
+{
+	pid_t	pid;
+	int	status, i;
+	int64_t	lived;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < NOTIFY_MAX_WORKERS; i++)
+			if (slots[i].pid == pid)
+				break;
+		if (i == NOTIFY_MAX_WORKERS)
+			continue;
+		slots[i].pid = 0;
+		if (stopping)
+			continue;
+		if (slots[i].retiring) {
+			log_info("worker %d (pid %d) retired", i, (int)pid);
+			slots[i].backoff_ms = BACKOFF_MIN_MS;
+			if (i < nslots)
+				spawn(i);
+			continue;
+		}
+		if (WIFSIGNALED(status))
+			log_warnx("worker %d (pid %d) killed by signal %d", i,
+			    (int)pid, WTERMSIG(status));
+		else
+			log_warnx("worker %d (pid %d) exited with status %d",
+			    i, (int)pid, WEXITSTATUS(status));
+		lived = mono_ms() - slots[i].started_ms;
+		if (lived > 5000)
+			slots[i].backoff_ms = BACKOFF_MIN_MS;
+		if (i < nslots) {
+			slots[i].restart_at_ms = mono_ms() + slots[i].backoff_ms;
+			log_info("restarting worker %d in %d ms", i,
+			    slots[i].backoff_ms);
+			slots[i].backoff_ms *= 2;
+			if (slots[i].backoff_ms > BACKOFF_MAX_MS)
+				slots[i].backoff_ms = BACKOFF_MAX_MS;
+		}
+	}
+}
+
+static void
+reload(void)
+{
+	struct conf	*nc;
+	struct perr	 e;
+	int		 i;
+
+	perr_clear(&e);
+	if (conf_load(conf->path, &nc, &e) == -1) {
+		log_warnx("reload: %s; keeping the running configuration",
+		    e.msg);
+		return;
+	}
+	if (strcmp(nc->data_dir, conf->data_dir) != 0 ||
+	    strcmp(nc->socket, conf->socket) != 0)
+		log_warnx("reload: data_dir and socket changes need a restart");
+	free(nc->data_dir);
+	nc->data_dir = xstrdup(conf->data_dir);
+	free(nc->socket);
+	nc->socket = xstrdup(conf->socket);
+	if (nc->workers > nslots)
+		nc->workers = nslots;	/* notify pipes are sized at start */
+	conf_free(conf);
+	conf = nc;
+	log_init("master", conf->log_debug);
+	log_info("reloaded %s; replacing workers", conf->path);
+	for (i = 0; i < NOTIFY_MAX_WORKERS; i++) {
+		if (slots[i].pid == 0)
+			continue;
+		slots[i].retiring = 1;
+		kill(slots[i].pid, SIGTERM);
+	}
+	nslots = conf->workers;
+}
+
+static void
+shutdown_workers(void)
+{
+	int64_t	until;
+	int	i, alive;
+
+	for (i = 0; i < NOTIFY_MAX_WORKERS; i++)
+		if (slots[i].pid != 0)
+			kill(slots[i].pid, SIGTERM);
+	until = mono_ms() + DRAIN_MAX_MS;
+	for (;;) {
+		reap(1);
+		alive = 0;
+		for (i = 0; i < NOTIFY_MAX_WORKERS; i++)
+			alive += slots[i].pid != 0;
+		if (alive == 0)
+			break;
+		if (mono_ms() > until) {
+			log_warnx("workers did not drain in time; killing");
+			for (i = 0; i < NOTIFY_MAX_WORKERS; i++)
+				if (slots[i].pid != 0)
+					kill(slots[i].pid, SIGKILL);
+		}
+		usleep(20000);
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct sigaction	 sa;
+	struct pollfd		 pfd[2];
+	struct perr		 e;
+	const char		*cfg = NULL;
+	unsigned char		 sig;
+	int64_t			 now, timeout;
+	int			 ch, test = 0, debug = 0, i, running = 1;
+
+	while ((ch = getopt(argc, argv, "c:dtv")) != -1) {
+		switch (ch) {
+		case 'c':
+			cfg = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 't':
+			test = 1;
+			break;
+		case 'v':
+			printf("portcullis %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	if (cfg == NULL || optind != argc)
+		usage();
+	umask(077);	/* the store and its WAL files: 0600 */
+	log_init("master", debug);
+	perr_clear(&e);
+	if (conf_load(cfg, &conf, &e) == -1) {
+		fprintf(stderr, "portcullis: %s\n", e.msg);
+		return 1;
+	}
+	conf->log_debug |= debug;
+	if (test) {
+		printf("configuration OK\n");
+		return 0;
+	}
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	raise_nofile();
+	init_store();
+	open_socket();
+	nslots = conf->workers;
+	notify_master_init(nslots);
+
+	if (pipe2(sigpipe_fds, O_NONBLOCK | O_CLOEXEC) == -1)
+		fatal("pipe");
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	for (i = 0; i < nslots; i++) {
+		slots[i].backoff_ms = BACKOFF_MIN_MS;
+		spawn(i);
+	}
+	log_info("portcullis %s listening on %s with %d workers",
+	    PACKAGE_VERSION, conf->socket, nslots);
+
+	while (running) {
+		now = mono_ms();
+		timeout = 1000;
+		for (i = 0; i < nslots; i++) {
+			if (slots[i].pid != 0 || slots[i].restart_at_ms == 0)
+				continue;
+			if (slots[i].restart_at_ms <= now)
+				spawn(i);
+			else if (slots[i].restart_at_ms - now < timeout)
+				timeout = slots[i].restart_at_ms - now;
+		}
+		pfd[0].fd = sigpipe_fds[0];
+		pfd[0].events = POLLIN;
+		pfd[1].fd = notify_master_commit_fd();
+		pfd[1].events = POLLIN;
+		if (poll(pfd, 2, (int)timeout) == -1 && errno != EINTR)
+			fatal("poll");
+		if (pfd[1].revents & POLLIN)
+			notify_master_fanout();
+		if (!(pfd[0].revents & POLLIN))
+			continue;
+		while (read(sigpipe_fds[0], &sig, 1) == 1) {
+			switch (sig) {
+			case SIGCHLD:
+				reap(0);
+				break;
+			case SIGHUP:
+				reload();
+				break;
+			case SIGTERM:
+			case SIGINT:
+				running = 0;
+				break;
+			}
+		}
+	}
+	log_info("shutting down");
+	shutdown_workers();
+	unlink(conf->socket);
+	conf_free(conf);
+	return 0;
+}
