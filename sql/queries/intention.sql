@@ -1,0 +1,73 @@
+-- intention.sql -- queries of the intentions family (intention.c).
+-- Every read returns the same columns, in evaluation order (precedence
+-- descending, then names ascending), joined with the config entry that
+-- owns each intention.
+
+-- name: intention_all
+SELECT i.dest_name, i.source_name, i.source_peer, i.action, i.permissions,
+       i.description, i.source_type, i.precedence, i.legacy_id,
+       i.legacy_meta, i.created_at, i.updated_at, e.meta, e.create_index,
+       e.modify_index
+  FROM intention i JOIN intention_entry e USING (dest_name)
+ ORDER BY i.precedence DESC, i.source_peer, i.source_name, i.dest_name;
+
+-- name: intention_get_exact
+SELECT i.dest_name, i.source_name, i.source_peer, i.action, i.permissions,
+       i.description, i.source_type, i.precedence, i.legacy_id,
+       i.legacy_meta, i.created_at, i.updated_at, e.meta, e.create_index,
+       e.modify_index
+  FROM intention i JOIN intention_entry e USING (dest_name)
+ WHERE i.dest_name = :dest AND i.source_name = :source
+   AND i.source_peer = :peer;
+
+-- name: intention_get_id
+SELECT i.dest_name, i.source_name, i.source_peer, i.action, i.permissions,
+       i.description, i.source_type, i.precedence, i.legacy_id,
+       i.legacy_meta, i.created_at, i.updated_at, e.meta, e.create_index,
+       e.modify_index
+  FROM intention i JOIN intention_entry e USING (dest_name)
+ WHERE i.legacy_id = :id;
+
+-- name: intention_entry_get
+SELECT meta, create_index, modify_index,
+       (SELECT count(*) FROM intention WHERE dest_name = :dest),
+       (SELECT count(*) FROM intention
+         WHERE dest_name = :dest AND legacy_id IS NULL),
+       (SELECT count(*) FROM intention
+         WHERE dest_name = :dest AND legacy_meta IS NOT NULL
+           AND legacy_meta <> '{}')
+  FROM intention_entry WHERE dest_name = :dest;
+
+-- name: intention_entry_upsert
+INSERT INTO intention_entry (dest_name, meta, create_index, modify_index)
+    VALUES (:dest, :meta, :idx, :idx)
+    ON CONFLICT (dest_name) DO UPDATE
+    SET meta = excluded.meta, modify_index = excluded.modify_index;
+
+-- name: intention_entry_delete_if_empty
+DELETE FROM intention_entry WHERE dest_name = :dest
+   AND NOT EXISTS (SELECT 1 FROM intention WHERE dest_name = :dest);
+
+-- name: intention_upsert
+INSERT INTO intention (dest_name, source_name, source_peer, action,
+    permissions, description, source_type, precedence, legacy_id,
+    legacy_meta, created_at, updated_at)
+    VALUES (:dest, :source, :peer, :action, :permissions, :description,
+    :source_type, :precedence, :legacy_id, :legacy_meta, :created_at,
+    :updated_at)
+    ON CONFLICT (dest_name, source_name, source_peer) DO UPDATE
+    SET action = excluded.action, permissions = excluded.permissions,
+        description = excluded.description,
+        source_type = excluded.source_type,
+        precedence = excluded.precedence, legacy_id = excluded.legacy_id,
+        legacy_meta = excluded.legacy_meta,
+        created_at = excluded.created_at, updated_at = excluded.updated_at;
+
+-- name: intention_delete_exact
+DELETE FROM intention WHERE dest_name = :dest AND source_name = :source
+   AND source_peer = :peer;
+
+-- name: intention_clear_legacy
+UPDATE intention SET legacy_id = NULL, legacy_meta = NULL,
+    created_at = NULL, updated_at = NULL
+ WHERE dest_name = :dest;
