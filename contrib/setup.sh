@@ -1,0 +1,33 @@
+#!/bin/sh
+# setup.sh -- install what is missing (Debian packages), then build.
+# Used by run.sh and test.sh; safe to run repeatedly.
+set -eu
+cd "$(dirname "$0")/.."
+
+PKGS="build-essential autoconf automake libtool pkg-config libfcgi-dev
+libjson-c-dev libgnutls28-dev libsqlite3-dev nginx-light gnutls-bin
+python3 python3-pytest python3-requests python3-cryptography curl
+wrk openssl"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "setup: installing$missing"
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+		--no-install-recommends $missing
+fi
+
+if [ ! -x configure ] || [ configure.ac -nt configure ] ||
+   [ Makefile.am -nt Makefile.in ]; then
+	autoreconf -fi
+fi
+if [ ! -f Makefile ] || [ configure -nt config.status ]; then
+	./configure ${CONFIGURE_FLAGS:-}
+fi
+make -j"$(nproc)"

@@ -1,0 +1,9 @@
+#!/bin/sh
+# test.sh -- install what is missing, build, and run every test: the C
+# unit tests (make check, which also replays the fuzz corpora) and the
+# end-to-end suite against real nginx + Portcullis processes.
+set -eu
+cd "$(dirname "$0")/.."
+sh contrib/setup.sh
+make check || { cat tests/unit/*.log tests/fuzz/*.log 2>/dev/null; exit 1; }
+/usr/bin/python3 -m pytest -q tests/e2e "$@"

@@ -1,0 +1,80 @@
+#!/bin/sh
+# run.sh -- the benchmark, one command:  sh tests/bench/run.sh
+#
+# Starts nginx + Portcullis (2 workers) + a trivial libfcgi responder in
+# a temporary dir and measures, in the same run:
+#   - nginx's own static reply and the trivial FastCGI responder: the
+#     baselines every other figure is divided by;
+#   - GET /v1/connect/intentions/check and GET of one intention (wrk:
+#     requests/s and p99);
+#   - the write rate through HTTP (PUT exact, wrk + Lua);
+#   - how many concurrent blocking queries one instance holds and how
+#     fast one write releases all of them (p50/p99).
+# Prints ratios, never a bare time alone.  Not part of the test run.
+set -eu
+cd "$(dirname "$0")/../.."
+sh contrib/setup.sh >/dev/null
+make -s tests/bench/fcgi_hello
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+DUR=${BENCH_SECONDS:-5}
+CONNS=${BENCH_CONNS:-64}
+BLOCKERS=${BENCH_BLOCKERS:-10000}
+dir=$(mktemp -d /tmp/pc-bench-XXXXXX)
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+sh contrib/mkconf.sh "$dir" "$port"
+./tests/bench/fcgi_hello "$dir/bench-fcgi.sock" 4 & hello=$!
+./src/portcullis -c "$dir/portcullis.hcl" 2>"$dir/portcullis.log" & master=$!
+while [ ! -S "$dir/portcullis.sock" ]; do sleep 0.05; done
+nginx -p "$dir/nginx" -c "$dir/nginx.conf" -e "$dir/nginx/error.log" & web=$!
+trap 'kill $web $master $hello 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
+url="http://127.0.0.1:$port"
+until curl -sf "$url/v1/connect/intentions" >/dev/null; do sleep 0.1; done
+curl -sf -X PUT -d '{"Action":"allow"}' "$url/v1/connect/intentions/exact?source=web&destination=db" >/dev/null
+for i in $(seq 1 50); do
+	curl -sf -X PUT -d '{"Action":"deny"}' "$url/v1/connect/intentions/exact?source=s$i&destination=d$i" >/dev/null
+done
+
+# wrk URL [script] -> "rps p99ms"
+measure() {
+	out=$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency ${2:+-s "$2"} "$1")
+	rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+	p99=$(echo "$out" | awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}')
+	non2xx=$(echo "$out" | awk '/Non-2xx/ {print $4}')
+	[ -z "$non2xx" ] || echo "  warning: $non2xx non-2xx replies for $1" >&2
+	echo "$rps $p99"
+}
+
+cat > "$dir/put.lua" <<'LUA'
+counter = 0
+request = function()
+	counter = counter + 1
+	local path = "/v1/connect/intentions/exact?source=w" .. counter .. "-" .. math.random(1e9) .. "&destination=wbench"
+	return wrk.format("PUT", path, nil, '{"Action":"allow"}')
+end
+LUA
+
+set -- $(measure "$url/bench/static");	static_rps=$1 static_p99=$2
+set -- $(measure "$url/bench/fcgi");	fcgi_rps=$1 fcgi_p99=$2
+set -- $(measure "$url/v1/connect/intentions/check?source=web&destination=db"); check_rps=$1 check_p99=$2
+set -- $(measure "$url/v1/connect/intentions/exact?source=web&destination=db"); get_rps=$1 get_p99=$2
+set -- $(measure "$url/v1/connect/intentions/exact" "$dir/put.lua"); put_rps=$1 put_p99=$2
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+printf '\nPortcullis benchmark (%s s per point, %s connections, 2 workers x 4 threads, %s cores)\n' "$DUR" "$CONNS" "$(nproc)"
+printf '%-34s %10s %9s %12s %12s\n' "endpoint" "req/s" "p99 ms" "x nginx" "x fastcgi"
+row() { printf '%-34s %10.0f %9s %12s %12s\n' "$1" "$2" "$3" "$(ratio "$2" "$static_rps")" "$(ratio "$2" "$fcgi_rps")"; }
+row "nginx static reply (baseline)" "$static_rps" "$static_p99"
+row "trivial libfcgi responder" "$fcgi_rps" "$fcgi_p99"
+row "GET intentions/check" "$check_rps" "$check_p99"
+row "GET intentions/exact (one)" "$get_rps" "$get_p99"
+row "PUT intentions/exact (writes)" "$put_rps" "$put_p99"
+
+printf '\nBlocking queries: holding %s, then one write\n' "$BLOCKERS"
+/usr/bin/python3 tests/bench/blockers.py "$url" "$BLOCKERS" | tee "$dir/blockers.json"
+/usr/bin/python3 - "$dir/blockers.json" "$static_p99" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+base = float(sys.argv[2] or 0) or 1
+print("held %d of requested, released %d; release p99 %.1f ms = %.0fx nginx static p99"
+      % (r["held"], r["released"], r["p99_ms"] or -1, (r["p99_ms"] or 0) / base))
+PY
