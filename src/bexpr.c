@@ -30,6 +30,13 @@
  * syntax Go accepts is translated (re_translate) and RE2's compile errors
  * are reported in Go's words.  The C locale makes matching bytewise.
  *
+ * Limits, so that no input can cost much: BEXPR_MAXLEN bytes of
+ * expression, BEXPR_MAXDEPTH nested parentheses (go-bexpr has neither),
+ * regular expressions of RE_MAXSIZE states (glibc's matcher is slower
+ * than RE2's, so the limit is far below Go's "expression too large").
+ * The parser runs in time linear in the input; all errors are 500s with
+ * Consul's text, as its list endpoints return them.
+ *
  * Relies on json-c for the documents and on the arena of portcullis.h
  * for the syntax tree, which lives as long as the struct bexpr.
  */
@@ -1714,64 +1721,56 @@ set_has(const struct rex *rx, unsigned c)
 	return (rx->set[c / 8] >> (c % 8)) & 1;
 }
 
-/* Add the ASCII class name (alpha, digit, ..., word) to the set. */
-static int
-set_class(struct rex *rx, const char *name, size_t len, int neg)
+/* POSIX classes, as RE2 defines them (ASCII): pairs of bounds. */
+static const struct {
+	const char	*name;
+	const char	*bounds;
+} posix_classes[] = {
+	{ "alnum",	"09AZaz" },
+	{ "alpha",	"AZaz" },
+	{ "ascii",	"\x01\x7f" },
+	{ "blank",	"\t\t  " },
+	{ "cntrl",	"\x01\x1f\x7f\x7f" },
+	{ "digit",	"09" },
+	{ "graph",	"!~" },
+	{ "lower",	"az" },
+	{ "print",	" ~" },
+	{ "punct",	"!/:@[`{~" },
+	{ "space",	"\t\r  " },
+	{ "upper",	"AZ" },
+	{ "word",	"09AZaz__" },
+	{ "xdigit",	"09AFaf" },
+};
+
+/* Add the pairs of bounds to the set; with neg, every other byte. */
+static void
+set_bounds(struct rex *rx, const char *b, int neg)
 {
 	unsigned char	save[32];
-	unsigned	c;
-	int		in;
+	size_t		i;
 
 	memcpy(save, rx->set, sizeof(save));
 	memset(rx->set, 0, sizeof(rx->set));
-	for (c = 0; c < 128; c++) {
-#define IS(s)	(len == sizeof(s) - 1 && memcmp(name, s, len) == 0)
-		if (IS("alnum") || IS("alpha") || IS("lower") ||
-		    IS("upper") || IS("word") || IS("digit") || IS("xdigit"))
-			in = ((IS("alnum") || IS("alpha") || IS("word") ||
-			    IS("lower")) && c >= 'a' && c <= 'z') ||
-			    ((IS("alnum") || IS("alpha") || IS("word") ||
-			    IS("upper")) && c >= 'A' && c <= 'Z') ||
-			    ((IS("alnum") || IS("digit") || IS("xdigit") ||
-			    IS("word")) && c >= '0' && c <= '9') ||
-			    (IS("word") && c == '_') ||
-			    (IS("xdigit") && ((c >= 'a' && c <= 'f') ||
-			    (c >= 'A' && c <= 'F')));
-		else if (IS("ascii"))
-			in = 1;
-		else if (IS("blank"))
-			in = c == ' ' || c == '\t';
-		else if (IS("cntrl"))
-			in = c < 0x20 || c == 0x7f;
-		else if (IS("graph"))
-			in = c > 0x20 && c < 0x7f;
-		else if (IS("print"))
-			in = c >= 0x20 && c < 0x7f;
-		else if (IS("punct"))
-			in = c > 0x20 && c < 0x7f && !(c >= '0' && c <= '9') &&
-			    !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z');
-		else if (IS("space"))
-			in = c == ' ' || (c >= '\t' && c <= '\r');
-		else if (IS("perlspace"))
-			in = c == ' ' || c == '\t' || c == '\n' || c == '\f' ||
-			    c == '\r';
-		else {
-			memcpy(rx->set, save, sizeof(save));
-			return -1;
-		}
-#undef IS
-		if (in)
-			set_add(rx, c, c);
-	}
-	if (neg)
-		for (c = 1; c < 32; c++)
-			rx->set[c] = (unsigned char)~rx->set[c];
-	if (neg)
-		rx->set[0] = (unsigned char)(~rx->set[0] & 0xfe);
-	for (c = 0; c < 32; c++)
-		rx->set[c] |= save[c];
-	return 0;
+	for (; b[0] != '\0'; b += 2)
+		set_add(rx, (unsigned char)b[0], (unsigned char)b[1]);
+	for (i = 0; i < sizeof(save); i++)
+		rx->set[i] = (unsigned char)((neg ? ~rx->set[i] : rx->set[i]) |
+		    save[i]);
 }
+
+static const char *
+posix_class(const char *name, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(posix_classes) / sizeof(posix_classes[0]); i++)
+		if (strlen(posix_classes[i].name) == len &&
+		    memcmp(posix_classes[i].name, name, len) == 0)
+			return posix_classes[i].bounds;
+	return NULL;
+}
+
+static void	rex_emit_set(struct rex *, int);
 
 static void
 rex_lit(struct rex *rx, uint32_t r)
@@ -1838,19 +1837,18 @@ bad:
 }
 
 /*
- * One escape at rx->i (a backslash).  A Perl class is added to the set
- * when inclass, or written out otherwise, and *isclass is set; any
- * other escape yields its rune.  Returns the rune, -2 for a class, -1
- * on error.
+ * One escape at rx->i (a backslash).  A Perl class (\d, \S, ...) is
+ * added to the set when inclass, written out otherwise; an assertion
+ * (\b, \A, ...) is written out.  Returns the rune escaped, -2 when
+ * something was added or written, -1 on error (rx->why set).
  */
 static long
 rex_escape(struct rex *rx, int inclass)
 {
-	static const char *const perl[] = { "d0-9", "s\t\n\f\r ",
-	    "w0-9A-Za-z_" };
+	uint32_t r;
 	size_t	 esc = rx->i, k;
 	long	 v;
-	int	 c, neg;
+	int	 c, bad;
 
 	if (rx->i + 1 >= rx->n) {
 		rex_why(rx, "trailing backslash at end of expression", "", 0);
@@ -1859,20 +1857,14 @@ rex_escape(struct rex *rx, int inclass)
 	c = (unsigned char)rx->p[++rx->i];
 	switch (c) {
 	case 'd': case 'D': case 's': case 'S': case 'w': case 'W':
-		neg = c == 'D' || c == 'S' || c == 'W';
-		for (k = 0; k < 3; k++)
-			if (perl[k][0] == lower(c))
-				break;
+		/* Perl classes; \s is [\t\n\f\r ], and upper case negates */
 		rx->i++;
-		if (!inclass) {
-			sb_adds(rx->out, neg ? "[^" : "[");
-			sb_adds(rx->out, perl[k] + 1);
-			sb_addc(rx->out, ']');
-			return -2;
-		}
-		(void)set_class(rx, lower(c) == 'd' ? "digit" :
-		    lower(c) == 'w' ? "word" : "perlspace",
-		    lower(c) == 'd' ? 5 : lower(c) == 'w' ? 4 : 9, neg);
+		if (!inclass)
+			memset(rx->set, 0, sizeof(rx->set));
+		set_bounds(rx, lower(c) == 'd' ? "09" : lower(c) == 's' ?
+		    "\t\n\f\r  " : "09AZaz__", c < 'a');
+		if (!inclass)
+			rex_emit_set(rx, 0);
 		return -2;
 	case 'a':
 		rx->i++;
@@ -1921,8 +1913,8 @@ rex_escape(struct rex *rx, int inclass)
 		}
 		break;
 	}
-	rex_why(rx, "invalid escape sequence", rx->p + esc,
-	    c < 0x80 ? 2 : rx->i + 1 - esc);
+	rex_why(rx, "invalid escape sequence", rx->p + esc, 1 +
+	    utf8_dec(rx->p + rx->i, rx->n - rx->i, &r, &bad));
 	return -1;
 }
 
@@ -2018,7 +2010,7 @@ rex_emit_set(struct rex *rx, int neg)
 static int
 rex_class(struct rex *rx)
 {
-	const char	*name;
+	const char	*name, *bounds;
 	size_t		 start = rx->i, k, rs, nlen;
 	long		 lo, hi;
 	int		 neg = 0, first = 1, cneg;
@@ -2042,8 +2034,8 @@ rex_class(struct rex *rx)
 		first = 0;
 		if (rx->p[rx->i] == '[' && rx->i + 1 < rx->n &&
 		    rx->p[rx->i + 1] == ':') {
-			for (k = rx->i + 2; k + 1 < rx->n && !(rx->p[k] == ':' &&
-			    rx->p[k + 1] == ']'); k++)
+			for (k = rx->i + 2; k + 1 < rx->n &&
+			    !(rx->p[k] == ':' && rx->p[k + 1] == ']'); k++)
 				continue;
 			if (k + 1 < rx->n) {
 				name = rx->p + rx->i + 2;
@@ -2052,14 +2044,13 @@ rex_class(struct rex *rx)
 					name++;
 					nlen--;
 				}
-				if ((nlen == 9 && memcmp(name, "perlspace",
-				    9) == 0) ||
-				    set_class(rx, name, nlen, cneg) == -1) {
+				if ((bounds = posix_class(name, nlen)) == NULL) {
 					rex_why(rx, "invalid character class "
 					    "range", rx->p + rx->i,
 					    k + 2 - rx->i);
 					return -1;
 				}
+				set_bounds(rx, bounds, cneg);
 				rx->i = k + 2;
 				continue;
 			}
@@ -2259,7 +2250,8 @@ re_translate(const char *p, size_t n, struct sbuf *out, int *cflags,
 				if (rx.i + 2 < n && p[rx.i + 2] == ':')
 					rx.i += 3;
 				else if (rx.i + 3 < n && (p[rx.i + 2] == '<' ||
-				    (p[rx.i + 2] == 'P' && p[rx.i + 3] == '<'))) {
+				    (p[rx.i + 2] == 'P' &&
+				    p[rx.i + 3] == '<'))) {
 					for (k = rx.i + 3; k < n && p[k] != '>';
 					    k++)
 						continue;
@@ -2618,7 +2610,8 @@ compile(const char *src, size_t len, const struct bexpr_field *schema,
 	rc = 0;
 	goto done;
 fail:
-	perr_set(e, 500, "%s%s", filter ? FILTER_PREFIX : "", err.p);
+	perr_set(e, 500, "%s%s", filter ? FILTER_PREFIX : "",
+	    err.p != NULL ? err.p : "");
 done:
 	free(ps);
 	free(err.p);
@@ -2903,18 +2896,21 @@ leaf(const struct bmatch *m, struct json_object *v, int type)
 		break;
 	}
 	if (r < 0)
-		return 0;	/* operator does not apply: false, negated too */
+		return 0;	/* does not apply: false, negated too */
 	return negated(m->op) ? !r : r;
 }
 
 /*
  * Apply the selector from step i on to v, of type type.  nested: v was
  * reached through a key (dynamic mode: a missing key then counts as a
- * missing map key, not as a zero-valued field).
+ * missing map key, not as a zero-valued field).  Lists inside lists are
+ * flattened, as go-bexpr does, down to EV_MAXDEPTH levels.
  */
+#define EV_MAXDEPTH	64
+
 static int
 ev_match(const struct bmatch *m, size_t i, struct json_object *v, int type,
-    int nested)
+    int nested, int depth)
 {
 	const struct bstep	*st;
 	struct json_object	*child;
@@ -2922,6 +2918,8 @@ ev_match(const struct bmatch *m, size_t i, struct json_object *v, int type,
 
 	if (i == m->nsteps)
 		return leaf(m, v, type);
+	if (depth > EV_MAXDEPTH)
+		return 0;
 	st = &m->steps[i];
 	switch (type) {
 	case BF_LIST_STRUCT:
@@ -2931,26 +2929,27 @@ ev_match(const struct bmatch *m, size_t i, struct json_object *v, int type,
 			n = json_object_array_length(v);
 			for (k = 0; k < n; k++)
 				if (ev_match(m, i, json_object_array_get_idx(v,
-				    k), type == BT_DYN ? BT_DYN : BF_STRUCT, 0))
+				    k), type == BT_DYN ? BT_DYN : BF_STRUCT, 0,
+				    depth + 1))
 					return 1;
 			return 0;
 		}
 		if (type == BF_LIST_STRUCT)
 			return 0;
 		if (obj_get(v, &st->name, &child))
-			return ev_match(m, i + 1, child, BT_DYN, 1);
+			return ev_match(m, i + 1, child, BT_DYN, 1, depth);
 		if (nested)
 			return not_present(m->op);
-		return ev_match(m, i + 1, NULL, BT_DYN, 1);
+		return ev_match(m, i + 1, NULL, BT_DYN, 1, depth);
 	case BF_STRUCT:
 		(void)obj_get(v, &st->name, &child);
-		return ev_match(m, i + 1, child, st->type, 0);
+		return ev_match(m, i + 1, child, st->type, 0, depth);
 	case BF_MAP_STRING:
 	case BF_MAP_LIST:
 	case BF_MAP_ANY:
 		if (!obj_get(v, &st->name, &child))
 			return not_present(m->op);
-		return ev_match(m, i + 1, child, st->type, 1);
+		return ev_match(m, i + 1, child, st->type, 1, depth);
 	default:
 		return 0;
 	}
@@ -2975,7 +2974,7 @@ ev(const struct bnode *n, struct json_object *obj, int dyn)
 	case BN_NOT:
 		return !ev(n->kids, obj, dyn);
 	default:
-		return ev_match(&n->m, 0, obj, dyn ? BT_DYN : BF_STRUCT, 0);
+		return ev_match(&n->m, 0, obj, dyn ? BT_DYN : BF_STRUCT, 0, 0);
 	}
 }
 
