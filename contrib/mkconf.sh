@@ -10,6 +10,11 @@ port=$2
 extra=${3:-}
 mkdir -p "$data/nginx/tmp"
 sock="$data/portcullis.sock"
+# nginx may not raise its fd limit past the hard limit (not root-only).
+hard=$(ulimit -Hn)
+[ "$hard" = unlimited ] && hard=65536
+nofile=$(( hard < 65536 ? hard : 65536 ))
+conns=$(( nofile < 32768 ? nofile : 32768 ))
 user=""
 [ "$(id -u)" -eq 0 ] && user="user root root;"
 {
@@ -24,4 +29,5 @@ user=""
 } > "$data/portcullis.hcl"
 sed -e "s|@DATA@|$data|g" -e "s|@PORT@|$port|g" -e "s|@SOCKET@|$sock|g" \
     -e "s|@SRC@|$src|g" -e "s|@USER@|$user|g" \
+    -e "s|@NOFILE@|$nofile|g" -e "s|@CONNS@|$conns|g" \
     "$src/nginx/dev.conf.in" > "$data/nginx.conf"

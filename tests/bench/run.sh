@@ -13,17 +13,23 @@
 # Prints ratios, never a bare time alone.  Not part of the test run.
 set -eu
 cd "$(dirname "$0")/../.."
-sh contrib/setup.sh >/dev/null
-make -s tests/bench/fcgi_hello
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+# BUILD=dir uses an existing (out-of-tree) build instead of setup.sh's.
+if [ -n "${BUILD:-}" ]; then
+	bin=$BUILD
+else
+	sh contrib/setup.sh >/dev/null
+	bin=.
+fi
+make -s -C "$bin" tests/bench/fcgi_hello
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 DUR=${BENCH_SECONDS:-5}
 CONNS=${BENCH_CONNS:-64}
 BLOCKERS=${BENCH_BLOCKERS:-10000}
 dir=$(mktemp -d /tmp/pc-bench-XXXXXX)
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 sh contrib/mkconf.sh "$dir" "$port"
-./tests/bench/fcgi_hello "$dir/bench-fcgi.sock" 4 & hello=$!
-./src/portcullis -c "$dir/portcullis.hcl" 2>"$dir/portcullis.log" & master=$!
+"$bin/tests/bench/fcgi_hello" "$dir/bench-fcgi.sock" 4 & hello=$!
+"$bin/src/portcullis" -c "$dir/portcullis.hcl" 2>"$dir/portcullis.log" & master=$!
 while [ ! -S "$dir/portcullis.sock" ]; do sleep 0.05; done
 nginx -p "$dir/nginx" -c "$dir/nginx.conf" -e "$dir/nginx/error.log" & web=$!
 trap 'kill $web $master $hello 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
