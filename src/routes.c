@@ -6,9 +6,10 @@
  * checks that every row declares an ACL and that no pattern shadows
  * another.
  *
- * ACLs (spec connect.md §8.3): intention reads and writes depend on
- * the intention's source/destination, so the handler checks them
- * (ACL_BY_HANDLER); enforcement arrives with the ACL issue.
+ * ACLs (spec connect.md §8.3, acl.md §1.1): the dispatcher resolves
+ * the token and enforces each row's ACL (acl.c: acl_route_check());
+ * intention reads and writes depend on the intention's source or
+ * destination, so their handlers check them (ACL_BY_HANDLER).
  */
 #include "config.h"
 
@@ -16,11 +17,20 @@
 
 #include "portcullis.h"
 #include "http.h"
+#include "acl.h"
+#include "authorize.h"
+#include "ca.h"
 #include "intention.h"
+#include "leaf.h"
 #include "router.h"
 
 #define EM	R_ENTMETA
 #define W_IXN	TBIT(TBL_INTENTIONS)
+#define W_CA	(TBIT(TBL_CA_ROOTS) | TBIT(TBL_CA_CONFIG))
+#define W_TOK	TBIT(TBL_ACL_TOKENS)
+#define W_POL	TBIT(TBL_ACL_POLICIES)
+#define W_ROLE	TBIT(TBL_ACL_ROLES)
+#define W_LEAF	(TBIT(TBL_CA_LEAVES) | TBIT(TBL_CA_ROOTS))
 
 const struct route routes[] = {
 /*	 method		pattern					handler			acl		flags			watch */
@@ -34,6 +44,52 @@ const struct route routes[] = {
 	{ M_GET,	"/v1/connect/intentions/:id",		intention_read_id,	ACL_BY_HANDLER,	R_BLOCKING,		W_IXN },
 	{ M_PUT,	"/v1/connect/intentions/:id",		intention_update_id,	ACL_BY_HANDLER,	R_BODY | EM,		WATCH_NONE },
 	{ M_DELETE,	"/v1/connect/intentions/:id",		intention_delete_id,	ACL_BY_HANDLER,	0,			WATCH_NONE },
+
+	/* Connect CA, leaf certificates, authorize */
+	{ M_GET,	"/v1/connect/ca/roots",			ca_roots,		ACL_NONE,	R_BLOCKING,		W_CA },
+	{ M_GET,	"/v1/connect/ca/configuration",		ca_config_get,		ACL_OPERATOR_WRITE, R_NOMETA,		WATCH_NONE },
+	{ M_PUT,	"/v1/connect/ca/configuration",		ca_config_put,		ACL_OPERATOR_WRITE, R_BODY,		WATCH_NONE },
+	{ M_POST,	"/v1/connect/ca/sign",			ca_sign,		ACL_BY_HANDLER,	0,			WATCH_NONE },
+	{ M_PUT,	"/v1/connect/ca/revoke",		ca_revoke,		ACL_OPERATOR_WRITE, R_BODY,		WATCH_NONE },
+	{ M_GET,	"/v1/connect/ca/crl",			ca_crl,			ACL_NONE,	R_NOMETA,		WATCH_NONE },
+	{ M_GET,	"/v1/agent/connect/ca/roots",		ca_agent_roots,		ACL_NONE,	R_BLOCKING,		W_CA },
+	{ M_GET,	"/v1/agent/connect/ca/leaf/:service",	leaf_get,		ACL_BY_HANDLER,	R_BLOCKING | EM,	W_LEAF },
+	{ M_POST,	"/v1/agent/connect/authorize",		authorize,		ACL_BY_HANDLER,	R_BODY | EM,		WATCH_NONE },
+
+	/* ACL (acl.md §1.1): acl:read for reads, acl:write for writes */
+	{ M_PUT,	"/v1/acl/bootstrap",			acl_bootstrap,		ACL_NONE,	0,			WATCH_NONE },
+	{ M_GET,	"/v1/acl/replication",			acl_replication,	ACL_NONE,	R_NOMETA,		WATCH_NONE },
+	{ M_POST,	"/v1/acl/rules/translate",		acl_translate,		ACL_BY_HANDLER,	0,			WATCH_NONE },
+	{ M_GET,	"/v1/acl/rules/translate/:accessor_id",	acl_translate_token,	ACL_BY_HANDLER,	R_NOMETA,		WATCH_NONE },
+	{ M_PUT,	"/v1/acl/token",			acl_token_create,	ACL_ACL_WRITE,	R_BODY | EM,		WATCH_NONE },
+	{ M_GET,	"/v1/acl/token/self",			acl_token_self,		ACL_NONE,	R_BLOCKING | EM,	W_TOK },
+	{ M_GET,	"/v1/acl/token/",			acl_missing_id,		ACL_NONE,	EM,			WATCH_NONE },
+	{ M_PUT,	"/v1/acl/token/",			acl_token_update,	ACL_ACL_WRITE,	R_BODY | EM,		WATCH_NONE },
+	{ M_DELETE,	"/v1/acl/token/",			acl_missing_id,		ACL_NONE,	EM,			WATCH_NONE },
+	{ M_GET,	"/v1/acl/token/:id",			acl_token_read,		ACL_ACL_READ,	R_BLOCKING | EM,	W_TOK },
+	{ M_PUT,	"/v1/acl/token/:id",			acl_token_update,	ACL_ACL_WRITE,	R_BODY | EM,		WATCH_NONE },
+	{ M_DELETE,	"/v1/acl/token/:id",			acl_token_delete,	ACL_ACL_WRITE,	EM,			WATCH_NONE },
+	{ M_PUT,	"/v1/acl/token/:id/clone",		acl_token_clone,	ACL_ACL_WRITE,	R_BODY | EM,		WATCH_NONE },
+	{ M_GET,	"/v1/acl/tokens",			acl_token_list,		ACL_ACL_READ,	R_BLOCKING | EM,	W_TOK },
+	{ M_PUT,	"/v1/acl/policy",			acl_policy_create,	ACL_ACL_WRITE,	R_BODY | EM,		WATCH_NONE },
+	{ M_GET,	"/v1/acl/policy/",			acl_missing_id,		ACL_NONE,	EM,			WATCH_NONE },
+	{ M_DELETE,	"/v1/acl/policy/",			acl_missing_id,		ACL_NONE,	EM,			WATCH_NONE },
+	{ M_GET,	"/v1/acl/policy/:id",			acl_policy_read,	ACL_ACL_READ,	R_BLOCKING | EM,	W_POL },
+	{ M_PUT,	"/v1/acl/policy/:id",			acl_policy_update,	ACL_ACL_WRITE,	R_BODY | EM,		WATCH_NONE },
+	{ M_DELETE,	"/v1/acl/policy/:id",			acl_policy_delete,	ACL_ACL_WRITE,	EM,			WATCH_NONE },
+	{ M_GET,	"/v1/acl/policy/name/",			acl_missing_id,		ACL_NONE,	EM,			WATCH_NONE },
+	{ M_GET,	"/v1/acl/policy/name/*name",		acl_policy_read_name,	ACL_ACL_READ,	R_BLOCKING | EM,	W_POL },
+	{ M_GET,	"/v1/acl/policies",			acl_policy_list,	ACL_ACL_READ,	R_BLOCKING | EM,	W_POL },
+	{ M_PUT,	"/v1/acl/role",				acl_role_create,	ACL_ACL_WRITE,	R_BODY | EM,		WATCH_NONE },
+	{ M_GET,	"/v1/acl/role/",			acl_missing_id,		ACL_NONE,	EM,			WATCH_NONE },
+	{ M_DELETE,	"/v1/acl/role/",			acl_missing_id,		ACL_NONE,	EM,			WATCH_NONE },
+	{ M_GET,	"/v1/acl/role/:id",			acl_role_read,		ACL_ACL_READ,	R_BLOCKING | EM,	W_ROLE },
+	{ M_PUT,	"/v1/acl/role/:id",			acl_role_update,	ACL_ACL_WRITE,	R_BODY | EM,		WATCH_NONE },
+	{ M_DELETE,	"/v1/acl/role/:id",			acl_role_delete,	ACL_ACL_WRITE,	EM,			WATCH_NONE },
+	{ M_GET,	"/v1/acl/role/name/",			acl_missing_id,		ACL_NONE,	EM,			WATCH_NONE },
+	{ M_GET,	"/v1/acl/role/name/:name",		acl_role_read_name,	ACL_ACL_READ,	R_BLOCKING | EM,	W_ROLE },
+	{ M_GET,	"/v1/acl/roles",			acl_role_list,		ACL_ACL_READ,	R_BLOCKING | EM,	W_ROLE },
+
 };
 
 const size_t nroutes = sizeof(routes) / sizeof(routes[0]);

@@ -1,0 +1,85 @@
+#!/bin/sh
+# ca.sh -- the Connect CA benchmark, one command:  sh tests/bench/ca.sh
+#   (BUILD=/path/to/out-of-tree/build to use an existing build)
+#
+# Same set-up and baselines as run.sh (nginx static reply, a trivial
+# libfcgi responder, measured in the same run), then:
+#   - POST /v1/agent/connect/authorize (intention match, from the
+#     per-worker snapshots) and GET /v1/agent/connect/ca/roots;
+#   - leaf issuance on cache miss (a new service name per request,
+#     CSRMaxPerSecond=0) against bench_sign.c, a raw GnuTLS
+#     keygen+sign loop on every core.
+# Targets (issue #3): authorize >= 1.0x the FastCGI responder; leaf
+# issuance >= 0.5x the raw GnuTLS rate.
+set -eu
+cd "$(dirname "$0")/../.."
+if [ -n "${BUILD:-}" ]; then
+	bin=$BUILD
+else
+	sh contrib/setup.sh >/dev/null
+	bin=.
+fi
+make -s -C "$bin" tests/bench/fcgi_hello
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+DUR=${BENCH_SECONDS:-5}
+CONNS=${BENCH_CONNS:-64}
+dir=$(mktemp -d /tmp/pc-bench-ca-XXXXXX)
+cc -O2 -o "$dir/bench_sign" tests/bench/bench_sign.c $(pkg-config --cflags --libs gnutls)
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+sh contrib/mkconf.sh "$dir" "$port"
+"$bin/tests/bench/fcgi_hello" "$dir/bench-fcgi.sock" 4 & hello=$!
+"$bin/src/portcullis" -c "$dir/portcullis.hcl" 2>"$dir/portcullis.log" & master=$!
+while [ ! -S "$dir/portcullis.sock" ]; do sleep 0.05; done
+nginx -p "$dir/nginx" -c "$dir/nginx.conf" -e "$dir/nginx/error.log" & web=$!
+# fcgi_hello ignores SIGTERM while blocked in accept: KILL it.
+trap 'kill $web $master 2>/dev/null; kill -9 $hello 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
+url="http://127.0.0.1:$port"
+until curl -sf "$url/v1/connect/ca/roots" >/dev/null; do sleep 0.1; done
+curl -sf -X PUT -d '{"Action":"allow"}' "$url/v1/connect/intentions/exact?source=web&destination=db" >/dev/null
+for i in $(seq 1 50); do
+	curl -sf -X PUT -d '{"Action":"deny"}' "$url/v1/connect/intentions/exact?source=s$i&destination=d$i" >/dev/null
+done
+td=$(curl -sf "$url/v1/connect/ca/roots" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["TrustDomain"])')
+curl -sf -X PUT -d '{"Provider":"consul","Config":{"LeafCertTTL":"72h","IntermediateCertTTL":"8760h","RootCertTTL":"87600h","CSRMaxPerSecond":0}}' \
+    "$url/v1/connect/ca/configuration" >/dev/null
+
+measure() {
+	out=$(wrk -t2 -c"$1" -d"${DUR}s" --latency ${3:+-s "$3"} "$2")
+	rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+	p99=$(echo "$out" | awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}')
+	non2xx=$(echo "$out" | awk '/Non-2xx/ {print $4}')
+	[ -z "$non2xx" ] || echo "  warning: $non2xx non-2xx replies for $2" >&2
+	echo "$rps $p99"
+}
+
+cat > "$dir/authz.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"Target":"db","ClientCertURI":"spiffe://$td/ns/default/dc/dc1/svc/web"}'
+LUA
+cat > "$dir/leaf.lua" <<'LUA'
+counter = 0
+request = function()
+	counter = counter + 1
+	return wrk.format("GET", "/v1/agent/connect/ca/leaf/b" .. counter .. "-" .. math.random(1e9))
+end
+LUA
+
+set -- $(measure "$CONNS" "$url/bench/static");	static_rps=$1 static_p99=$2
+set -- $(measure "$CONNS" "$url/bench/fcgi");	fcgi_rps=$1 fcgi_p99=$2
+set -- $(measure "$CONNS" "$url/v1/agent/connect/authorize" "$dir/authz.lua"); authz_rps=$1 authz_p99=$2
+set -- $(measure "$CONNS" "$url/v1/agent/connect/ca/roots"); roots_rps=$1 roots_p99=$2
+set -- $(measure 8 "$url/v1/agent/connect/ca/leaf/x" "$dir/leaf.lua"); leaf_rps=$1 leaf_p99=$2
+raw_rps=$("$dir/bench_sign" "$DUR" "$(nproc)")
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+printf '\nPortcullis CA benchmark (%s s per point, %s connections, 2 workers x 4 threads, %s cores)\n' "$DUR" "$CONNS" "$(nproc)"
+printf '%-40s %10s %9s %10s %10s\n' "endpoint" "req/s" "p99 ms" "x nginx" "x fastcgi"
+row() { printf '%-40s %10.0f %9s %10s %10s\n' "$1" "$2" "$3" "$(ratio "$2" "$static_rps")" "$(ratio "$2" "$fcgi_rps")"; }
+row "nginx static reply (baseline)" "$static_rps" "$static_p99"
+row "trivial libfcgi responder" "$fcgi_rps" "$fcgi_p99"
+row "POST agent/connect/authorize" "$authz_rps" "$authz_p99"
+row "GET agent/connect/ca/roots" "$roots_rps" "$roots_p99"
+printf '\nLeaf issuance on cache miss (CSRMaxPerSecond=0, 8 connections)\n'
+printf '%-40s %10.0f %9s\n' "GET agent/connect/ca/leaf/<new>" "$leaf_rps" "$leaf_p99"
+printf '%-40s %10.0f\n' "raw GnuTLS keygen+sign, $(nproc) procs" "$raw_rps"
+printf '%-40s %10s\n' "leaf issuance / raw GnuTLS" "$(ratio "$leaf_rps" "$raw_rps")"
