@@ -924,7 +924,7 @@ acl_rules_parse_text(const char *src, size_t len,
 	*out = NULL;
 	if (len == 0)
 		return acl_rules_parse(NULL, out, e);
-	if (hcl_parse(src, len, &tree, e) == -1) {
+	if (hcl_parse_flags(src, len, HCL_REPEAT_LIST, &tree, e) == -1) {
 		if (e != NULL)
 			e->status = 500;
 		return perr_prefix(e, "Failed to parse ACL rules: ");

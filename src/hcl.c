@@ -16,6 +16,8 @@
  *
  * A key path given twice merges when both values are objects (two
  * "service" blocks, two "acl" blocks); otherwise the last value wins.
+ * With HCL_REPEAT_LIST (ACL rules) a repeated block instead becomes a
+ * list of its bodies, as HCL1 decodes repeated blocks into a slice.
  * Like hcl.Parse(), input whose first non-blank character is '{' is JSON
  * and goes to json-c's strict tokener.
  *
@@ -124,6 +126,7 @@ struct parser {
 	int		 fatal;		/* error not to be wrapped by lists */
 	int		 nkeys;		/* keys of the items being parsed */
 	struct key	 keys[HCL_MAX_DEPTH];
+	int		 flags;		/* HCL_REPEAT_LIST */
 	struct perr	*e;
 };
 
@@ -1056,6 +1059,39 @@ merge_set(struct json_object *dst, const char *key, struct json_object *val)
 }
 
 /*
+ * HCL_REPEAT_LIST: a block whose full key path was already given makes
+ * a list of both bodies instead of merging them, as HCL1's decoder
+ * keeps repeated blocks apart: in rules, service "web" {policy="deny"}
+ * then service "web" {policy="read"} are two rules for one name, merged
+ * later by precedence (deny wins), not one rule with the last value.
+ * Returns 1 when it stored val (taking it), 0 to merge as usual.
+ */
+static int
+repeat_add(struct json_object *dst, const char *key, struct json_object *val)
+{
+	struct json_object	*old, *arr;
+
+	if (!json_object_is_type(val, json_type_object) ||
+	    !json_object_object_get_ex(dst, key, &old))
+		return 0;
+	if (json_object_is_type(old, json_type_object)) {
+		arr = jnn(json_object_new_array());
+		json_object_array_add(arr, json_object_get(old));
+		json_object_array_add(arr, val);
+		jadd(dst, key, arr);
+		return 1;
+	}
+	if (json_object_is_type(old, json_type_array) &&
+	    json_object_array_length(old) > 0 &&
+	    json_object_is_type(json_object_array_get_idx(old, 0),
+	    json_type_object)) {
+		json_object_array_add(old, val);
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * Put val at obj[k1][k2]...[kn] for the keys from base up, making (or
  * replacing non-objects by) the intermediate objects.
  */
@@ -1074,6 +1110,9 @@ place(struct parser *p, struct json_object *obj, int base,
 		}
 		obj = child;
 	}
+	if ((p->flags & HCL_REPEAT_LIST) && repeat_add(obj,
+	    p->keys[p->nkeys - 1].s, val))
+		return;
 	merge_set(obj, p->keys[p->nkeys - 1].s, val);
 }
 
@@ -1416,6 +1455,18 @@ int
 hcl_parse(const char *src, size_t len, struct json_object **out,
     struct perr *e)
 {
+	return hcl_parse_flags(src, len, 0, out, e);
+}
+
+/*
+ * hcl_parse() with flags: HCL_REPEAT_LIST keeps repeated blocks with one
+ * key path as a list of their bodies (ACL rules) instead of merging
+ * them (the configuration file).
+ */
+int
+hcl_parse_flags(const char *src, size_t len, int flags,
+    struct json_object **out, struct perr *e)
+{
 	struct parser		*p;
 	struct json_object	*root;
 	char			*buf;
@@ -1437,6 +1488,7 @@ hcl_parse(const char *src, size_t len, struct json_object **out,
 	buf[n] = '\0';
 
 	p = xcalloc(1, sizeof(*p));
+	p->flags = flags;
 	p->e = e;
 	p->sc.e = e;
 	p->sc.buf = buf;

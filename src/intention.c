@@ -36,6 +36,7 @@
 #include <json-c/json.h>
 
 #include "portcullis.h"
+#include "acl.h"
 #include "bexpr.h"
 #include "conf.h"
 #include "http.h"
@@ -978,6 +979,27 @@ reply_bool(struct req *req, int v)
 /* Handlers.                                                          */
 
 /*
+ * ACL on an intention (connect.md §6.5): read needs intentions:read on
+ * the source or the destination, write needs intentions:write on the
+ * destination.  Denials are Consul's bare 403 "Permission denied".
+ */
+static int
+ixn_acl(struct req *req, enum acl_access acc, const char *src,
+    const char *dst, struct perr *e)
+{
+	if (!acl_enabled(req))
+		return 0;
+	if (acl_resolve(req, e) == -1)
+		return -1;
+	if (acc == ACL_ACCESS_READ && src != NULL &&
+	    acl_allowed(req, ACL_RES_INTENTION, ACL_ACCESS_READ, src))
+		return 0;
+	if (acl_allowed(req, ACL_RES_INTENTION, acc, dst))
+		return 0;
+	return perr_set(e, 403, "Permission denied");
+}
+
+/*
  * GET /v1/connect/intentions[?filter=]
  * Reply: every intention in evaluation order ([] when none).
  * A bad filter is a 500 (Consul).
@@ -990,6 +1012,7 @@ intention_list(struct req *req, struct perr *e)
 	struct json_object	*arr, *o;
 	const char		*filter;
 	size_t			 i;
+	int			 dropped = 0;
 
 	filter = req_query(req, "filter");
 	if (filter != NULL && *filter != '\0' &&
@@ -1001,6 +1024,14 @@ intention_list(struct req *req, struct perr *e)
 	}
 	arr = json_object_new_array();
 	for (i = 0; i < s->n; i++) {
+		/* ACL filtering first, then ?filter (connect.md §6.5). */
+		if (acl_enabled(req) && !acl_allowed(req, ACL_RES_INTENTION,
+		    ACL_ACCESS_READ, s->v[i].source_name) &&
+		    !acl_allowed(req, ACL_RES_INTENTION, ACL_ACCESS_READ,
+		    s->v[i].dest_name)) {
+			dropped = 1;
+			continue;
+		}
 		o = intention_json(&s->v[i]);
 		if (f != NULL && !bexpr_match(f, o)) {
 			json_object_put(o);
@@ -1012,6 +1043,8 @@ intention_list(struct req *req, struct perr *e)
 	req->reply = arr;
 	ixn_snap_put(s);
 	bexpr_free(f);
+	if (dropped && !acl_is_anonymous(req))
+		req_header(req, "X-Consul-Results-Filtered-By-ACLs", "true");
 	return 0;
 }
 
@@ -1039,6 +1072,8 @@ intention_create(struct req *req, struct perr *e)
 	}
 	defaults(&in);
 	if (legacy_entmeta(&in, e) == -1)
+		return -1;
+	if (ixn_acl(req, ACL_ACCESS_WRITE, NULL, in.dest_name, e) == -1)
 		return -1;
 	if (*in.id != '\0')
 		return perr_set(e, 500, "ID must be empty when creating a new "
@@ -1128,6 +1163,11 @@ intention_read_id(struct req *req, struct perr *e)
 		ixn_snap_put(s);
 		return perr_set(e, 404, "Intention not found");
 	}
+	if (ixn_acl(req, ACL_ACCESS_READ, x->source_name, x->dest_name,
+	    e) == -1) {
+		ixn_snap_put(s);
+		return -1;
+	}
 	req->index = s->index;
 	req->reply = intention_json(x);
 	ixn_snap_put(s);
@@ -1170,6 +1210,9 @@ intention_update_id(struct req *req, struct perr *e)
 		    id);
 		goto abort;
 	}
+	if (ixn_acl(req, ACL_ACCESS_WRITE, NULL, old.dest_name, e) == -1 ||
+	    ixn_acl(req, ACL_ACCESS_WRITE, NULL, in.dest_name, e) == -1)
+		goto abort_old;
 	if (strcmp(old.dest_name, in.dest_name) != 0) {
 		perr_set(e, 500, "Cannot modify Destination partition/"
 		    "namespace/name for an intention once it exists.");
@@ -1246,6 +1289,10 @@ intention_delete_id(struct req *req, struct perr *e)
 		    id);
 		goto abort;
 	}
+	if (ixn_acl(req, ACL_ACCESS_WRITE, NULL, old.dest_name, e) == -1) {
+		ixn_clear(&old);
+		goto abort;
+	}
 	if (row_delete(req, old.dest_name, old.source_name, old.source_peer,
 	    &deleted, e) == -1 ||
 	    entry_after_delete(req, old.dest_name, e) == -1) {
@@ -1287,6 +1334,8 @@ intention_read_exact(struct req *req, struct perr *e)
 	if (parse_name(req, "destination", dst,
 	    "DestinationNS", &dst, e) == -1)
 		return -1;
+	if (ixn_acl(req, ACL_ACCESS_READ, src, dst, e) == -1)
+		return -1;
 	if (ixn_snap_get(req, &s, e) == -1)
 		return -1;
 	req->index = s->index;
@@ -1304,28 +1353,28 @@ intention_read_exact(struct req *req, struct perr *e)
 	return 0;
 }
 
-/* Position source would take in dest's entry (precedence, then name). */
-static size_t
+/*
+ * Position source would take in dest's entry (precedence, then name),
+ * for Consul's "Sources[i]" texts.  One indexed count, not a snapshot
+ * reload: a write must not cost O(all intentions).
+ */
+static int
 source_position(struct req *req, const char *dest, const char *source,
-    struct perr *e)
+    size_t *pos, struct perr *e)
 {
-	struct ixn_snap	*s;
-	size_t		 i, pos = 0;
-	int		 prec;
+	sqlite3_stmt	*st;
+	int		 rc;
 
-	if (ixn_snap_get(req, &s, e) == -1)
-		return 0;
-	prec = intention_precedence(source, dest);
-	for (i = 0; i < s->n; i++) {
-		if (strcmp(s->v[i].dest_name, dest) != 0 ||
-		    strcmp(s->v[i].source_name, source) == 0)
-			continue;
-		if (s->v[i].precedence > prec || (s->v[i].precedence == prec &&
-		    strcmp(s->v[i].source_name, source) < 0))
-			pos++;
-	}
-	ixn_snap_put(s);
-	return pos;
+	if ((st = store_stmt(req->store, SQL_INTENTION_SOURCE_POSITION)) ==
+	    NULL)
+		return perr_set(e, 500, "internal store error");
+	store_bind_text(st, ":dest", dest);
+	store_bind_text(st, ":source", source);
+	store_bind_int(st, ":prec", intention_precedence(source, dest));
+	if ((rc = store_step(req->store, st, e)) == 1)
+		*pos = (size_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == 1 ? 0 : -1;
 }
 
 /*
@@ -1340,7 +1389,7 @@ intention_put_exact(struct req *req, struct perr *e)
 	struct row	 r;
 	const char	*src, *dst, *bodymeta;
 	sqlite3_stmt	*st;
-	size_t		 pos;
+	size_t		 pos = 0;
 
 	if (required(req, "source", &src, e) == -1 ||
 	    required(req, "destination", &dst, e) == -1)
@@ -1354,23 +1403,22 @@ intention_put_exact(struct req *req, struct perr *e)
 	    parse_name(req, "destination", dst, "DestinationNS", &dst,
 	    e) == -1)
 		return -1;
+	if (ixn_acl(req, ACL_ACCESS_WRITE, NULL, dst, e) == -1)
+		return -1;
 	/* The URL names the intention; body names are overwritten. */
 	in.source_name = src;
 	in.dest_name = dst;
 	if (*in.source_peer != '\0')
 		return perr_set(e, 500, "SourcePeer field is not supported on "
 		    "this endpoint. Use config entries instead");
-	pos = source_position(req, dst, src, e);
-	if (e->status)
-		return -1;
-	if (validate_source(req, &in, pos, e) == -1)
-		return -1;
 	bodymeta = in.meta && json_object_object_length(in.meta) > 0 ?
 	    json_text(req, in.meta) : NULL;
 
 	if (store_begin(req->store, e) == -1)
 		return -1;
-	if (entry_load(req, dst, &en, e) == -1)
+	if (source_position(req, dst, src, &pos, e) == -1 ||
+	    validate_source(req, &in, pos, e) == -1 ||
+	    entry_load(req, dst, &en, e) == -1)
 		goto abort;
 	if (bodymeta != NULL) {
 		if (!en.exists) {
@@ -1435,6 +1483,8 @@ intention_delete_exact(struct req *req, struct perr *e)
 	    parse_name(req, "destination", dst, "DestinationNS", &dst,
 	    e) == -1)
 		return -1;
+	if (ixn_acl(req, ACL_ACCESS_WRITE, NULL, dst, e) == -1)
+		return -1;
 	if (store_begin(req->store, e) == -1)
 		return -1;
 	if (row_delete(req, dst, src, "", &deleted, e) == -1)
@@ -1479,13 +1529,16 @@ intention_check(struct req *req, struct perr *e)
 	    parse_name(req, "destination", dst, "destination namespace",
 	    &dst, e) == -1)
 		return -1;
+	/* service:read on the destination, as Consul's code (not docs). */
+	if (acl_require(req, ACL_RES_SERVICE, ACL_ACCESS_READ, dst, e) == -1)
+		return -1;
 	if (ixn_snap_get(req, &s, e) == -1)
 		return -1;
 	if ((x = intention_decide(s, src, dst)) != NULL)
 		allowed = x->permissions == NULL && x->action != NULL &&
 		    strcmp(x->action, "allow") == 0;
 	else
-		allowed = intention_default_allow(req->worker->conf);
+		allowed = acl_intention_default_allow(req);
 	req->index = s->index;
 	ixn_snap_put(s);
 	o = json_object_new_object();
@@ -1520,6 +1573,12 @@ intention_match(struct req *req, struct perr *e)
 	if ((nn = req_query_all(req, "name", names, 64)) == 0)
 		return perr_set(e, 500, "required query parameter 'name' not "
 		    "set");
+	for (i = 0; i < nn; i++) {
+		if (parse_name(req, "name", names[i], "match entry namespace",
+		    &n, e) == -1 || acl_require(req, ACL_RES_INTENTION,
+		    ACL_ACCESS_READ, n, e) == -1)
+			return -1;
+	}
 	if (ixn_snap_get(req, &s, e) == -1)
 		return -1;
 	o = json_object_new_object();

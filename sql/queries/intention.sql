@@ -71,3 +71,10 @@ DELETE FROM intention WHERE dest_name = :dest AND source_name = :source
 UPDATE intention SET legacy_id = NULL, legacy_meta = NULL,
     created_at = NULL, updated_at = NULL
  WHERE dest_name = :dest;
+
+-- name: intention_source_position
+-- Where a source would sit in its entry (Sources[i] in Consul's texts):
+-- precedence descending, then name.
+SELECT count(*) FROM intention
+ WHERE dest_name = :dest AND source_name <> :source
+   AND (precedence > :prec OR (precedence = :prec AND source_name < :source));

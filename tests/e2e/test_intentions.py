@@ -364,8 +364,12 @@ def test_check_errors(server):
 
 
 def test_check_default_follows_acl_default_policy_deny(make_server):
-    s = make_server('acl {\n  enabled = true\n  default_policy = "deny"\n}\n')
-    r = s.get("/v1/connect/intentions/check" + q(source="a", destination="b"))
+    # Even the management token gets the default decision (connect §6.6).
+    mgmt = "5b0c7f3e-8d6a-4f1e-9c2b-3a4d5e6f7a8b"
+    s = make_server('acl {\n  enabled = true\n  default_policy = "deny"\n'
+                    '  tokens { initial_management = "%s" }\n}\n' % mgmt)
+    r = s.get("/v1/connect/intentions/check" + q(source="a", destination="b"),
+              headers={"X-Consul-Token": mgmt})
     assert r.json() == {"Allowed": False}
     assert r.headers["X-Consul-Default-ACL-Policy"] == "deny"
 

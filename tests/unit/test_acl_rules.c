@@ -815,11 +815,9 @@ test_hcl(void)
 	if (hr != NULL) {
 		set[0] = hr;
 		ha = acl_authz_new(set, 1, ACL_DEFAULT_ALLOW);
-		/* XXX hcl_parse merges repeated blocks, last value wins. */
-		printf("# repeated blocks via hcl_parse: service:read web is "
-		    "%s (Consul: deny)\n", acl_authz_check(ha,
-		    ACL_RES_SERVICE, ACL_ACCESS_READ, "web") == ACL_ALLOW ?
-		    "allow" : "deny");
+		ok(acl_authz_check(ha, ACL_RES_SERVICE, ACL_ACCESS_READ,
+		    "web") == ACL_DENY, "text: repeated HCL blocks for one "
+		    "name stay two rules and merge by precedence (deny)");
 		acl_authz_free(ha);
 		acl_rules_free(hr);
 	}

@@ -86,7 +86,59 @@ static const struct {
 	{ M_GET, "/v1/connect/intentionsX", ROUTE_NO_PATH, NULL, NULL, NULL },
 	{ M__MAX, "/v1/connect/intentions", ROUTE_NO_METHOD, NULL,
 	    "OPTIONS,GET,POST", NULL },
+	/* ACL (acl.md §1.1): the longest pattern wins, as in ServeMux. */
+	{ M_GET, "/v1/acl/token/self", ROUTE_FOUND, "/v1/acl/token/self",
+	    NULL, NULL },
+	{ M_PUT, "/v1/acl/token/self", ROUTE_NO_METHOD, NULL, "OPTIONS,GET",
+	    NULL },
+	{ M_GET, "/v1/acl/token/0b5f0a4e-5a3c-7c3e-1d0b-9a2f9c1e6d11",
+	    ROUTE_FOUND, "/v1/acl/token/:id", NULL,
+	    "0b5f0a4e-5a3c-7c3e-1d0b-9a2f9c1e6d11" },
+	{ M_PUT, "/v1/acl/token/abc/clone", ROUTE_FOUND,
+	    "/v1/acl/token/:id/clone", NULL, "abc" },
+	{ M_GET, "/v1/acl/token/", ROUTE_FOUND, "/v1/acl/token/", NULL,
+	    NULL },
+	{ M_GET, "/v1/acl/policy/name/a/b", ROUTE_FOUND,
+	    "/v1/acl/policy/name/*name", NULL, NULL },
+	{ M_POST, "/v1/acl/tokens", ROUTE_NO_METHOD, NULL, "OPTIONS,GET",
+	    NULL },
 };
+
+/*
+ * Routes that need no ACL at all.  A new ACL_NONE row must be added
+ * here on purpose (acl.md §1.1, connect.md §8.3): the test below fails
+ * otherwise, so an endpoint cannot be left open by accident.
+ */
+static const char *const open_routes[] = {
+	"PUT /v1/acl/bootstrap",
+	"GET /v1/acl/replication",
+	"GET /v1/acl/token/self",	/* must hold the secret */
+	"GET /v1/acl/token/", "DELETE /v1/acl/token/",	/* 400 Missing */
+	"GET /v1/acl/policy/", "DELETE /v1/acl/policy/",
+	"GET /v1/acl/policy/name/",
+	"GET /v1/acl/role/", "DELETE /v1/acl/role/", "GET /v1/acl/role/name/",
+	"POST /v1/acl/login", "POST /v1/acl/logout",
+	"POST /v1/acl/oidc/auth-url", "POST /v1/acl/oidc/callback",
+	"GET /v1/acl/binding-rule/", "DELETE /v1/acl/binding-rule/",
+	"GET /v1/acl/auth-method/", "DELETE /v1/acl/auth-method/",
+	"GET /v1/connect/ca/roots", "GET /v1/agent/connect/ca/roots",
+	"GET /v1/connect/ca/crl",
+	NULL
+};
+
+static int
+is_open(const struct route *r)
+{
+	char	buf[256];
+	size_t	i;
+
+	snprintf(buf, sizeof(buf), "%s %s", method_name(r->method),
+	    r->pattern);
+	for (i = 0; open_routes[i] != NULL; i++)
+		if (strcmp(open_routes[i], buf) == 0)
+			return 1;
+	return 0;
+}
 
 int
 main(void)
@@ -107,6 +159,17 @@ main(void)
 		ok(!(routes[i].flags & R_BLOCKING) ||
 		    routes[i].watch != WATCH_NONE,
 		    "blocking route %s watches a table", routes[i].pattern);
+		ok(routes[i].acl != ACL_NONE || is_open(&routes[i]),
+		    "route %s %s needs no ACL only on purpose (open_routes)",
+		    method_name(routes[i].method), routes[i].pattern);
+		/* ACL API: reads need acl:read, writes acl:write. */
+		if (strncmp(routes[i].pattern, "/v1/acl/", 8) == 0 &&
+		    routes[i].acl != ACL_NONE && routes[i].acl != ACL_BY_HANDLER)
+			ok(routes[i].acl == (routes[i].method == M_GET ?
+			    ACL_ACL_READ : ACL_ACL_WRITE), "ACL route %s %s "
+			    "needs acl:%s", method_name(routes[i].method),
+			    routes[i].pattern, routes[i].method == M_GET ?
+			    "read" : "write");
 		for (j = 0; j < i; j++)
 			if (routes[j].method == routes[i].method &&
 			    strcmp(routes[j].pattern, routes[i].pattern) == 0)
