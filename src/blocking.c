@@ -40,6 +40,7 @@
 #include <json-c/json.h>
 
 #include "portcullis.h"
+#include "acl.h"
 #include "blocking.h"
 #include "http.h"
 #include "notify.h"
@@ -78,13 +79,20 @@ static char *
 question_key(struct req *req)
 {
 	size_t	 i, len;
-	char	*k, *p;
+	char	*k, *p, who[64];
+	const char *sec[1];
 
-	len = strlen(req->path) + 32;
+	/*
+	 * Requests share an answer only when they present the same token:
+	 * ACLs filter and redact replies (a digest, not the secret).
+	 */
+	sec[0] = acl_req_secret(req);
+	acl_hash(sec, 1, who);
+	len = strlen(req->path) + 32 + sizeof(who);
 	for (i = 0; i < req->nquery; i++)
 		len += strlen(req->query[i].key) + strlen(req->query[i].val) + 2;
 	k = p = arena_alloc(req->arena, len);
-	p += sprintf(p, "%p %s?", (const void *)req->route, req->path);
+	p += sprintf(p, "%p %s %s?", (const void *)req->route, who, req->path);
 	for (i = 0; i < req->nquery; i++) {
 		if (strcmp(req->query[i].key, "index") == 0 ||
 		    strcmp(req->query[i].key, "wait") == 0)
@@ -170,8 +178,12 @@ adopt_incoming(void)
 /* A pass's shared answers: key -> the first request answered for it. */
 struct shared_answer {
 	const char		*key;
-	struct json_object	*reply;
+	char			*body;		/* rendered once, written N times */
+	size_t			 len;
+	const char		*ctype;
 	uint64_t		 index;
+	struct kv		 headers[REQ_MAX_HEADERS];
+	size_t			 nheaders;
 	struct perr		 err;
 	struct shared_answer	*next;
 };
@@ -181,29 +193,48 @@ release(struct parked *p, struct store *st, struct shared_answer **cache)
 {
 	struct req		*req = p->req;
 	struct shared_answer	*a;
-	struct perr		 e;
+	size_t			 i;
 
 	unlink_parked(p);
 	req->store = st;
-	perr_clear(&e);
 	for (a = *cache; a != NULL; a = a->next)
 		if (strcmp(a->key, p->key) == 0)
 			break;
-	if (a != NULL) {
-		e = a->err;
-		req->index = a->index;
-		req->reply = json_object_get(a->reply);
-	} else {
-		(void)http_run_handler(req, &e);
+	if (a == NULL) {
+		/* First of its kind in this pass: run, render once. */
 		a = xcalloc(1, sizeof(*a));
 		a->key = xstrdup(p->key);
-		a->reply = json_object_get(req->reply);
+		(void)http_run_handler(req, &a->err);
+		if (a->err.status == 0 && req->reply != NULL) {
+			a->body = http_render_json(req->reply,
+			    req_query_has(req, "pretty"), &a->len);
+			a->ctype = "application/json";
+		} else if (a->err.status == 0 && req->raw != NULL) {
+			a->body = xmalloc(req->rawlen + 1);
+			memcpy(a->body, req->raw, req->rawlen);
+			a->len = req->rawlen;
+			a->ctype = req->content_type;
+		}
 		a->index = req->index;
-		a->err = e;
+		/* Header values live in this request's arena: copy them. */
+		for (i = 0; i < req->nheaders; i++) {
+			a->headers[i].key = xstrdup(req->headers[i].key);
+			a->headers[i].val = xstrdup(req->headers[i].val);
+		}
+		a->nheaders = req->nheaders;
 		a->next = *cache;
 		*cache = a;
 	}
-	http_reply(req, &e);
+	json_object_put(req->reply);
+	req->reply = NULL;
+	req->raw = a->body;		/* borrowed until the pass ends */
+	req->rawlen = a->len;
+	req->content_type = a->ctype;
+	req->index = a->index;
+	for (i = 0; i < a->nheaders; i++)
+		req->headers[i] = a->headers[i];
+	req->nheaders = a->nheaders;
+	http_reply(req, &a->err);
 	worker_finish(req);
 	free(p);
 }
@@ -212,10 +243,15 @@ static void
 cache_free(struct shared_answer *a)
 {
 	struct shared_answer	*next;
+	size_t			 i;
 
 	for (; a != NULL; a = next) {
 		next = a->next;
-		json_object_put(a->reply);
+		free(a->body);
+		for (i = 0; i < a->nheaders; i++) {
+			free((char *)a->headers[i].key);
+			free((char *)a->headers[i].val);
+		}
 		free((char *)a->key);
 		free(a);
 	}

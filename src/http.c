@@ -5,9 +5,10 @@
  *
  * Pipeline: parse -> route (404/405/OPTIONS) -> generic query checks
  * (dc, ns/partition, index/wait, consistency flags) -> body (413) ->
- * ACL (acl.c, once ACLs exist) -> handler -> blocking (blocking.c) ->
- * reply.  Errors are plain text as Consul sends them; JSON is rendered
- * like Go's encoding/json (<, >, & escaped; ?pretty = 4 spaces + "\n").
+ * ACL (acl.c: the token, the row's ACL) -> handler -> blocking
+ * (blocking.c) -> reply.  Errors are plain text as Consul sends them;
+ * JSON is rendered like Go's encoding/json (<, >, & escaped; ?pretty =
+ * 4 spaces + "\n").
  */
 #include "config.h"
 
@@ -22,6 +23,7 @@
 #include <json-c/json.h>
 
 #include "portcullis.h"
+#include "acl.h"
 #include "blocking.h"
 #include "conf.h"
 #include "http.h"
@@ -371,7 +373,7 @@ http_reply(struct req *req, const struct perr *e)
 	FCGX_Stream	*out = ((FCGX_Request *)req->fcgi)->out;
 	const struct conf *c = req->worker->conf;
 	char		*body = NULL;
-	const char	*ctype = NULL;
+	const char	*ctype = NULL, *raw = NULL;
 	char		 hdr[HDRMAX], *hp;
 	size_t		 len = 0, i;
 	int		 status, pretty;
@@ -388,8 +390,7 @@ http_reply(struct req *req, const struct perr *e)
 			body = http_render_json(req->reply, pretty, &len);
 			ctype = "application/json";
 		} else if (req->raw != NULL) {
-			body = xmalloc(req->rawlen + 1);
-			memcpy(body, req->raw, req->rawlen);
+			raw = req->raw;		/* written as is, not copied */
 			len = req->rawlen;
 			ctype = req->content_type;
 		}
@@ -421,7 +422,7 @@ http_reply(struct req *req, const struct perr *e)
 	HADD("Content-Length: %zu\r\n\r\n", len);
 	FCGX_PutStr(hdr, (int)(hp - hdr), out);
 	if (len > 0)
-		FCGX_PutStr(body, (int)len, out);
+		FCGX_PutStr(raw != NULL ? raw : body, (int)len, out);
 	free(body);
 }
 
@@ -508,19 +509,29 @@ http_set_deadline(struct req *req)
 }
 
 /*
- * Run the route's handler (again, for a woken blocking query).  Frees
- * a previous reply first.  Returns the handler's result.
+ * Check the token and the route's ACL, then run the route's handler;
+ * again for a woken blocking query, so a revoked token stops there too.
+ * Frees a previous reply first.  Returns the handler's result.
  */
 int
 http_run_handler(struct req *req, struct perr *e)
 {
+	int	rc;
+
 	json_object_put(req->reply);
 	req->reply = NULL;
 	req->raw = NULL;
 	req->nheaders = 0;
 	req->status = 0;
 	perr_clear(e);
-	return req->route->handler(req, e);
+	/* Resolved again on each run: a revoked token stops here too. */
+	if (acl_route_check(req, e) == -1) {
+		acl_release(req);
+		return -1;
+	}
+	rc = req->route->handler(req, e);
+	acl_release(req);
+	return rc;
 }
 
 /*
@@ -554,8 +565,8 @@ http_dispatch(struct req *req)
 		goto reply;
 	req->meta_headers = req->method == M_GET &&
 	    !(req->route->flags & R_NOMETA);
-	/* ACL enforcement (acl.c) plugs in here: see the ACL issue. */
-	if (req->route->handler(req, &e) == -1)
+	/* The token and the row's ACL, then the handler. */
+	if (http_run_handler(req, &e) == -1)
 		goto reply;
 	if ((req->route->flags & R_BLOCKING) && req->min_index > 0 &&
 	    req->index <= req->min_index &&

@@ -10,6 +10,7 @@
 
 #include "portcullis.h"
 
+struct acl_req;
 struct json_object;
 struct route;
 struct store;
@@ -53,6 +54,7 @@ struct req {
 	size_t			 bodylen;
 	struct json_object	*json;		/* decoded body (R_BODY) */
 	const struct route	*route;
+	struct acl_req		*acl;		/* resolved token (acl.c) */
 	struct kv		 params[REQ_MAX_PARAMS];	/* :name */
 	size_t			 nparams;
 

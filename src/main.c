@@ -4,6 +4,7 @@
  *
  *   portcullis -c FILE [-d]     run (foreground; logs to stderr)
  *   portcullis -c FILE -t       check the configuration and exit
+ *   portcullis -R               print the routing table and exit
  *
  * The master opens and migrates the store, gives it a cluster ID on
  * first start, binds the unix socket (mode 0660), then forks `workers`
@@ -33,8 +34,11 @@
 #include <unistd.h>
 
 #include "portcullis.h"
+#include "acl.h"
+#include "ca.h"
 #include "conf.h"
 #include "notify.h"
+#include "router.h"
 #include "store.h"
 #include "util.h"
 #include "worker.h"
@@ -67,10 +71,35 @@ on_signal(int sig)
 	errno = saved;
 }
 
+/*
+ * -R: print the routing table, one route a line: method, pattern, ACL
+ * (tab-separated).  The end-to-end ACL matrix reads it, so routes added
+ * later are tested without editing the test.
+ */
+static void
+dump_routes(void)
+{
+	static const char *const need[ACL_NEED__MAX] = {
+		[ACL_NEED_UNSET] = "UNSET",
+		[ACL_NONE] = "NONE",
+		[ACL_BY_HANDLER] = "BY_HANDLER",
+		[ACL_OPERATOR_READ] = "OPERATOR_READ",
+		[ACL_OPERATOR_WRITE] = "OPERATOR_WRITE",
+		[ACL_ACL_READ] = "ACL_READ",
+		[ACL_ACL_WRITE] = "ACL_WRITE",
+	};
+	size_t	i;
+
+	for (i = 0; i < nroutes; i++)
+		printf("%s\t%s\t%s\n", method_name(routes[i].method),
+		    routes[i].pattern, routes[i].acl < ACL_NEED__MAX &&
+		    need[routes[i].acl] ? need[routes[i].acl] : "?");
+}
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: portcullis -c config [-d] [-t]\n");
+	fprintf(stderr, "usage: portcullis -c config [-d] [-t] | -R\n");
 	exit(2);
 }
 
@@ -106,6 +135,10 @@ init_store(void)
 	} else if (dc != NULL && strcmp(dc, conf->datacenter) != 0)
 		log_warnx("datacenter is \"%s\" in the config but the store "
 		    "was created for \"%s\"", conf->datacenter, dc);
+	if (ca_bootstrap(st, conf, &e) == -1)
+		fatalx("connect CA bootstrap: %s", e.msg);
+	if (acl_store_init(st, conf, &e) == -1)
+		fatalx("ACL bootstrap: %s", e.msg);
 	if (store_load_shared(st, &e) == -1)
 		fatalx("store: %s", e.msg);
 	free(cid);
@@ -292,7 +325,7 @@ main(int argc, char *argv[])
 	int64_t			 now, timeout;
 	int			 ch, test = 0, debug = 0, i, running = 1;
 
-	while ((ch = getopt(argc, argv, "c:dtv")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dtvR")) != -1) {
 		switch (ch) {
 		case 'c':
 			cfg = optarg;
@@ -303,6 +336,9 @@ main(int argc, char *argv[])
 		case 't':
 			test = 1;
 			break;
+		case 'R':
+			dump_routes();
+			return 0;
 		case 'v':
 			printf("portcullis %s\n", PACKAGE_VERSION);
 			return 0;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,7 @@ main(int argc, char *argv[])
 	}
 	n = atoi(argv[2]);
 	FCGX_Init();
+	signal(SIGTERM, SIG_DFL);	/* libfcgi's handler would keep us alive */
 	unlink(argv[1]);
 	if ((sock = FCGX_OpenSocket(argv[1], 4096)) < 0)
 		return 1;

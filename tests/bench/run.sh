@@ -63,6 +63,16 @@ set -- $(measure "$url/bench/static");	static_rps=$1 static_p99=$2
 set -- $(measure "$url/bench/fcgi");	fcgi_rps=$1 fcgi_p99=$2
 set -- $(measure "$url/v1/connect/intentions/check?source=web&destination=db"); check_rps=$1 check_p99=$2
 set -- $(measure "$url/v1/connect/intentions/exact?source=web&destination=db"); get_rps=$1 get_p99=$2
+# Blocking first: the PUT load below grows the watched list.
+printf 'Blocking queries: holding %s, then one write\n' "$BLOCKERS"
+/usr/bin/python3 tests/bench/blockers.py "$url" "$BLOCKERS" | tee "$dir/blockers.json"
+/usr/bin/python3 - "$dir/blockers.json" "$static_p99" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+base = float(sys.argv[2] or 0) or 1
+print("held %d of requested, released %d; release p99 %.1f ms = %.0fx nginx static p99"
+      % (r["held"], r["released"], r["p99_ms"] or -1, (r["p99_ms"] or 0) / base))
+PY
 set -- $(measure "$url/v1/connect/intentions/exact" "$dir/put.lua"); put_rps=$1 put_p99=$2
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
@@ -75,12 +85,40 @@ row "GET intentions/check" "$check_rps" "$check_p99"
 row "GET intentions/exact (one)" "$get_rps" "$get_p99"
 row "PUT intentions/exact (writes)" "$put_rps" "$put_p99"
 
-printf '\nBlocking queries: holding %s, then one write\n' "$BLOCKERS"
-/usr/bin/python3 tests/bench/blockers.py "$url" "$BLOCKERS" | tee "$dir/blockers.json"
-/usr/bin/python3 - "$dir/blockers.json" "$static_p99" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-base = float(sys.argv[2] or 0) or 1
-print("held %d of requested, released %d; release p99 %.1f ms = %.0fx nginx static p99"
-      % (r["held"], r["released"], r["p99_ms"] or -1, (r["p99_ms"] or 0) / base))
-PY
+
+# ---------------------------------------------------------------------
+# ACL enforcement cost (issue #4).  The same GET intentions/check with
+# ACLs off (the instance above) and on (a second instance: default deny,
+# a token whose policy grants service:read on db, so every request
+# resolves the token and runs the decision), measured back to back in
+# this run; then the in-process cost of resolution + one decision on a
+# cache hit (tests/bench/bench_acl.c).  Target: on/off >= 0.95.
+make -s -C "$bin" tests/bench/bench_acl
+adir=$(mktemp -d /tmp/pc-bench-acl-XXXXXX)
+aport=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mgmt=$(cat /proc/sys/kernel/random/uuid)
+printf 'acl {\n enabled = true\n default_policy = "deny"\n tokens { initial_management = "%s" }\n}\n' "$mgmt" >"$adir/extra.hcl"
+sh contrib/mkconf.sh "$adir" "$aport" "$adir/extra.hcl"
+"$bin/src/portcullis" -c "$adir/portcullis.hcl" 2>"$adir/portcullis.log" & amaster=$!
+while [ ! -S "$adir/portcullis.sock" ]; do sleep 0.05; done
+nginx -p "$adir/nginx" -c "$adir/nginx.conf" -e "$adir/nginx/error.log" & aweb=$!
+trap 'kill $web $master $hello $aweb $amaster 2>/dev/null; wait 2>/dev/null; rm -rf "$dir" "$adir"' EXIT INT TERM
+aurl="http://127.0.0.1:$aport"
+until curl -sf -H "X-Consul-Token: $mgmt" "$aurl/v1/acl/tokens" >/dev/null; do sleep 0.1; done
+jget() { /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+pid=$(curl -sf -X PUT -H "X-Consul-Token: $mgmt" -d '{"Name":"bench","Rules":"service \"db\" { policy = \"read\" }"}' "$aurl/v1/acl/policy" | jget ID)
+tok=$(curl -sf -X PUT -H "X-Consul-Token: $mgmt" -d "{\"Policies\":[{\"ID\":\"$pid\"}]}" "$aurl/v1/acl/token" | jget SecretID)
+curl -sf -X PUT -H "X-Consul-Token: $mgmt" -d '{"Action":"allow"}' "$aurl/v1/connect/intentions/exact?source=web&destination=db" >/dev/null
+for i in $(seq 1 50); do
+	curl -sf -X PUT -H "X-Consul-Token: $mgmt" -d '{"Action":"deny"}' "$aurl/v1/connect/intentions/exact?source=s$i&destination=d$i" >/dev/null
+done
+printf 'wrk.headers["X-Consul-Token"] = "%s"\n' "$tok" >"$adir/token.lua"
+curl -sf -H "X-Consul-Token: $tok" "$aurl/v1/connect/intentions/check?source=web&destination=db" | grep -q true
+set -- $(measure "$url/v1/connect/intentions/check?source=web&destination=db");	off_rps=$1 off_p99=$2
+set -- $(measure "$aurl/v1/connect/intentions/check?source=web&destination=db" "$adir/token.lua"); on_rps=$1 on_p99=$2
+printf '\nACL enforcement on intentions/check (same run, back to back)\n'
+printf '%-34s %10s %9s\n' "" "req/s" "p99 ms"
+printf '%-34s %10.0f %9s\n' "ACLs off" "$off_rps" "$off_p99"
+printf '%-34s %10.0f %9s\n' "ACLs on (token, service:read)" "$on_rps" "$on_p99"
+printf 'on/off throughput ratio: %s (target >= 0.95)\n' "$(ratio "$on_rps" "$off_rps")"
+"$bin/tests/bench/bench_acl" 2>/dev/null
