@@ -38,6 +38,16 @@ static const struct key acl_tokens_keys[] = {
 	{ NULL, 0, 0, NULL }
 };
 
+static const struct key acl_login_keys[] = {
+	{ "max_failures_per_address", K_INT, O(acl.login.max_fail_addr), NULL },
+	{ "max_failures_per_method", K_INT, O(acl.login.max_fail_method),
+	    NULL },
+	{ "window_seconds", K_INT, O(acl.login.window_s), NULL },
+	{ "outbound_timeout_ms", K_INT, O(acl.login.timeout_ms), NULL },
+	{ "oidc_state_ttl_seconds", K_INT, O(acl.login.state_ttl_s), NULL },
+	{ NULL, 0, 0, NULL }
+};
+
 static const struct key acl_keys[] = {
 	{ "enabled", K_BOOL, O(acl.enabled), NULL },
 	{ "default_policy", K_STR, O(acl.default_policy), NULL },
@@ -45,6 +55,7 @@ static const struct key acl_keys[] = {
 	{ "enable_token_persistence", K_BOOL,
 	    O(acl.enable_token_persistence), NULL },
 	{ "tokens", K_BLOCK, 0, acl_tokens_keys },
+	{ "login", K_BLOCK, 0, acl_login_keys },
 	{ NULL, 0, 0, NULL }
 };
 
@@ -155,6 +166,17 @@ validate(struct conf *c, struct perr *e)
 	    strcmp(c->default_intention_policy, "deny") != 0)
 		return perr_set(e, 400,
 		    "default_intention_policy must be \"allow\" or \"deny\"");
+	if (c->acl.login.max_fail_addr < 0 || c->acl.login.max_fail_method < 0)
+		return perr_set(e, 400, "acl.login.max_failures_* must be >= 0");
+	if (c->acl.login.window_s < 1 || c->acl.login.window_s > 86400)
+		return perr_set(e, 400,
+		    "acl.login.window_seconds must be between 1 and 86400");
+	if (c->acl.login.timeout_ms < 100 || c->acl.login.timeout_ms > 120000)
+		return perr_set(e, 400, "acl.login.outbound_timeout_ms must be "
+		    "between 100 and 120000");
+	if (c->acl.login.state_ttl_s < 1 || c->acl.login.state_ttl_s > 3600)
+		return perr_set(e, 400, "acl.login.oidc_state_ttl_seconds must "
+		    "be between 1 and 3600");
 	if (c->socket == NULL)
 		xasprintf(&c->socket, "%s/portcullis.sock", c->data_dir);
 	return 0;
@@ -192,6 +214,11 @@ conf_parse(const char *text, size_t len, int is_json, struct conf **out,
 	c->max_body = 1 << 20;
 	c->acl.default_policy = xstrdup("allow");
 	c->acl.down_policy = xstrdup("extend-cache");
+	c->acl.login.max_fail_addr = 10;
+	c->acl.login.max_fail_method = 100;
+	c->acl.login.window_s = 60;
+	c->acl.login.timeout_ms = 10000;
+	c->acl.login.state_ttl_s = 600;
 	c->connect.enabled = 1;
 	if (walk(c, root, top_keys, "", e) == -1 || validate(c, e) == -1) {
 		json_object_put(root);

@@ -29,6 +29,13 @@ struct conf {
 		char		*initial_management;	/* secret */
 		char		*default_token;		/* secret */
 		char		*agent_token;		/* secret */
+		struct {	/* login/OIDC (acl_login.c) */
+			int	 max_fail_addr;	/* per source address */
+			int	 max_fail_method;	/* per auth method */
+			int	 window_s;	/* of both counters */
+			int	 timeout_ms;	/* outbound HTTPS */
+			int	 state_ttl_s;	/* OIDC states */
+		} login;
 	} acl;
 	struct {
 		int			 enabled;

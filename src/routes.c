@@ -18,6 +18,9 @@
 #include "portcullis.h"
 #include "http.h"
 #include "acl.h"
+#include "acl_auth_method.h"
+#include "acl_binding_rule.h"
+#include "acl_login.h"
 #include "authorize.h"
 #include "ca.h"
 #include "intention.h"
@@ -90,6 +93,27 @@ const struct route routes[] = {
 	{ M_GET,	"/v1/acl/role/name/:name",		acl_role_read_name,	ACL_ACL_READ,	R_BLOCKING | EM,	W_ROLE },
 	{ M_GET,	"/v1/acl/roles",			acl_role_list,		ACL_ACL_READ,	R_BLOCKING | EM,	W_ROLE },
 
+	/* ACL auth methods, binding rules, login (acl.md §6-9) */
+	{ M_PUT,	"/v1/acl/binding-rule",			acl_binding_rule_create, ACL_ACL_WRITE,	R_BODY | EM,		WATCH_NONE },
+	{ M_GET,	"/v1/acl/binding-rule/",		acl_binding_rule_missing, ACL_NONE,	EM,			WATCH_NONE },
+	{ M_PUT,	"/v1/acl/binding-rule/",		acl_binding_rule_create, ACL_ACL_WRITE,	R_BODY | EM,		WATCH_NONE },
+	{ M_DELETE,	"/v1/acl/binding-rule/",		acl_binding_rule_missing, ACL_NONE,	EM,			WATCH_NONE },
+	{ M_GET,	"/v1/acl/binding-rule/:id",		acl_binding_rule_read,	ACL_ACL_READ,	R_BLOCKING | EM,	TBIT(TBL_ACL_BINDING_RULES) },
+	{ M_PUT,	"/v1/acl/binding-rule/:id",		acl_binding_rule_update, ACL_ACL_WRITE,	R_BODY | EM,		WATCH_NONE },
+	{ M_DELETE,	"/v1/acl/binding-rule/:id",		acl_binding_rule_delete, ACL_ACL_WRITE,	EM,			WATCH_NONE },
+	{ M_GET,	"/v1/acl/binding-rules",		acl_binding_rule_list,	ACL_ACL_READ,	R_BLOCKING | EM,	TBIT(TBL_ACL_BINDING_RULES) },
+	{ M_PUT,	"/v1/acl/auth-method",			acl_auth_method_create,	ACL_ACL_WRITE,	R_BODY | EM,		WATCH_NONE },
+	{ M_GET,	"/v1/acl/auth-method/",			acl_auth_method_missing, ACL_NONE,	EM,			WATCH_NONE },
+	{ M_PUT,	"/v1/acl/auth-method/",			acl_auth_method_create,	ACL_ACL_WRITE,	R_BODY | EM,		WATCH_NONE },
+	{ M_DELETE,	"/v1/acl/auth-method/",			acl_auth_method_missing, ACL_NONE,	EM,			WATCH_NONE },
+	{ M_GET,	"/v1/acl/auth-method/:name",		acl_auth_method_read,	ACL_ACL_READ,	R_BLOCKING | EM,	TBIT(TBL_ACL_AUTH_METHODS) },
+	{ M_PUT,	"/v1/acl/auth-method/:name",		acl_auth_method_update,	ACL_ACL_WRITE,	R_BODY | EM,		WATCH_NONE },
+	{ M_DELETE,	"/v1/acl/auth-method/:name",		acl_auth_method_delete,	ACL_ACL_WRITE,	EM,			WATCH_NONE },
+	{ M_GET,	"/v1/acl/auth-methods",			acl_auth_method_list,	ACL_ACL_READ,	R_BLOCKING | EM,	TBIT(TBL_ACL_AUTH_METHODS) },
+	{ M_POST,	"/v1/acl/login",			acl_login,		ACL_NONE,	R_BODY | EM,		WATCH_NONE },
+	{ M_POST,	"/v1/acl/logout",			acl_logout,		ACL_NONE,	0,			WATCH_NONE },
+	{ M_POST,	"/v1/acl/oidc/auth-url",		acl_oidc_auth_url,	ACL_NONE,	R_BODY | EM,		WATCH_NONE },
+	{ M_POST,	"/v1/acl/oidc/callback",		acl_oidc_callback,	ACL_NONE,	R_BODY | EM,		WATCH_NONE },
 };
 
 const size_t nroutes = sizeof(routes) / sizeof(routes[0]);

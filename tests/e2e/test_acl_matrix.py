@@ -102,6 +102,30 @@ class World:
                        headers=self.h)
         return r.json()
 
+    def auth_method_body(self, name):
+        """A jwt method with a static key: no network needed."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        pem = ec.generate_private_key(ec.SECP256R1()).public_key(
+        ).public_bytes(serialization.Encoding.PEM,
+                       serialization.PublicFormat.SubjectPublicKeyInfo)
+        return {"Name": name, "Type": "jwt",
+                "Config": {"JWTValidationPubKeys": [pem.decode()]}}
+
+    def fresh_auth_method(self):
+        body = self.auth_method_body(self.uniq("am"))
+        r = self.s.put("/v1/acl/auth-method", body=body, headers=self.h)
+        assert r.status_code == 200, r.text
+        return body
+
+    def fresh_binding_rule(self):
+        m = self.fresh_auth_method()
+        r = self.s.put("/v1/acl/binding-rule", body={
+            "AuthMethod": m["Name"], "BindType": "service",
+            "BindName": "web"}, headers=self.h)
+        assert r.status_code == 200, r.text
+        return r.json()
+
     def csr(self, service):
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
@@ -166,6 +190,10 @@ def build(w, method, pattern):
             r = w.fresh_role()
             v = r["ID"]
             body = {"Name": r["Name"]}
+        elif pattern.startswith("/v1/acl/binding-rule/"):
+            r = w.fresh_binding_rule()
+            v = r["ID"]
+            body = {"BindType": "node", "BindName": "n1"}
         elif pattern.startswith("/v1/connect/intentions/"):
             v = w.legacy_intention()
             body = {"SourceName": "web", "DestinationName": "db",
@@ -173,6 +201,9 @@ def build(w, method, pattern):
         else:
             v = str(uuid.uuid4())
         path = path.replace(":id", v).replace(":accessor_id", v)
+    if pattern == "/v1/acl/auth-method/:name":
+        body = w.fresh_auth_method()
+        path = "/v1/acl/auth-method/" + body["Name"]
     if "/name/*name" in pattern or "/name/:name" in pattern:
         obj = (w.fresh_policy() if "/policy/" in pattern
                else w.fresh_role())
@@ -192,6 +223,11 @@ def build(w, method, pattern):
             body = {"Name": w.uniq("cp")}
         elif pattern == "/v1/acl/role":
             body = {"Name": w.uniq("cr")}
+        elif pattern == "/v1/acl/auth-method":
+            body = w.auth_method_body(w.uniq("cam"))
+        elif pattern == "/v1/acl/binding-rule":
+            body = {"AuthMethod": w.fresh_auth_method()["Name"],
+                    "BindType": "service", "BindName": "web"}
         elif pattern == "/v1/connect/intentions":
             body = {"SourceName": w.uniq("src"), "DestinationName": "db",
                     "Action": "allow"}

@@ -1,0 +1,99 @@
+"""Helpers shared by the auth method tests (test_auth_methods.py,
+test_login.py, test_oidc.py): start the fake Kubernetes API server and
+the fake OIDC provider (tests/e2e/fakes) on loopback, a Portcullis with
+ACLs on, and mint JWTs with keys made at test time."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import requests
+
+FAKES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fakes")
+sys.path.insert(0, FAKES)
+import common  # noqa: E402,F401  (sign_jws, pub_pem, jwk_of)
+
+MGMT = "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a"
+H = {"X-Consul-Token": MGMT}
+
+
+def acl_hcl(addr=1000, method=1000, window=60, timeout_ms=2000,
+            state_ttl=600):
+    return ('acl {\n enabled = true\n default_policy = "deny"\n'
+            ' tokens { initial_management = "%s" }\n'
+            ' login {\n  max_failures_per_address = %d\n'
+            '  max_failures_per_method = %d\n  window_seconds = %d\n'
+            '  outbound_timeout_ms = %d\n  oidc_state_ttl_seconds = %d\n'
+            ' }\n}\n' % (MGMT, addr, method, window, timeout_ms, state_ttl))
+
+
+class Fake:
+    """One fake server process; info is its ready file."""
+
+    def __init__(self, script, plain=False):
+        self.dir = tempfile.mkdtemp(prefix="pc-fake-")
+        ready = os.path.join(self.dir, "ready.json")
+        args = [sys.executable, os.path.join(FAKES, script), "--ready", ready]
+        if plain:
+            args.append("--plain")
+        self.proc = subprocess.Popen(args)
+        end = time.time() + 30
+        while not os.path.exists(ready):
+            if time.time() > end or self.proc.poll() is not None:
+                raise AssertionError("fake %s did not start" % script)
+            time.sleep(0.05)
+        with open(ready) as f:
+            self.info = json.load(f)
+        self.url = self.info["url"]
+        self.ca = self.info["ca_pem"]
+        self.cafile = os.path.join(self.dir, "ca.pem")
+        with open(self.cafile, "w") as f:
+            f.write(self.ca)
+
+    def call(self, method, path, **kw):
+        return requests.request(method, self.url + path,
+                                verify=self.cafile if self.ca else True,
+                                timeout=30, allow_redirects=False, **kw)
+
+    def config(self, **kw):
+        r = self.call("POST", "/_fake/config", json=kw)
+        assert r.status_code == 200
+        return r
+
+    def reset(self):
+        self.config(mode="ok", extra_reset=True)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def ok(r, status=200):
+    assert r.status_code == status, (r.status_code, r.text)
+    return r.json() if r.text and r.headers.get(
+        "Content-Type", "").startswith("application/json") else r.text
+
+
+def put_method(s, body):
+    return s.put("/v1/acl/auth-method", body=body, headers=H)
+
+
+def put_rule(s, **body):
+    return s.put("/v1/acl/binding-rule", body=body, headers=H)
+
+
+def k8s_method(s, k8s, name="k8s", **extra):
+    body = {"Name": name, "Type": "kubernetes", "Config": {
+        "Host": k8s.url, "CACert": k8s.ca,
+        "ServiceAccountJWT": k8s.info["reviewer_jwt"]}}
+    body.update(extra)
+    return ok(put_method(s, body))
+
+
+def login(s, method, bearer, meta=None, headers=None):
+    body = {"AuthMethod": method, "BearerToken": bearer}
+    if meta is not None:
+        body["Meta"] = meta
+    return s.post("/v1/acl/login", body=body, headers=headers)
