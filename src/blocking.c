@@ -120,6 +120,9 @@ blocking_park(struct req *req)
 	p->req = req;
 	p->fd = ((FCGX_Request *)req->fcgi)->ipcFd;
 	p->key = question_key(req);
+	/* Before the blocking thread compares indexes (notify_commit()). */
+	__atomic_add_fetch(&store_shared->parked[wk->slot], 1,
+	    __ATOMIC_SEQ_CST);
 	pthread_mutex_lock(&mtx);
 	p->next = incoming;
 	incoming = p;
@@ -145,6 +148,8 @@ unlink_parked(struct parked *p)
 		p->next->prev = p->prev;
 	epoll_ctl(epfd, EPOLL_CTL_DEL, p->fd, NULL);
 	__atomic_sub_fetch(&nparked, 1, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&store_shared->parked[wk->slot], 1,
+	    __ATOMIC_SEQ_CST);
 }
 
 static void

@@ -475,6 +475,55 @@ serial_next(struct store *st, uint64_t *out, struct perr *e)
 	return 0;
 }
 
+/*
+ * A serial for a leaf, from a block this process reserved in one short
+ * transaction (SERIAL_BLOCK at a time), so that issuing a leaf neither
+ * signs inside a write transaction nor takes the write lock twice.
+ * Serials stay unique across processes; a block a dead worker did not
+ * use is skipped, which Consul's counter allows (any increasing value).
+ */
+#define SERIAL_BLOCK	64
+
+static pthread_mutex_t	serial_mtx = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t		serial_lo, serial_hi;	/* [lo, hi] unused */
+
+static int
+serial_take(struct store *st, uint64_t *out, struct perr *e)
+{
+	sqlite3_stmt	*q;
+	uint64_t	 last;
+
+	pthread_mutex_lock(&serial_mtx);
+	if (serial_lo != 0 && serial_lo <= serial_hi) {
+		*out = serial_lo++;
+		pthread_mutex_unlock(&serial_mtx);
+		return 0;
+	}
+	pthread_mutex_unlock(&serial_mtx);
+	if (store_begin(st, e) == -1)
+		return -1;
+	if ((q = store_stmt(st, SQL_CA_SERIAL_RESERVE)) == NULL) {
+		store_rollback(st);
+		return perr_set(e, 500, "internal store error");
+	}
+	store_bind_int(q, ":start", (int64_t)store_tx_index(st));
+	store_bind_int(q, ":n", SERIAL_BLOCK);
+	if (store_step(st, q, e) != 1) {
+		store_rollback(st);
+		return -1;
+	}
+	last = (uint64_t)sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	if (store_commit(st, e) == -1)
+		return -1;
+	pthread_mutex_lock(&serial_mtx);
+	serial_lo = last - SERIAL_BLOCK + 2;
+	serial_hi = last;
+	pthread_mutex_unlock(&serial_mtx);
+	*out = last - SERIAL_BLOCK + 1;
+	return 0;
+}
+
 static int
 exec_stmt(struct store *st, sqlite3_stmt *s, struct perr *e)
 {
@@ -1260,19 +1309,20 @@ ca_issue(struct req *req, struct ca_snap *s, const struct x509_csr *csr,
 	if (ttl < 1)
 		ttl = 1;
 	if (x509_ca_check_expired(s->signer, now, e) == -1 ||
-	    store_begin(st, e) == -1) {
+	    serial_take(st, &out->serial, e) == -1) {
 		limit_leave(held);
 		return -1;
 	}
-	if (serial_next(st, &out->serial, e) == -1)
-		goto abort;
+	/* Sign outside the write transaction: other writers go on. */
 	pthread_mutex_lock(&s->sign_mtx);
 	rc = x509_leaf_sign(s->signer, csr, out->serial, now, ttl, &pem, e);
 	pthread_mutex_unlock(&s->sign_mtx);
 	if (rc == -1) {
 		e->status = 500;	/* Consul: signing errors are 500 */
-		goto abort;
+		goto fail;
 	}
+	if (store_begin(st, e) == -1)
+		goto fail;
 	out->not_before = now - 60;
 	out->not_after = out->not_before + ttl;
 	out->index = store_tx_index(st);

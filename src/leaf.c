@@ -79,7 +79,7 @@ cached(struct req *req, const struct ca_snap *s, const char *service,
 	return ok;
 }
 
-/* Mint a key, CSR and leaf for service, as the agent does (§4.1). */
+/* Mint a key and leaf for service, as the agent does (§4.1). */
 static int
 issue(struct req *req, struct ca_snap *s, const char *service,
     struct perr *e)
@@ -87,14 +87,13 @@ issue(struct req *req, struct ca_snap *s, const char *service,
 	const struct conf	*c = req->worker->conf;
 	struct x509_csr		*csr = NULL;
 	struct ca_issued	 is;
-	char			*uri, *key = NULL, *csrpem = NULL;
+	char			*uri, *key = NULL;
 	int			 rc = -1;
 
 	memset(&is, 0, sizeof(is));
 	uri = spiffe_service_uri(s->trust_domain, NULL, NULL, c->datacenter,
 	    service);
-	if (x509_leaf_keygen(uri, &key, &csrpem, e) == -1 ||
-	    x509_csr_parse(csrpem, &csr, e) == -1 ||
+	if (x509_leaf_request(uri, &key, &csr, e) == -1 ||
 	    x509_csr_check(csr, s->trust_domain, c->datacenter, e) == -1) {
 		e->status = 500;	/* Consul: signing errors are 500 */
 		goto out;
@@ -107,7 +106,6 @@ issue(struct req *req, struct ca_snap *s, const char *service,
 out:
 	ca_issued_clear(&is);
 	x509_csr_free(csr);
-	free(csrpem);
 	if (key != NULL)
 		secret_free(key);
 	free(uri);

@@ -223,6 +223,8 @@ reap(int stopping)
 		if (i == NOTIFY_MAX_WORKERS)
 			continue;
 		slots[i].pid = 0;
+		/* Its parked queries died with it (notify_commit()). */
+		__atomic_store_n(&store_shared->parked[i], 0, __ATOMIC_SEQ_CST);
 		if (stopping)
 			continue;
 		if (slots[i].retiring) {

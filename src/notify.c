@@ -21,6 +21,7 @@
 
 #include "portcullis.h"
 #include "notify.h"
+#include "store.h"
 
 static int	commit_pipe[2] = { -1, -1 };
 static int	wake_pipes[NOTIFY_MAX_WORKERS][2];
@@ -122,10 +123,23 @@ notify_worker_drain(void)
 		;
 }
 
-/* Any process: announce a commit (no-op outside workers). */
+/*
+ * Any process: announce a commit (no-op outside workers), unless no
+ * blocking query is parked in any worker.  No wake-up is lost: the
+ * commit published its indexes before this check, and a query counts
+ * itself as parked before its blocking thread first compares indexes,
+ * so either we see it here or it sees the new index there.
+ */
 void
 notify_commit(void)
 {
-	if (my_commit_fd != -1)
+	int64_t	n = 0;
+	int	i;
+
+	if (my_commit_fd == -1)
+		return;
+	for (i = 0; i < NOTIFY_MAX_WORKERS; i++)
+		n += __atomic_load_n(&store_shared->parked[i], __ATOMIC_SEQ_CST);
+	if (n > 0)
 		(void)write(my_commit_fd, "c", 1);
 }

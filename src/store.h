@@ -39,6 +39,7 @@ enum table {
 struct shared {
 	volatile uint64_t	idx[TBL__MAX];
 	volatile uint64_t	started;	/* master start time */
+	volatile int64_t	parked[64];	/* blocking queries per worker slot */
 };
 
 extern struct shared	*store_shared;

@@ -1054,6 +1054,47 @@ out:
 }
 
 /*
+ * What the agent leaf endpoint signs, without the CSR round trip: a
+ * fresh EC P-256 key (§4.1) and an in-memory request carrying its public
+ * key and the one URI SAN, uri.  Encoding a CSR only to parse and verify
+ * it again doubled the crypto of every issuance; the request is ours,
+ * so there is nothing to verify.  The result passes x509_csr_check() and
+ * x509_leaf_sign() exactly like a parsed CSR.  Sets *key_pem
+ * (secret_free()) and *out (x509_csr_free()); returns 0, or -1 with e
+ * set (400 for a uri that is not a SPIFFE ID, 500 if GnuTLS fails).
+ */
+int
+x509_leaf_request(const char *uri, char **key_pem, struct x509_csr **out,
+    struct perr *e)
+{
+	struct x509_key	*k = NULL;
+	struct x509_csr	*c;
+	int		 r;
+
+	*key_pem = NULL;
+	*out = NULL;
+	c = xcalloc(1, sizeof(*c));
+	c->uri = xstrdup(uri);
+	if (spiffe_parse(uri, &c->id, e) == -1 ||
+	    x509_key_generate("ec", 256, &k, e) == -1)
+		goto fail;
+	if ((r = gnutls_pubkey_init(&c->pub)) < 0 ||
+	    (r = gnutls_pubkey_import_privkey(c->pub, k->pk, 0, 0)) < 0) {
+		gtls_fail(e, "error generating key", r);
+		goto fail;
+	}
+	if (x509_key_pem(k, key_pem, e) == -1)
+		goto fail;
+	x509_key_free(k);
+	*out = c;
+	return 0;
+fail:
+	x509_key_free(k);
+	x509_csr_free(c);
+	return -1;
+}
+
+/*
  * Collect the SANs of a CSR: every SubjectAltName extension, in order.
  * Counts URIs and e-mail addresses for the caller's checks and keeps
  * DNS names and IP addresses for the leaf.  Other name types are

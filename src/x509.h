@@ -71,6 +71,8 @@ void	 x509_serial_hex(uint64_t, char *, size_t);
 
 int	 x509_leaf_keygen(const char *, char **, char **, struct perr *)
 	    PC_MUSTCHECK;
+int	x509_leaf_request(const char *, char **, struct x509_csr **,
+	    struct perr *) PC_MUSTCHECK;
 int	 x509_csr_parse(const char *, struct x509_csr **, struct perr *)
 	    PC_MUSTCHECK;
 const struct spiffe_id *x509_csr_id(const struct x509_csr *);

@@ -49,6 +49,12 @@ INSERT INTO ca_serial (id, last) VALUES (1, :start)
     ON CONFLICT (id) DO UPDATE SET last = last + 1
     RETURNING last;
 
+-- name: ca_serial_reserve
+-- A block of :n serials for one process's leaves; returns its last.
+INSERT INTO ca_serial (id, last) VALUES (1, :start + :n - 1)
+    ON CONFLICT (id) DO UPDATE SET last = last + :n
+    RETURNING last;
+
 -- name: ca_leaf_insert
 INSERT INTO ca_leaf (serial, service, uri, not_before, not_after, root_id,
     create_index)
