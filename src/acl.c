@@ -55,8 +55,10 @@
 #include "util.h"
 #include "worker.h"
 
-static pthread_mutex_t	 cache_mtx = PTHREAD_MUTEX_INITIALIZER;
-static struct acl_snap	*cache_cur;
+static struct snap_slot	 acl_slot = SNAP_SLOT(TBIT(TBL_ACL_TOKENS) |
+			    TBIT(TBL_ACL_POLICIES) | TBIT(TBL_ACL_ROLES));
+static pthread_once_t	 hash_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t	 reap_mtx = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t		 hash_key;	/* per process, for secret buckets */
 static int64_t		 last_reap_ms;
 
@@ -409,12 +411,11 @@ secret_hash(const char *s)
 }
 
 static void
-snap_free(struct acl_snap *s)
+snap_free(struct snap *hdr)
 {
-	size_t	i;
+	struct acl_snap	*s = (struct acl_snap *)hdr;
+	size_t		 i;
 
-	if (s == NULL)
-		return;
 	for (i = 0; i < s->ntokens; i++)
 		acl_token_clear(&s->tokens[i]);
 	for (i = 0; i < s->npolicies; i++)
@@ -481,6 +482,7 @@ snap_load(struct store *st, const uint64_t idx[3], struct acl_snap **out,
 	size_t		 i, b;
 
 	s = xcalloc(1, sizeof(*s));
+	s->hdr.free = snap_free;
 	memcpy(s->idx, idx, sizeof(s->idx));
 	s->next_expiry = INT64_MAX;
 	if (load_rows(st, SQL_ACL_TOKEN_ALL, (void **)&s->tokens, &s->ntokens,
@@ -489,7 +491,7 @@ snap_load(struct store *st, const uint64_t idx[3], struct acl_snap **out,
 	    &s->npolicies, sizeof(struct acl_policy), fill_policy, e) == -1 ||
 	    load_rows(st, SQL_ACL_ROLE_ALL, (void **)&s->roles, &s->nroles,
 	    sizeof(struct acl_role), fill_role, e) == -1) {
-		snap_free(s);
+		snap_free(&s->hdr);
 		return -1;
 	}
 	for (i = 0; i < s->npolicies; i++) {
@@ -516,6 +518,32 @@ snap_load(struct store *st, const uint64_t idx[3], struct acl_snap **out,
 	return 0;
 }
 
+static void
+hash_key_init(void)
+{
+	if (gnutls_rnd(GNUTLS_RND_NONCE, &hash_key, sizeof(hash_key)) < 0)
+		hash_key = (uint64_t)acl_now_ns();
+	hash_key |= 1;
+}
+
+static int
+acl_load(struct store *st, void *arg, uint64_t max, struct snap **out,
+    struct perr *e)
+{
+	struct acl_snap	*s;
+	uint64_t	 idx[3];
+
+	(void)arg;
+	(void)max;
+	idx[0] = store_index(TBL_ACL_TOKENS);
+	idx[1] = store_index(TBL_ACL_POLICIES);
+	idx[2] = store_index(TBL_ACL_ROLES);
+	if (snap_load(st, idx, &s, e) == -1)
+		return -1;
+	*out = &s->hdr;
+	return 0;
+}
+
 /*
  * A reference to the current snapshot of the ACL tables, rebuilt first
  * when one of their modify indexes (shared memory) moved past it.
@@ -525,42 +553,13 @@ int
 acl_snap_get(struct store *st, const struct conf *c, struct acl_snap **out,
     struct perr *e)
 {
-	struct acl_snap	*s, *old = NULL;
-	uint64_t	 idx[3];
+	struct snap	*h;
 
 	(void)c;
-	idx[0] = store_index(TBL_ACL_TOKENS);
-	idx[1] = store_index(TBL_ACL_POLICIES);
-	idx[2] = store_index(TBL_ACL_ROLES);
-	pthread_mutex_lock(&cache_mtx);
-	if (cache_cur != NULL && cache_cur->idx[0] >= idx[0] &&
-	    cache_cur->idx[1] >= idx[1] && cache_cur->idx[2] >= idx[2]) {
-		cache_cur->refs++;
-		*out = cache_cur;
-		pthread_mutex_unlock(&cache_mtx);
-		return 0;
-	}
-	if (hash_key == 0) {
-		if (gnutls_rnd(GNUTLS_RND_NONCE, &hash_key,
-		    sizeof(hash_key)) < 0)
-			hash_key = (uint64_t)acl_now_ns();
-		hash_key |= 1;
-	}
-	pthread_mutex_unlock(&cache_mtx);
-
-	if (snap_load(st, idx, &s, e) == -1)
+	pthread_once(&hash_once, hash_key_init);
+	if (snap_get(&acl_slot, st, acl_load, NULL, &h, e) == -1)
 		return -1;
-	s->refs = 2;		/* the caller's and the cache's */
-	pthread_mutex_lock(&cache_mtx);
-	if (cache_cur == NULL || cache_cur->idx[0] < idx[0] ||
-	    cache_cur->idx[1] < idx[1] || cache_cur->idx[2] < idx[2]) {
-		old = cache_cur;
-		cache_cur = s;
-	} else
-		s->refs--;	/* another thread was as fast */
-	pthread_mutex_unlock(&cache_mtx);
-	acl_snap_put(old);
-	*out = s;
+	*out = (struct acl_snap *)h;
 	return 0;
 }
 
@@ -568,15 +567,7 @@ acl_snap_get(struct store *st, const struct conf *c, struct acl_snap **out,
 void
 acl_snap_put(struct acl_snap *s)
 {
-	int	last;
-
-	if (s == NULL)
-		return;
-	pthread_mutex_lock(&cache_mtx);
-	last = --s->refs == 0;
-	pthread_mutex_unlock(&cache_mtx);
-	if (last)
-		snap_free(s);
+	snap_put(s == NULL ? NULL : &s->hdr);
 }
 
 /* The token with this AccessorID (case-insensitive), or NULL. */
@@ -1010,13 +1001,13 @@ maybe_reap(struct req *req, const struct acl_snap *s)
 
 	if (s->next_expiry > acl_now_ns())
 		return;
-	pthread_mutex_lock(&cache_mtx);
+	pthread_mutex_lock(&reap_mtx);
 	if (now_ms - last_reap_ms < 1000) {
-		pthread_mutex_unlock(&cache_mtx);
+		pthread_mutex_unlock(&reap_mtx);
 		return;
 	}
 	last_reap_ms = now_ms;
-	pthread_mutex_unlock(&cache_mtx);
+	pthread_mutex_unlock(&reap_mtx);
 	perr_clear(&e);
 	if (acl_reap(req->store, &e) == -1)
 		log_warnx("acl: reaping expired tokens: %s", e.msg);

@@ -13,6 +13,7 @@
 
 #include "portcullis.h"
 #include "acl_rules.h"
+#include "snap.h"
 
 struct conf;
 struct json_object;
@@ -72,7 +73,7 @@ struct acl_role {
  * replaced whole when one of their modify indexes moves.
  */
 struct acl_snap {
-	int			 refs;		/* under the cache mutex */
+	struct snap		 hdr;		/* first: snap.h */
 	uint64_t		 idx[3];	/* tokens, policies, roles */
 	struct acl_token	*tokens;	/* by AccessorID */
 	size_t			 ntokens;

@@ -856,16 +856,16 @@ out:
 /* ---------------------------------------------------------------- */
 /* The per-worker snapshots.                                           */
 
-static pthread_mutex_t	 snap_mtx = PTHREAD_MUTEX_INITIALIZER;
-static struct ca_snap	*snap_cur;
+static struct snap_slot	ca_slot =
+    SNAP_SLOT(TBIT(TBL_CA_ROOTS) | TBIT(TBL_CA_CONFIG));
+static struct snap_slot	rev_slot = SNAP_SLOT(TBIT(TBL_CA_LEAVES));
 
 static void
-snap_free(struct ca_snap *s)
+snap_free(struct snap *hdr)
 {
-	size_t	i;
+	struct ca_snap	*s = (struct ca_snap *)hdr;
+	size_t		 i;
 
-	if (s == NULL)
-		return;
 	for (i = 0; i < s->nroots; i++) {
 		free(s->roots[i].id);
 		free(s->roots[i].name);
@@ -890,15 +890,7 @@ snap_free(struct ca_snap *s)
 void
 ca_snap_put(struct ca_snap *s)
 {
-	int	last;
-
-	if (s == NULL)
-		return;
-	pthread_mutex_lock(&snap_mtx);
-	last = --s->refs == 0;
-	pthread_mutex_unlock(&snap_mtx);
-	if (last)
-		snap_free(s);
+	snap_put(s == NULL ? NULL : &s->hdr);
 }
 
 /* The IndexedCARoots object (Go field order). */
@@ -966,8 +958,8 @@ snap_load(struct req *req, uint64_t idx, struct ca_snap **out,
 	time_t			 t;
 
 	s = xcalloc(1, sizeof(*s));
+	s->hdr.free = snap_free;
 	pthread_mutex_init(&s->sign_mtx, NULL);
-	s->index = idx;
 	s->cluster_id = xstrdup(req->worker->cluster_id);
 	s->trust_domain = spiffe_trust_domain(s->cluster_id);
 	s->inter_pem = xstrdup("");
@@ -1058,7 +1050,7 @@ snap_load(struct req *req, uint64_t idx, struct ca_snap **out,
 storeerr:
 	perr_set(e, 500, "internal store error");
 fail:
-	snap_free(s);
+	snap_free(&s->hdr);
 	return -1;
 }
 
@@ -1091,36 +1083,30 @@ prune_due(struct req *req, const struct ca_cfg *c)
  * roots or config index moved (and pruning roots that are due first).
  * Release with ca_snap_put().  -1 with 500 on store errors.
  */
+static int
+ca_load(struct store *st, void *arg, uint64_t idx, struct snap **out,
+    struct perr *e)
+{
+	struct ca_snap	*s;
+
+	(void)st;
+	if (snap_load(arg, idx, &s, e) == -1)
+		return -1;
+	*out = &s->hdr;
+	return 0;
+}
+
 int
 ca_snap_get(struct req *req, struct ca_snap **out, struct perr *e)
 {
-	struct ca_snap	*s, *old = NULL;
-	uint64_t	 idx;
+	struct snap	*h;
+	struct ca_snap	*s;
 	int		 tries;
 
 	for (tries = 0; tries < 2; tries++) {
-		idx = store_index_max(TBIT(TBL_CA_ROOTS) | TBIT(TBL_CA_CONFIG));
-		pthread_mutex_lock(&snap_mtx);
-		s = snap_cur;
-		if (s != NULL && s->index >= idx)
-			s->refs++;
-		else
-			s = NULL;
-		pthread_mutex_unlock(&snap_mtx);
-		if (s == NULL) {
-			if (snap_load(req, idx, &s, e) == -1)
-				return -1;
-			s->refs = 2;	/* the caller's and snap_cur's */
-			pthread_mutex_lock(&snap_mtx);
-			if (snap_cur == NULL || snap_cur->index < s->index) {
-				old = snap_cur;
-				snap_cur = s;
-			} else
-				s->refs--;
-			pthread_mutex_unlock(&snap_mtx);
-			ca_snap_put(old);
-			old = NULL;
-		}
+		if (snap_get(&ca_slot, req->store, ca_load, req, &h, e) == -1)
+			return -1;
+		s = (struct ca_snap *)h;
 		if (s->prune_at == 0 || time(NULL) < s->prune_at || tries > 0)
 			break;
 		prune_due(req, &s->cfg);
@@ -1132,82 +1118,72 @@ ca_snap_get(struct req *req, struct ca_snap **out, struct perr *e)
 
 /* Revoked serials, sorted; a per-worker snapshot on the leaves index. */
 struct rev_snap {
-	int		 refs;
-	uint64_t	 index;
+	struct snap	 hdr;		/* first */
 	size_t		 n;
 	uint64_t	*serial;
 	time_t		*when;
 };
 
-static struct rev_snap	*rev_cur;
+static void
+rev_free(struct snap *hdr)
+{
+	struct rev_snap	*r = (struct rev_snap *)hdr;
+
+	free(r->serial);
+	free(r->when);
+	free(r);
+}
 
 static void
 rev_put(struct rev_snap *r)
 {
-	int	last;
-
-	if (r == NULL)
-		return;
-	pthread_mutex_lock(&snap_mtx);
-	last = --r->refs == 0;
-	pthread_mutex_unlock(&snap_mtx);
-	if (last) {
-		free(r->serial);
-		free(r->when);
-		free(r);
-	}
+	snap_put(r == NULL ? NULL : &r->hdr);
 }
 
 static int
-rev_get(struct req *req, struct rev_snap **out, struct perr *e)
+rev_load(struct store *st, void *arg, uint64_t idx, struct snap **out,
+    struct perr *e)
 {
-	struct rev_snap	*r, *old = NULL;
-	sqlite3_stmt	*st;
-	uint64_t	 idx;
+	struct rev_snap	*r;
+	sqlite3_stmt	*q;
 	size_t		 cap = 16;
 	int		 rc;
 
-	idx = store_index(TBL_CA_LEAVES);
-	pthread_mutex_lock(&snap_mtx);
-	if ((r = rev_cur) != NULL && r->index >= idx) {
-		r->refs++;
-		pthread_mutex_unlock(&snap_mtx);
-		*out = r;
-		return 0;
-	}
-	pthread_mutex_unlock(&snap_mtx);
-	if ((st = store_stmt(req->store, SQL_CA_LEAF_REVOKED)) == NULL)
+	(void)arg;
+	(void)idx;
+	if ((q = store_stmt(st, SQL_CA_LEAF_REVOKED)) == NULL)
 		return perr_set(e, 500, "internal store error");
 	r = xcalloc(1, sizeof(*r));
-	r->index = idx;
+	r->hdr.free = rev_free;
 	r->serial = xcalloc(cap, sizeof(*r->serial));
 	r->when = xcalloc(cap, sizeof(*r->when));
-	store_bind_int(st, ":now", (int64_t)time(NULL));
-	while ((rc = store_step(req->store, st, e)) == 1) {
+	store_bind_int(q, ":now", (int64_t)time(NULL));
+	while ((rc = store_step(st, q, e)) == 1) {
 		if (r->n == cap) {
 			cap *= 2;
 			r->serial = xrealloc(r->serial, cap * sizeof(*r->serial));
 			r->when = xrealloc(r->when, cap * sizeof(*r->when));
 		}
-		r->serial[r->n] = (uint64_t)sqlite3_column_int64(st, 0);
-		r->when[r->n++] = (time_t)sqlite3_column_int64(st, 1);
+		r->serial[r->n] = (uint64_t)sqlite3_column_int64(q, 0);
+		r->when[r->n++] = (time_t)sqlite3_column_int64(q, 1);
 	}
-	sqlite3_reset(st);
-	r->refs = 2;
+	sqlite3_reset(q);
 	if (rc == -1) {
-		r->refs = 1;
-		rev_put(r);
+		rev_free(&r->hdr);
 		return -1;
 	}
-	pthread_mutex_lock(&snap_mtx);
-	if (rev_cur == NULL || rev_cur->index < r->index) {
-		old = rev_cur;
-		rev_cur = r;
-	} else
-		r->refs--;
-	pthread_mutex_unlock(&snap_mtx);
-	rev_put(old);
-	*out = r;
+	*out = &r->hdr;
+	return 0;
+}
+
+static int
+rev_get(struct req *req, struct rev_snap **out, struct perr *e)
+{
+	struct snap	*h;
+
+	if (snap_get(&rev_slot, req->store, rev_load, NULL, &h, e) == -1)
+		return -1;
+	*out = (struct rev_snap *)h;
 	return 0;
 }
 
@@ -1436,7 +1412,7 @@ roots_reply(struct req *req, int agent, struct perr *e)
 		ca_snap_put(s);
 		return perr_set(e, 500, TXT_NOCA);
 	}
-	req->index = s->index;
+	req->index = s->hdr.index;
 	if (pem) {
 		/* Every root, then its intermediates, as stored (§5.1). */
 		for (i = 0; i < s->nroots; i++)
@@ -1924,7 +1900,7 @@ ca_crl(struct req *req, struct perr *e)
 		req->rawlen = derlen;
 		req->content_type = "application/pkix-crl";
 	}
-	req->index = r->index > s->index ? r->index : s->index;
+	req->index = r->hdr.index > s->hdr.index ? r->hdr.index : s->hdr.index;
 out:
 	free(pem);
 	free(der);

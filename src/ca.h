@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "portcullis.h"
+#include "snap.h"
 
 struct conf;
 struct req;
@@ -54,8 +55,7 @@ struct ca_root {
  * active signer), replaced when the roots or config index moves.
  */
 struct ca_snap {
-	int		 refs;
-	uint64_t	 index;		/* max(roots, config): X-Consul-Index */
+	struct snap	 hdr;		/* first; index: max(roots, config) */
 	char		*trust_domain;
 	char		*cluster_id;
 	size_t		 nroots;

@@ -224,8 +224,7 @@ intention_default_allow(const struct conf *c)
 /* ---------------------------------------------------------------- */
 /* The per-worker snapshot.                                           */
 
-static pthread_mutex_t	 snap_mtx = PTHREAD_MUTEX_INITIALIZER;
-static struct ixn_snap	*snap_cur;
+static struct snap_slot	ixn_slot = SNAP_SLOT(TBIT(TBL_INTENTIONS));
 
 static char *
 dup_col(sqlite3_stmt *st, int col)
@@ -274,9 +273,10 @@ ixn_clear(struct ixn *x)
 }
 
 static void
-snap_free(struct ixn_snap *s)
+snap_free(struct snap *hdr)
 {
-	size_t	i;
+	struct ixn_snap	*s = (struct ixn_snap *)hdr;
+	size_t		 i;
 
 	for (i = 0; i < s->n; i++)
 		ixn_clear(&s->v[i]);
@@ -284,71 +284,57 @@ snap_free(struct ixn_snap *s)
 	free(s);
 }
 
+static int
+snap_load(struct store *st, void *arg, uint64_t idx, struct snap **out,
+    struct perr *e)
+{
+	struct ixn_snap	*s;
+	sqlite3_stmt	*q;
+	size_t		 cap = 16;
+	int		 rc;
+
+	(void)arg;
+	(void)idx;
+	if ((q = store_stmt(st, SQL_INTENTION_ALL)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	s = xcalloc(1, sizeof(*s));
+	s->hdr.free = snap_free;
+	s->v = xcalloc(cap, sizeof(*s->v));
+	while ((rc = store_step(st, q, e)) == 1) {
+		if (s->n == cap) {
+			cap *= 2;
+			s->v = xrealloc(s->v, cap * sizeof(*s->v));
+		}
+		ixn_from_row(&s->v[s->n++], q);
+	}
+	sqlite3_reset(q);
+	if (rc == -1) {
+		snap_free(&s->hdr);
+		return -1;
+	}
+	*out = &s->hdr;
+	return 0;
+}
+
 /* Release a snapshot reference.  NULL is fine. */
 void
 ixn_snap_put(struct ixn_snap *s)
 {
-	int	last;
-
-	if (s == NULL)
-		return;
-	pthread_mutex_lock(&snap_mtx);
-	last = --s->refs == 0;
-	pthread_mutex_unlock(&snap_mtx);
-	if (last)
-		snap_free(s);
+	snap_put(s == NULL ? NULL : &s->hdr);
 }
 
 /*
- * A reference to the current snapshot, loading a new one when the
+ * A reference to the current snapshot, loaded first when the
  * intentions index moved.  Release with ixn_snap_put().
  */
 int
 ixn_snap_get(struct req *req, struct ixn_snap **out, struct perr *e)
 {
-	struct ixn_snap	*s, *old = NULL;
-	sqlite3_stmt	*st;
-	uint64_t	 idx;
-	size_t		 cap = 16;
-	int		 rc;
+	struct snap	*s;
 
-	idx = store_index(TBL_INTENTIONS);
-	pthread_mutex_lock(&snap_mtx);
-	if (snap_cur != NULL && snap_cur->index >= idx) {
-		snap_cur->refs++;
-		*out = snap_cur;
-		pthread_mutex_unlock(&snap_mtx);
-		return 0;
-	}
-	pthread_mutex_unlock(&snap_mtx);
-
-	if ((st = store_stmt(req->store, SQL_INTENTION_ALL)) == NULL)
-		return perr_set(e, 500, "internal store error");
-	s = xcalloc(1, sizeof(*s));
-	s->index = idx;
-	s->v = xcalloc(cap, sizeof(*s->v));
-	while ((rc = store_step(req->store, st, e)) == 1) {
-		if (s->n == cap) {
-			cap *= 2;
-			s->v = xrealloc(s->v, cap * sizeof(*s->v));
-		}
-		ixn_from_row(&s->v[s->n++], st);
-	}
-	sqlite3_reset(st);
-	if (rc == -1) {
-		snap_free(s);
+	if (snap_get(&ixn_slot, req->store, snap_load, NULL, &s, e) == -1)
 		return -1;
-	}
-	s->refs = 2;		/* the caller's and snap_cur's */
-	pthread_mutex_lock(&snap_mtx);
-	if (snap_cur == NULL || snap_cur->index < s->index) {
-		old = snap_cur;
-		snap_cur = s;
-	} else
-		s->refs--;	/* another thread was faster */
-	pthread_mutex_unlock(&snap_mtx);
-	ixn_snap_put(old);
-	*out = s;
+	*out = (struct ixn_snap *)s;
 	return 0;
 }
 
@@ -1039,7 +1025,7 @@ intention_list(struct req *req, struct perr *e)
 		}
 		json_object_array_add(arr, o);
 	}
-	req->index = s->index;
+	req->index = s->hdr.index;
 	req->reply = arr;
 	ixn_snap_put(s);
 	bexpr_free(f);
@@ -1168,7 +1154,7 @@ intention_read_id(struct req *req, struct perr *e)
 		ixn_snap_put(s);
 		return -1;
 	}
-	req->index = s->index;
+	req->index = s->hdr.index;
 	req->reply = intention_json(x);
 	ixn_snap_put(s);
 	return 0;
@@ -1338,7 +1324,7 @@ intention_read_exact(struct req *req, struct perr *e)
 		return -1;
 	if (ixn_snap_get(req, &s, e) == -1)
 		return -1;
-	req->index = s->index;
+	req->index = s->hdr.index;
 	for (i = 0; i < s->n; i++)
 		if (strcmp(s->v[i].source_name, src) == 0 &&
 		    strcmp(s->v[i].dest_name, dst) == 0 &&
@@ -1539,7 +1525,7 @@ intention_check(struct req *req, struct perr *e)
 		    strcmp(x->action, "allow") == 0;
 	else
 		allowed = acl_intention_default_allow(req);
-	req->index = s->index;
+	req->index = s->hdr.index;
 	ixn_snap_put(s);
 	o = json_object_new_object();
 	json_object_object_add(o, "Allowed", json_object_new_boolean(allowed));
@@ -1602,7 +1588,7 @@ intention_match(struct req *req, struct perr *e)
 		}
 		json_object_object_add(o, names[i], arr);
 	}
-	req->index = s->index;
+	req->index = s->hdr.index;
 	ixn_snap_put(s);
 	req->reply = o;
 	req_header(req, "X-Consul-Effective-Consistency",

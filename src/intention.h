@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "portcullis.h"
+#include "snap.h"
 
 struct conf;
 struct req;
@@ -31,10 +32,9 @@ struct ixn {
 	uint64_t	 modify_index;
 };
 
-/* An immutable, reference-counted list in evaluation order. */
+/* An immutable snapshot (snap.h): every intention in evaluation order. */
 struct ixn_snap {
-	int		 refs;
-	uint64_t	 index;
+	struct snap	 hdr;		/* first; hdr.index: intentions table */
 	size_t		 n;
 	struct ixn	*v;
 };
