@@ -7,9 +7,10 @@
  * thread per worker holds every parked request (10,000s of them cost a
  * FastCGI connection and an arena each, no thread) and answers each one
  * when
- *   - the modify index of the table its route watches moves past the
- *     request's ?index= (the handler is re-run: handlers are pure
- *     reads), or
+ *   - the modify index of the tables its route watches moves and the
+ *     re-run handler's answer (handlers are pure reads) has an index
+ *     past the request's ?index= -- another service's new leaf moves
+ *     the leaves table without answering this service's query -- or
  *   - its deadline (?wait, default 5 min, max 10 min, + jitter) passes:
  *     the current data with the current index, as Consul does, or
  *   - the worker drains (SIGTERM): the current data at once.
@@ -56,6 +57,7 @@ struct parked {
 	struct parked	*prev, *next;
 	int		 fd;
 	char		*key;		/* identical-question key */
+	uint64_t	 seen;		/* watched index at the last run */
 };
 
 static pthread_mutex_t	 mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -120,6 +122,7 @@ blocking_park(struct req *req)
 	p->req = req;
 	p->fd = ((FCGX_Request *)req->fcgi)->ipcFd;
 	p->key = question_key(req);
+	p->seen = req->min_index;
 	/* Before the blocking thread compares indexes (notify_commit()). */
 	__atomic_add_fetch(&store_shared->parked[wk->slot], 1,
 	    __ATOMIC_SEQ_CST);
@@ -193,43 +196,56 @@ struct shared_answer {
 	struct shared_answer	*next;
 };
 
-static void
-release(struct parked *p, struct store *st, struct shared_answer **cache)
+/*
+ * The answer to p's question in this pass: the handler runs for the
+ * first request asking it, and its reply is rendered once.
+ */
+static struct shared_answer *
+answer(struct parked *p, struct store *st, struct shared_answer **cache)
 {
 	struct req		*req = p->req;
 	struct shared_answer	*a;
 	size_t			 i;
 
-	unlink_parked(p);
-	req->store = st;
 	for (a = *cache; a != NULL; a = a->next)
 		if (strcmp(a->key, p->key) == 0)
-			break;
-	if (a == NULL) {
-		/* First of its kind in this pass: run, render once. */
-		a = xcalloc(1, sizeof(*a));
-		a->key = xstrdup(p->key);
-		(void)http_run_handler(req, &a->err);
-		if (a->err.status == 0 && req->reply != NULL) {
-			a->body = http_render_json(req->reply,
-			    req_query_has(req, "pretty"), &a->len);
-			a->ctype = "application/json";
-		} else if (a->err.status == 0 && req->raw != NULL) {
-			a->body = xmalloc(req->rawlen + 1);
-			memcpy(a->body, req->raw, req->rawlen);
-			a->len = req->rawlen;
-			a->ctype = req->content_type;
-		}
-		a->index = req->index;
-		/* Header values live in this request's arena: copy them. */
-		for (i = 0; i < req->nheaders; i++) {
-			a->headers[i].key = xstrdup(req->headers[i].key);
-			a->headers[i].val = xstrdup(req->headers[i].val);
-		}
-		a->nheaders = req->nheaders;
-		a->next = *cache;
-		*cache = a;
+			return a;
+	a = xcalloc(1, sizeof(*a));
+	a->key = xstrdup(p->key);
+	req->store = st;
+	(void)http_run_handler(req, &a->err);
+	if (a->err.status == 0 && req->reply != NULL) {
+		a->body = http_render_json(req->reply,
+		    req_query_has(req, "pretty"), &a->len);
+		a->ctype = "application/json";
+	} else if (a->err.status == 0 && req->raw != NULL) {
+		a->body = xmalloc(req->rawlen + 1);
+		memcpy(a->body, req->raw, req->rawlen);
+		a->len = req->rawlen;
+		a->ctype = req->content_type;
 	}
+	a->index = req->index;
+	/* Header values live in this request's arena: copy them. */
+	for (i = 0; i < req->nheaders; i++) {
+		a->headers[i].key = xstrdup(req->headers[i].key);
+		a->headers[i].val = xstrdup(req->headers[i].val);
+	}
+	a->nheaders = req->nheaders;
+	json_object_put(req->reply);
+	req->reply = NULL;
+	a->next = *cache;
+	*cache = a;
+	return a;
+}
+
+/* Answer p with a and let it go. */
+static void
+release(struct parked *p, const struct shared_answer *a)
+{
+	struct req	*req = p->req;
+	size_t		 i;
+
+	unlink_parked(p);
 	json_object_put(req->reply);
 	req->reply = NULL;
 	req->raw = a->body;		/* borrowed until the pass ends */
@@ -271,24 +287,35 @@ drop(struct parked *p)
 }
 
 /*
- * One pass over the parked requests: answer those whose index moved,
- * whose deadline passed, or all of them when stopping.  Returns the
- * milliseconds until the nearest deadline.
+ * One pass over the parked requests.  A request whose watched tables
+ * moved is asked again; it is answered if its own answer moved past
+ * ?index= (another service's new leaf moves the leaves table but not
+ * this service's leaf), else it keeps waiting.  Past its deadline, or
+ * when stopping, it gets the current answer.  Returns the milliseconds
+ * until the nearest deadline.
  */
 static int64_t
 sweep(struct store *st)
 {
-	struct shared_answer	*cache = NULL;
+	struct shared_answer	*cache = NULL, *a;
 	struct parked		*p, *next;
 	int64_t			 now, nearest = SAFETY_POLL_MS, left;
+	uint64_t		 w;
 
 	now = mono_ms();
 	for (p = parked; p != NULL; p = next) {
 		next = p->next;
-		if (stopping || watch_index(p->req->route) > p->req->min_index ||
-		    now >= p->req->deadline_ms) {
-			release(p, st, &cache);
+		if (stopping || now >= p->req->deadline_ms) {
+			release(p, answer(p, st, &cache));
 			continue;
+		}
+		if ((w = watch_index(p->req->route)) > p->seen) {
+			a = answer(p, st, &cache);
+			if (a->err.status != 0 || a->index > p->req->min_index) {
+				release(p, a);
+				continue;
+			}
+			p->seen = w;
 		}
 		left = p->req->deadline_ms - now;
 		if (left < nearest)

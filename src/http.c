@@ -499,7 +499,8 @@ http_set_deadline(struct req *req)
 		(void)duration_parse(v, &ns);
 	ms = ns / 1000000;
 	if (ms <= 0)
-		ms = WAIT_DEFAULT_MS;
+		ms = req->route != NULL && (req->route->flags & R_LONGWAIT) ?
+		    WAIT_MAX_MS : WAIT_DEFAULT_MS;
 	if (ms > WAIT_MAX_MS)
 		ms = WAIT_MAX_MS;
 	/* Consul adds a random jitter in [0, wait/16). */

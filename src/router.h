@@ -34,6 +34,7 @@ enum acl_need {
 #define R_BLOCKING	0x02	/* supports ?index=&wait= */
 #define R_ENTMETA	0x04	/* rejects ns/partition like CE Consul */
 #define R_NOMETA	0x08	/* no X-Consul-Index/KnownLeader headers */
+#define R_LONGWAIT	0x10	/* blocking default wait 10 min (Consul's leaf) */
 
 typedef int (*handler_fn)(struct req *, struct perr *);
 

@@ -56,7 +56,7 @@ const struct route routes[] = {
 	{ M_PUT,	"/v1/connect/ca/revoke",		ca_revoke,		ACL_OPERATOR_WRITE, R_BODY,		WATCH_NONE },
 	{ M_GET,	"/v1/connect/ca/crl",			ca_crl,			ACL_NONE,	R_NOMETA,		WATCH_NONE },
 	{ M_GET,	"/v1/agent/connect/ca/roots",		ca_agent_roots,		ACL_NONE,	R_BLOCKING,		W_CA },
-	{ M_GET,	"/v1/agent/connect/ca/leaf/:service",	leaf_get,		ACL_BY_HANDLER,	R_BLOCKING | EM,	W_LEAF },
+	{ M_GET,	"/v1/agent/connect/ca/leaf/:service",	leaf_get,		ACL_BY_HANDLER,	R_BLOCKING | R_LONGWAIT | EM, W_LEAF },
 	{ M_POST,	"/v1/agent/connect/authorize",		authorize,		ACL_BY_HANDLER,	R_BODY | EM,		WATCH_NONE },
 
 	/* ACL (acl.md §1.1): acl:read for reads, acl:write for writes */

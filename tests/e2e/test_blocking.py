@@ -180,3 +180,25 @@ def test_sighup_reloads_config(make_server):
     os.kill(s.master.pid, signal.SIGHUP)
     wait_for(lambda: s.get("/v1/connect/intentions/check?source=a&destination=b").json() == {"Allowed": False},
              timeout=10, what="reload")
+
+
+def test_blocking_leaf_is_not_released_by_another_services_leaf(server):
+    """Consul's leaf watch is per service: a new leaf for 'other' moves the
+    leaves table, but web's answer is unchanged, so web keeps waiting."""
+    first = server.get("/v1/agent/connect/ca/leaf/web")
+    assert first.status_code == 200, first.text
+    idx = int(first.headers["X-Consul-Index"])
+    out = {}
+    t0 = time.monotonic()
+    t = threading.Thread(target=lambda: out.setdefault("r", server.request(
+        "GET", "/v1/agent/connect/ca/leaf/web?index=%d&wait=2s" % idx, timeout=30)))
+    t.start()
+    time.sleep(0.3)
+    assert server.get("/v1/agent/connect/ca/leaf/other").status_code == 200
+    t.join(20)
+    took = time.monotonic() - t0
+    assert took >= 2.0, "released after %.2fs by an unrelated leaf" % took
+    r = out["r"]
+    assert r.status_code == 200
+    assert r.json()["SerialNumber"] == first.json()["SerialNumber"]
+    assert int(r.headers["X-Consul-Index"]) == idx

@@ -189,6 +189,14 @@ main(void)
 	http_set_deadline(&req);
 	ns = req.deadline_ms - mono_ms();
 	ok(ns >= 299000 && ns <= 300000 + 300000 / 16, "default wait 5m");
+	memset(&req, 0, sizeof(req));
+	req.arena = a;
+	rt.flags = R_BLOCKING | R_LONGWAIT;
+	req.route = &rt;
+	http_set_deadline(&req);
+	ns = req.deadline_ms - mono_ms();
+	ok(ns >= 599000 && ns <= 600000 + 600000 / 16, "leaf-style routes "
+	    "default to 10m, as Consul's leaf endpoint");
 	arena_free(a);
 	conf_free(c);
 	return tap_done();
