@@ -1,8 +1,9 @@
 /*
  * acl_rules.h -- Consul's ACL rule language and the authorizer compiled
  * from a set of policies: parsing and validation of rules, merging,
- * decisions, the 403 texts, builtin and synthetic policies, and the
- * legacy (pre-1.4) rule translation.  No HTTP, no SQLite.
+ * decisions, the 403 texts, builtin and synthetic policies (acl_rules.c),
+ * and the legacy (pre-1.4) rule translation (acl_translate.c).  No
+ * HTTP, no SQLite.
  */
 #ifndef ACL_RULES_H
 #define ACL_RULES_H
@@ -119,8 +120,21 @@ const char *acl_resource_name(enum acl_resource);
 const char *acl_access_name(enum acl_access);
 int	 acl_resource_parse(const char *, enum acl_resource *);
 int	 acl_access_parse(const char *, enum acl_access *);
+const char *acl_rules_prefix_word(const char *);
 
 int	 acl_rules_translate_legacy(const char *, size_t, char **,
 	    struct perr *) PC_MUSTCHECK;
+
+/* A growable string: acl_rules.c's, shared with acl_translate.c. */
+struct acl_sbuf {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+};
+
+void	 acl_rules_sb_putn(struct acl_sbuf *, const char *, size_t);
+void	 acl_rules_sb_puts(struct acl_sbuf *, const char *);
+void	 acl_rules_sb_putc(struct acl_sbuf *, char);
+char	*acl_rules_sb_take(struct acl_sbuf *);
 
 #endif /* ACL_RULES_H */

@@ -30,6 +30,10 @@
  * that parses or uses it.  No endpoint returns it and nothing logs it.
  * The CSR rate limiter lives in memory shared by all workers, so
  * CSRMaxPerSecond is a cluster-wide rate as in Consul's single leader.
+ *
+ * Every query (configuration, roots, serials, leaf records and cache,
+ * revocations) is in ca_db.c; this file decides, signs (x509.c) and
+ * renders, and frames each write with store_begin()/store_commit().
  */
 #include "config.h"
 
@@ -55,6 +59,7 @@
 #include "portcullis.h"
 #include "acl.h"
 #include "ca.h"
+#include "ca_db.h"
 #include "conf.h"
 #include "http.h"
 #include "json.h"
@@ -457,177 +462,7 @@ limit_leave(int held)
 }
 
 /* ---------------------------------------------------------------- */
-/* Store.                                                              */
-
-static int
-serial_next(struct store *st, uint64_t *out, struct perr *e)
-{
-	sqlite3_stmt	*s;
-
-	if ((s = store_stmt(st, SQL_CA_SERIAL_NEXT)) == NULL)
-		return perr_set(e, 500, "internal store error");
-	/* Consul starts its counter at a Raft index; so do we. */
-	store_bind_int(s, ":start", (int64_t)store_tx_index(st));
-	if (store_step(st, s, e) != 1)
-		return -1;
-	*out = (uint64_t)sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	return 0;
-}
-
-/*
- * A serial for a leaf, from a block this process reserved in one short
- * transaction (SERIAL_BLOCK at a time), so that issuing a leaf neither
- * signs inside a write transaction nor takes the write lock twice.
- * Serials stay unique across processes; a block a dead worker did not
- * use is skipped, which Consul's counter allows (any increasing value).
- */
-#define SERIAL_BLOCK	64
-
-static pthread_mutex_t	serial_mtx = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t		serial_lo, serial_hi;	/* [lo, hi] unused */
-
-static int
-serial_take(struct store *st, uint64_t *out, struct perr *e)
-{
-	sqlite3_stmt	*q;
-	uint64_t	 last;
-
-	pthread_mutex_lock(&serial_mtx);
-	if (serial_lo != 0 && serial_lo <= serial_hi) {
-		*out = serial_lo++;
-		pthread_mutex_unlock(&serial_mtx);
-		return 0;
-	}
-	pthread_mutex_unlock(&serial_mtx);
-	if (store_begin(st, e) == -1)
-		return -1;
-	if ((q = store_stmt(st, SQL_CA_SERIAL_RESERVE)) == NULL) {
-		store_rollback(st);
-		return perr_set(e, 500, "internal store error");
-	}
-	store_bind_int(q, ":start", (int64_t)store_tx_index(st));
-	store_bind_int(q, ":n", SERIAL_BLOCK);
-	if (store_step(st, q, e) != 1) {
-		store_rollback(st);
-		return -1;
-	}
-	last = (uint64_t)sqlite3_column_int64(q, 0);
-	sqlite3_reset(q);
-	if (store_commit(st, e) == -1)
-		return -1;
-	pthread_mutex_lock(&serial_mtx);
-	serial_lo = last - SERIAL_BLOCK + 2;
-	serial_hi = last;
-	pthread_mutex_unlock(&serial_mtx);
-	*out = last - SERIAL_BLOCK + 1;
-	return 0;
-}
-
-static int
-exec_stmt(struct store *st, sqlite3_stmt *s, struct perr *e)
-{
-	int	rc;
-
-	rc = store_step(st, s, e);
-	sqlite3_reset(s);
-	return rc < 0 ? -1 : 0;
-}
-
-/* The active root's key, certificate, state key and intermediates. */
-struct active_row {
-	char	*id, *cert, *key, *state, *inter;
-};
-
-static void
-active_clear(struct active_row *a)
-{
-	free(a->id);
-	free(a->cert);
-	if (a->key != NULL)
-		secret_free(a->key);
-	free(a->state);
-	free(a->inter);
-	memset(a, 0, sizeof(*a));
-}
-
-static char *
-dupcol(sqlite3_stmt *s, int i)
-{
-	const char	*t = store_col_text(s, i);
-
-	return t == NULL ? NULL : xstrdup(t);
-}
-
-/* Read the active root row; *found 0 before bootstrap. */
-static int
-active_get(struct store *st, struct active_row *a, int *found,
-    struct perr *e)
-{
-	sqlite3_stmt	*s;
-	int		 rc;
-
-	memset(a, 0, sizeof(*a));
-	*found = 0;
-	if ((s = store_stmt(st, SQL_CA_ROOT_ACTIVE_KEY)) == NULL)
-		return perr_set(e, 500, "internal store error");
-	if ((rc = store_step(st, s, e)) == 1) {
-		a->id = dupcol(s, 0);
-		a->cert = dupcol(s, 1);
-		a->key = dupcol(s, 2);
-		a->state = dupcol(s, 3);
-		a->inter = dupcol(s, 4);
-		*found = 1;
-	}
-	sqlite3_reset(s);
-	return rc < 0 ? -1 : 0;
-}
-
-static int
-config_write(struct store *st, const char *provider, const char *config,
-    int force, struct perr *e)
-{
-	sqlite3_stmt	*s;
-
-	if ((s = store_stmt(st, SQL_CA_CONFIG_PUT)) == NULL)
-		return perr_set(e, 500, "internal store error");
-	store_bind_text(s, ":provider", provider);
-	store_bind_text(s, ":config", config);
-	store_bind_int(s, ":force", force);
-	store_bind_int(s, ":idx", (int64_t)store_tx_index(st));
-	store_touch(st, TBL_CA_CONFIG);
-	return exec_stmt(st, s, e);
-}
-
-/* Drop inactive roots rotated out more than keep seconds ago. */
-static int
-prune(struct store *st, int64_t keep, time_t now, int *changed,
-    struct perr *e)
-{
-	sqlite3_stmt	*s;
-
-	if ((s = store_stmt(st, SQL_CA_ROOT_PRUNE)) == NULL)
-		return perr_set(e, 500, "internal store error");
-	store_bind_int(s, ":keep", keep);
-	store_bind_int(s, ":now", (int64_t)now);
-	if (exec_stmt(st, s, e) == -1)
-		return -1;
-	*changed = sqlite3_changes(sqlite3_db_handle(s)) > 0;
-	return 0;
-}
-
-/* Give every root the transaction's ModifyIndex (roots are a set). */
-static int
-roots_touch(struct store *st, struct perr *e)
-{
-	sqlite3_stmt	*s;
-
-	if ((s = store_stmt(st, SQL_CA_ROOT_TOUCH_ALL)) == NULL)
-		return perr_set(e, 500, "internal store error");
-	store_bind_int(s, ":idx", (int64_t)store_tx_index(st));
-	store_touch(st, TBL_CA_ROOTS);
-	return exec_stmt(st, s, e);
-}
+/* Rotation and bootstrap (the SQL is in ca_db.c).                   */
 
 static int64_t
 leaf_ttl_s(const struct ca_cfg *c)
@@ -646,13 +481,13 @@ leaf_ttl_s(const struct ca_cfg *c)
 static int
 install_root(struct store *st, const char *cluster_id,
     const struct ca_cfg *c, const char *state, struct x509_key *key,
-    const char *supplied, const struct active_row *old, int force,
+    const char *supplied, const struct ca_db_active *old, int force,
     struct perr *e)
 {
 	struct x509_info	 info;
 	struct x509_ca		*oldca = NULL;
 	struct json_object	*arr = NULL;
-	sqlite3_stmt		*s;
+	const char		*inter = NULL;
 	char			*root = NULL, *cross = NULL, *keypem = NULL;
 	uint64_t		 serial;
 	time_t			 now = time(NULL);
@@ -662,7 +497,7 @@ install_root(struct store *st, const char *cluster_id,
 	if (supplied != NULL) {
 		root = xstrdup(supplied);
 	} else {
-		if (serial_next(st, &serial, e) == -1 ||
+		if (ca_db_serial_next(st, &serial, e) == -1 ||
 		    x509_root_create(key, cluster_id, serial, now,
 		    c->root_ttl / NS, &root, e) == -1)
 			goto out;
@@ -676,48 +511,24 @@ install_root(struct store *st, const char *cluster_id,
 	}
 	if (old != NULL && !force) {
 		if (x509_ca_load(old->key, old->cert, &oldca, e) == -1 ||
-		    serial_next(st, &serial, e) == -1 ||
+		    ca_db_serial_next(st, &serial, e) == -1 ||
 		    x509_cross_sign(oldca, root, serial, now, &cross, e) == -1)
 			goto out;
 		arr = json_object_new_array();
 		json_object_array_add(arr, json_object_new_string(cross));
+		inter = json_object_to_json_string_ext(arr,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	}
 	if (x509_key_pem(key, &keypem, e) == -1)
 		goto out;
-	if (old != NULL) {
-		if ((s = store_stmt(st, SQL_CA_ROOT_RETIRE)) == NULL)
-			goto storeerr;
-		store_bind_int(s, ":now", (int64_t)now);
-		if (exec_stmt(st, s, e) == -1)
-			goto out;
-	}
-	if ((s = store_stmt(st, SQL_CA_ROOT_INSERT)) == NULL)
-		goto storeerr;
-	store_bind_text(s, ":id", info.id);
-	store_bind_text(s, ":name", ROOT_NAME);
-	store_bind_int(s, ":serial", (int64_t)info.serial);
-	store_bind_text(s, ":skid", info.subject_key_id);
-	store_bind_text(s, ":etd", cluster_id);
-	store_bind_int(s, ":nb", (int64_t)info.not_before);
-	store_bind_int(s, ":na", (int64_t)info.not_after);
-	store_bind_text(s, ":cert", root);
-	store_bind_text(s, ":inter", arr == NULL ? NULL :
-	    json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE));
-	store_bind_text(s, ":ktype", info.key_type);
-	store_bind_int(s, ":kbits", info.key_bits);
-	store_bind_text(s, ":key", keypem);
-	store_bind_text(s, ":state", state);
-	store_bind_int(s, ":idx", (int64_t)store_tx_index(st));
-	if (exec_stmt(st, s, e) == -1)
+	if (old != NULL && ca_db_root_retire(st, now, e) == -1)
 		goto out;
-	if (prune(st, 2 * leaf_ttl_s(c), now, &changed, e) == -1 ||
-	    roots_touch(st, e) == -1)
+	if (ca_db_root_insert(st, &info, ROOT_NAME, cluster_id, root, inter,
+	    keypem, state, e) == -1 ||
+	    ca_db_prune(st, 2 * leaf_ttl_s(c), now, &changed, e) == -1 ||
+	    ca_db_roots_touch(st, e) == -1)
 		goto out;
 	rc = 0;
-	goto out;
-storeerr:
-	perr_set(e, 500, "internal store error");
 out:
 	x509_info_clear(&info);
 	x509_ca_free(oldca);
@@ -800,7 +611,7 @@ ca_bootstrap(struct store *st, const struct conf *conf, struct perr *e)
 {
 	struct json_object	*m = NULL;
 	struct x509_key		*key = NULL;
-	struct active_row	 a;
+	struct ca_db_active	 a;
 	struct ca_cfg		 c;
 	char			*cid = NULL, state[65];
 	void			*p;
@@ -813,9 +624,9 @@ ca_bootstrap(struct store *st, const struct conf *conf, struct perr *e)
 	memset(&c, 0, sizeof(c));
 	if (!conf->connect.enabled)
 		return 0;
-	if (active_get(st, &a, &found, e) == -1)
+	if (ca_db_active_get(st, &a, &found, e) == -1)
 		return -1;
-	active_clear(&a);
+	ca_db_active_clear(&a);
 	if (found)
 		return 0;
 	if (store_meta_get(st, "cluster_id", &cid, e) == -1)
@@ -832,7 +643,7 @@ ca_bootstrap(struct store *st, const struct conf *conf, struct perr *e)
 		goto out;
 	if (store_begin(st, e) == -1)
 		goto out;
-	if (config_write(st, "consul", json_object_to_json_string_ext(m,
+	if (ca_db_config_put(st, "consul", json_object_to_json_string_ext(m,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), 0,
 	    e) == -1 ||
 	    install_root(st, cid, &c, state, key, c.root_cert, NULL, 1,
@@ -864,18 +675,8 @@ static void
 snap_free(struct snap *hdr)
 {
 	struct ca_snap	*s = (struct ca_snap *)hdr;
-	size_t		 i;
 
-	for (i = 0; i < s->nroots; i++) {
-		free(s->roots[i].id);
-		free(s->roots[i].name);
-		free(s->roots[i].signing_key_id);
-		free(s->roots[i].etd);
-		free(s->roots[i].root_cert);
-		free(s->roots[i].inter);
-		free(s->roots[i].key_type);
-	}
-	free(s->roots);
+	ca_db_roots_free(s->roots, s->nroots);
 	free(s->trust_domain);
 	free(s->cluster_id);
 	free(s->inter_pem);
@@ -950,11 +751,11 @@ snap_load(struct req *req, uint64_t idx, struct ca_snap **out,
 {
 	struct ca_snap		*s;
 	struct ca_root		*x;
-	struct active_row	 a;
+	struct ca_db_active	 a;
+	struct ca_db_config	 cf;
 	struct json_object	*m, *inter;
-	sqlite3_stmt		*st;
-	size_t			 cap = 4, i;
-	int			 rc, found;
+	size_t			 i;
+	int			 found;
 	time_t			 t;
 
 	s = xcalloc(1, sizeof(*s));
@@ -963,13 +764,12 @@ snap_load(struct req *req, uint64_t idx, struct ca_snap **out,
 	s->cluster_id = xstrdup(req->worker->cluster_id);
 	s->trust_domain = spiffe_trust_domain(s->cluster_id);
 	s->inter_pem = xstrdup("");
-	s->roots = xcalloc(cap, sizeof(*s->roots));
 	(void)cfg_parse(NULL, &s->cfg, e);
 
-	if ((st = store_stmt(req->store, SQL_CA_CONFIG_GET)) == NULL)
-		goto storeerr;
-	if ((rc = store_step(req->store, st, e)) == 1) {
-		m = json_tokener_parse(store_col_text(st, 1));
+	if (ca_db_config_get(req->store, &cf, &found, e) == -1)
+		goto fail;
+	if (found) {
+		m = json_tokener_parse(cf.config);
 		if (cfg_parse(m, &s->cfg, e) == -1) {
 			log_warnx("ca: stored config: %s", e->msg);
 			perr_clear(e);
@@ -977,37 +777,8 @@ snap_load(struct req *req, uint64_t idx, struct ca_snap **out,
 		}
 		json_object_put(m);
 	}
-	sqlite3_reset(st);
-	if (rc == -1)
-		goto fail;
-
-	if ((st = store_stmt(req->store, SQL_CA_ROOT_ALL)) == NULL)
-		goto storeerr;
-	while ((rc = store_step(req->store, st, e)) == 1) {
-		if (s->nroots == cap) {
-			cap *= 2;
-			s->roots = xrealloc(s->roots, cap * sizeof(*s->roots));
-		}
-		x = &s->roots[s->nroots++];
-		memset(x, 0, sizeof(*x));
-		x->id = dupcol(st, 0);
-		x->name = dupcol(st, 1);
-		x->serial = (uint64_t)sqlite3_column_int64(st, 2);
-		x->signing_key_id = dupcol(st, 3);
-		x->etd = dupcol(st, 4);
-		x->not_before = (time_t)sqlite3_column_int64(st, 5);
-		x->not_after = (time_t)sqlite3_column_int64(st, 6);
-		x->root_cert = dupcol(st, 7);
-		x->inter = dupcol(st, 8);
-		x->active = sqlite3_column_int(st, 9);
-		x->key_type = dupcol(st, 10);
-		x->key_bits = sqlite3_column_int(st, 11);
-		x->rotated_out_at = (time_t)sqlite3_column_int64(st, 12);
-		x->create_index = (uint64_t)sqlite3_column_int64(st, 13);
-		x->modify_index = (uint64_t)sqlite3_column_int64(st, 14);
-	}
-	sqlite3_reset(st);
-	if (rc == -1)
+	ca_db_config_clear(&cf);
+	if (ca_db_roots(req->store, &s->roots, &s->nroots, e) == -1)
 		goto fail;
 	for (i = 0; i < s->nroots; i++) {
 		x = &s->roots[i];
@@ -1034,48 +805,22 @@ snap_load(struct req *req, uint64_t idx, struct ca_snap **out,
 		}
 		json_object_put(inter);
 	}
-	if (active_get(req->store, &a, &found, e) == -1)
+	if (ca_db_active_get(req->store, &a, &found, e) == -1)
 		goto fail;
 	if (found && x509_ca_load(a.key, a.cert, &s->signer, e) == -1) {
 		log_warnx("ca: cannot load the active CA: %s", e->msg);
 		perr_clear(e);
 		s->signer = NULL;
 	}
-	active_clear(&a);
+	ca_db_active_clear(&a);
 	m = roots_json(s);
 	s->json = http_render_json(m, 0, &s->jsonlen);
 	json_object_put(m);
 	*out = s;
 	return 0;
-storeerr:
-	perr_set(e, 500, "internal store error");
 fail:
 	snap_free(&s->hdr);
 	return -1;
-}
-
-/* Prune rotated-out roots whose time has come (any worker may). */
-static void
-prune_due(struct req *req, const struct ca_cfg *c)
-{
-	struct perr	e;
-	int		changed = 0;
-
-	perr_clear(&e);
-	if (store_begin(req->store, &e) == -1)
-		return;
-	if (prune(req->store, 2 * leaf_ttl_s(c), time(NULL), &changed,
-	    &e) == -1 || (changed && roots_touch(req->store, &e) == -1)) {
-		store_rollback(req->store);
-		log_warnx("ca: prune: %s", e.msg);
-		return;
-	}
-	if (!changed) {
-		store_rollback(req->store);
-		return;
-	}
-	if (store_commit(req->store, &e) == -1)
-		log_warnx("ca: prune: %s", e.msg);
 }
 
 /*
@@ -1109,7 +854,7 @@ ca_snap_get(struct req *req, struct ca_snap **out, struct perr *e)
 		s = (struct ca_snap *)h;
 		if (s->prune_at == 0 || time(NULL) < s->prune_at || tries > 0)
 			break;
-		prune_due(req, &s->cfg);
+		ca_db_prune_due(req->store, 2 * leaf_ttl_s(&s->cfg));
 		ca_snap_put(s);
 	}
 	*out = s;
@@ -1145,30 +890,13 @@ rev_load(struct store *st, void *arg, uint64_t idx, struct snap **out,
     struct perr *e)
 {
 	struct rev_snap	*r;
-	sqlite3_stmt	*q;
-	size_t		 cap = 16;
-	int		 rc;
 
 	(void)arg;
 	(void)idx;
-	if ((q = store_stmt(st, SQL_CA_LEAF_REVOKED)) == NULL)
-		return perr_set(e, 500, "internal store error");
 	r = xcalloc(1, sizeof(*r));
 	r->hdr.free = rev_free;
-	r->serial = xcalloc(cap, sizeof(*r->serial));
-	r->when = xcalloc(cap, sizeof(*r->when));
-	store_bind_int(q, ":now", (int64_t)time(NULL));
-	while ((rc = store_step(st, q, e)) == 1) {
-		if (r->n == cap) {
-			cap *= 2;
-			r->serial = xrealloc(r->serial, cap * sizeof(*r->serial));
-			r->when = xrealloc(r->when, cap * sizeof(*r->when));
-		}
-		r->serial[r->n] = (uint64_t)sqlite3_column_int64(q, 0);
-		r->when[r->n++] = (time_t)sqlite3_column_int64(q, 1);
-	}
-	sqlite3_reset(q);
-	if (rc == -1) {
+	if (ca_db_revoked(st, time(NULL), &r->serial, &r->when, &r->n,
+	    e) == -1) {
 		rev_free(&r->hdr);
 		return -1;
 	}
@@ -1269,9 +997,8 @@ ca_issue(struct req *req, struct ca_snap *s, const struct x509_csr *csr,
     struct perr *e)
 {
 	struct store	*st = req->store;
-	sqlite3_stmt	*q;
 	char		*pem = NULL;
-	time_t		 now;
+	time_t		 now, renew;
 	int64_t		 ttl;
 	int		 held, rc;
 
@@ -1285,7 +1012,7 @@ ca_issue(struct req *req, struct ca_snap *s, const struct x509_csr *csr,
 	if (ttl < 1)
 		ttl = 1;
 	if (x509_ca_check_expired(s->signer, now, e) == -1 ||
-	    serial_take(st, &out->serial, e) == -1) {
+	    ca_db_serial_take(st, &out->serial, e) == -1) {
 		limit_leave(held);
 		return -1;
 	}
@@ -1303,32 +1030,16 @@ ca_issue(struct req *req, struct ca_snap *s, const struct x509_csr *csr,
 	out->not_after = out->not_before + ttl;
 	out->index = store_tx_index(st);
 	x509_serial_hex(out->serial, out->serial_hex, sizeof(out->serial_hex));
-	if ((q = store_stmt(st, SQL_CA_LEAF_INSERT)) == NULL)
-		goto storeerr;
-	store_bind_int(q, ":serial", (int64_t)out->serial);
-	store_bind_text(q, ":service", service);
-	store_bind_text(q, ":uri", x509_csr_uri(csr));
-	store_bind_int(q, ":nb", (int64_t)out->not_before);
-	store_bind_int(q, ":na", (int64_t)out->not_after);
-	store_bind_text(q, ":root", s->active->id);
-	store_bind_int(q, ":idx", (int64_t)out->index);
-	if (exec_stmt(st, q, e) == -1)
+	if (ca_db_leaf_insert(st, out, service, x509_csr_uri(csr),
+	    s->active->id, e) == -1)
 		goto abort;
 	xasprintf(&out->cert_pem, "%s%s", pem, s->inter_pem);
 	if (cache_key != NULL) {
-		if ((q = store_stmt(st, SQL_CA_LEAF_CACHE_PUT)) == NULL)
-			goto storeerr;
-		store_bind_text(q, ":service", service);
-		store_bind_int(q, ":serial", (int64_t)out->serial);
-		store_bind_text(q, ":cert", out->cert_pem);
-		store_bind_text(q, ":key", cache_key);
-		store_bind_text(q, ":skid", s->active->signing_key_id);
 		/* Renew at a random point in 60-90 % of its life (§4.6). */
-		store_bind_int(q, ":renew", (int64_t)out->not_before +
-		    (int64_t)((double)ttl * (0.6 + 0.3 *
-		    ((double)random() / (double)RAND_MAX))));
-		store_bind_int(q, ":idx", (int64_t)out->index);
-		if (exec_stmt(st, q, e) == -1)
+		renew = out->not_before + (time_t)((double)ttl * (0.6 + 0.3 *
+		    ((double)random() / (double)RAND_MAX)));
+		if (ca_db_leaf_cache_put(st, out, service, cache_key,
+		    s->active->signing_key_id, renew, e) == -1)
 			goto abort;
 	}
 	store_touch(st, TBL_CA_LEAVES);
@@ -1337,8 +1048,6 @@ ca_issue(struct req *req, struct ca_snap *s, const struct x509_csr *csr,
 	limit_leave(held);
 	free(pem);
 	return 0;
-storeerr:
-	perr_set(e, 500, "internal store error");
 abort:
 	store_rollback(st);
 fail:
@@ -1485,22 +1194,20 @@ int
 ca_config_get(struct req *req, struct perr *e)
 {
 	struct json_object	*o, *m;
-	sqlite3_stmt		*st;
-	int			 rc;
+	struct ca_db_config	 cf;
+	int			 found;
 
 	if (connect_on(req, e) == -1 ||
 	    acl_require(req, ACL_RES_OPERATOR, ACL_ACCESS_WRITE, NULL, e) == -1)
 		return -1;
-	if ((st = store_stmt(req->store, SQL_CA_CONFIG_GET)) == NULL)
-		return perr_set(e, 500, "internal store error");
-	if ((rc = store_step(req->store, st, e)) != 1) {
-		sqlite3_reset(st);
-		return rc == -1 ? -1 : perr_set(e, 500, TXT_NOCA);
-	}
+	if (ca_db_config_get(req->store, &cf, &found, e) == -1)
+		return -1;
+	if (!found)
+		return perr_set(e, 500, TXT_NOCA);
 	o = json_object_new_object();
 	json_object_object_add(o, "Provider",
-	    json_object_new_string(store_col_text(st, 0)));
-	m = json_tokener_parse(store_col_text(st, 1));
+	    json_object_new_string(cf.provider));
+	m = json_tokener_parse(cf.config);
 	/* Never return a CA private key (Consul echoes it back). */
 	if (m != NULL && json_object_is_type(m, json_type_object)) {
 		json_object_object_foreach(m, k, v) {
@@ -1515,12 +1222,12 @@ ca_config_get(struct req *req, struct perr *e)
 	json_object_put(m);
 	json_object_object_add(o, "State", NULL);
 	json_object_object_add(o, "ForceWithoutCrossSigning",
-	    json_object_new_boolean(sqlite3_column_int(st, 2)));
+	    json_object_new_boolean(cf.force));
 	json_object_object_add(o, "CreateIndex",
-	    json_object_new_uint64((uint64_t)sqlite3_column_int64(st, 3)));
+	    json_object_new_uint64(cf.create_index));
 	json_object_object_add(o, "ModifyIndex",
-	    json_object_new_uint64((uint64_t)sqlite3_column_int64(st, 4)));
-	sqlite3_reset(st);
+	    json_object_new_uint64(cf.modify_index));
+	ca_db_config_clear(&cf);
 	req->reply = o;
 	return 0;
 }
@@ -1560,17 +1267,18 @@ ca_config_put(struct req *req, struct perr *e)
 {
 	struct cfg_in		 in;
 	struct ca_cfg		 c;
-	struct active_row	 a;
+	struct ca_db_active	 a;
+	struct ca_db_config	 cf;
 	struct x509_key		*key = NULL;
 	struct json_object	*cur = NULL, *m;
-	sqlite3_stmt		*st;
 	const char		*text, *curprov = NULL;
-	char			 state[65], *provider = NULL;
+	char			 state[65];
 	int			 rc = -1, found, force;
 
 	memset(&in, 0, sizeof(in));
 	memset(&c, 0, sizeof(c));
 	memset(&a, 0, sizeof(a));
+	memset(&cf, 0, sizeof(cf));
 	if (connect_on(req, e) == -1 ||
 	    acl_require(req, ACL_RES_OPERATOR, ACL_ACCESS_WRITE, NULL, e) == -1)
 		return -1;
@@ -1592,16 +1300,12 @@ ca_config_put(struct req *req, struct perr *e)
 	m = in.config != NULL ? in.config : NULL;
 
 	/* No-op when Provider and Config equal the stored ones. */
-	if ((st = store_stmt(req->store, SQL_CA_CONFIG_GET)) == NULL)
-		return perr_set(e, 500, "internal store error");
-	if ((found = store_step(req->store, st, e)) == 1) {
-		provider = xstrdup(store_col_text(st, 0));
-		curprov = provider;
-		cur = json_tokener_parse(store_col_text(st, 1));
-	}
-	sqlite3_reset(st);
-	if (found == -1)
+	if (ca_db_config_get(req->store, &cf, &found, e) == -1)
 		goto out;
+	if (found) {
+		curprov = cf.provider;
+		cur = json_tokener_parse(cf.config);
+	}
 	if (curprov != NULL && strcmp(curprov, in.provider) == 0 &&
 	    json_object_equal(cur, m != NULL ? m : NULL)) {
 		rc = 0;
@@ -1617,7 +1321,7 @@ ca_config_put(struct req *req, struct perr *e)
 		goto out;
 	}
 	cfg_state_key(&c, state);
-	if (active_get(req->store, &a, &found, e) == -1)
+	if (ca_db_active_get(req->store, &a, &found, e) == -1)
 		goto out;
 	if (m == NULL)
 		m = json_object_new_object();
@@ -1629,7 +1333,8 @@ ca_config_put(struct req *req, struct perr *e)
 		/* TTLs, CSR limits, RotationPeriod...: the same root. */
 		if (store_begin(req->store, e) == -1)
 			goto outm;
-		if (config_write(req->store, "consul", text, force, e) == -1) {
+		if (ca_db_config_put(req->store, "consul", text, force,
+		    e) == -1) {
 			store_rollback(req->store);
 			goto outm;
 		}
@@ -1641,9 +1346,9 @@ ca_config_put(struct req *req, struct perr *e)
 	if (store_begin(req->store, e) == -1)
 		goto outm;
 	/* Re-read under the write lock: another worker may have rotated. */
-	active_clear(&a);
-	if (active_get(req->store, &a, &found, e) == -1 ||
-	    config_write(req->store, "consul", text, force, e) == -1 ||
+	ca_db_active_clear(&a);
+	if (ca_db_active_get(req->store, &a, &found, e) == -1 ||
+	    ca_db_config_put(req->store, "consul", text, force, e) == -1 ||
 	    install_root(req->store, req->worker->cluster_id, &c, state, key,
 	    c.root_cert, found ? &a : NULL, force, e) == -1) {
 		store_rollback(req->store);
@@ -1656,11 +1361,11 @@ ca_config_put(struct req *req, struct perr *e)
 outm:
 	json_object_put(m);
 out:
-	active_clear(&a);
+	ca_db_active_clear(&a);
+	ca_db_config_clear(&cf);
 	cfg_clear(&c);
 	x509_key_free(key);
 	json_object_put(cur);
-	free(provider);
 	return rc;
 }
 
@@ -1761,12 +1466,11 @@ ca_revoke(struct req *req, struct perr *e)
 {
 	struct revoke_in	 in;
 	struct json_object	*out, *v;
-	sqlite3_stmt		*st;
-	uint64_t		 serial;
+	uint64_t		 serial, *revoked = NULL;
 	char			 hex[64];
 	time_t			 now = time(NULL);
-	size_t			 i, n;
-	int			 rc;
+	size_t			 i, n, nrevoked;
+	int			 found;
 
 	memset(&in, 0, sizeof(in));
 	if (connect_on(req, e) == -1 ||
@@ -1793,43 +1497,28 @@ ca_revoke(struct req *req, struct perr *e)
 		return -1;
 	}
 	if (n == 0) {
-		if ((st = store_stmt(req->store, SQL_CA_LEAF_REVOKE_SERVICE)) ==
-		    NULL)
-			goto storeerr;
-		store_bind_text(st, ":service", in.service);
-		store_bind_int(st, ":now", (int64_t)now);
-		while ((rc = store_step(req->store, st, e)) == 1) {
-			x509_serial_hex((uint64_t)sqlite3_column_int64(st, 0),
-			    hex, sizeof(hex));
+		if (ca_db_leaf_revoke_service(req->store, in.service, now,
+		    &revoked, &nrevoked, e) == -1)
+			goto abort;
+		for (i = 0; i < nrevoked; i++) {
+			x509_serial_hex(revoked[i], hex, sizeof(hex));
 			json_object_array_add(out, json_object_new_string(hex));
 		}
-		sqlite3_reset(st);
-		if (rc == -1)
-			goto abort;
 	}
 	for (i = 0; i < n; i++) {
 		(void)ca_serial_parse(json_object_get_string(
 		    json_object_array_get_idx(in.serials, i)), &serial);
 		x509_serial_hex(serial, hex, sizeof(hex));
-		if ((st = store_stmt(req->store, SQL_CA_LEAF_GET)) == NULL)
-			goto storeerr;
-		store_bind_int(st, ":serial", (int64_t)serial);
-		rc = store_step(req->store, st, e);
-		sqlite3_reset(st);
-		if (rc == -1)
+		if (ca_db_leaf_revoke(req->store, serial, now, &found,
+		    e) == -1)
 			goto abort;
-		if (rc == 0) {
+		if (!found) {
 			perr_set(e, 404, "Certificate not found: %s", hex);
 			goto abort;
 		}
-		if ((st = store_stmt(req->store, SQL_CA_LEAF_REVOKE)) == NULL)
-			goto storeerr;
-		store_bind_int(st, ":serial", (int64_t)serial);
-		store_bind_int(st, ":now", (int64_t)now);
-		if (exec_stmt(req->store, st, e) == -1)
-			goto abort;
 		json_object_array_add(out, json_object_new_string(hex));
 	}
+	free(revoked);
 	store_touch(req->store, TBL_CA_LEAVES);
 	if (store_commit(req->store, e) == -1) {
 		json_object_put(out);
@@ -1841,10 +1530,9 @@ ca_revoke(struct req *req, struct perr *e)
 	req->reply = json_object_new_object();
 	json_object_object_add(req->reply, "SerialNumbers", out);
 	return 0;
-storeerr:
-	perr_set(e, 500, "internal store error");
 abort:
 	store_rollback(req->store);
+	free(revoked);
 	json_object_put(out);
 	return -1;
 }

@@ -23,6 +23,10 @@
  * Reads are served from a per-worker snapshot of every intention in
  * evaluation order, replaced when the intentions table index moves:
  * check and match cost no SQLite query while nothing changes.
+ *
+ * The queries (the snapshot loader, entries, rows) are in
+ * intention_db.c; this file validates, decides, renders and frames
+ * each write with store_begin()/store_commit().
  */
 #include "config.h"
 
@@ -41,6 +45,7 @@
 #include "conf.h"
 #include "http.h"
 #include "intention.h"
+#include "intention_db.h"
 #include "json.h"
 #include "router.h"
 #include "store.h"
@@ -226,96 +231,6 @@ intention_default_allow(const struct conf *c)
 
 static struct snap_slot	ixn_slot = SNAP_SLOT(TBIT(TBL_INTENTIONS));
 
-static char *
-dup_col(sqlite3_stmt *st, int col)
-{
-	const char	*s = store_col_text(st, col);
-
-	return s == NULL ? NULL : xstrdup(s);
-}
-
-/* Fill x from a row of the intention_* queries (fixed column order). */
-static void
-ixn_from_row(struct ixn *x, sqlite3_stmt *st)
-{
-	memset(x, 0, sizeof(*x));
-	x->dest_name = dup_col(st, 0);
-	x->source_name = dup_col(st, 1);
-	x->source_peer = dup_col(st, 2);
-	x->action = dup_col(st, 3);
-	x->permissions = dup_col(st, 4);
-	x->description = dup_col(st, 5);
-	x->source_type = dup_col(st, 6);
-	x->precedence = sqlite3_column_int(st, 7);
-	x->id = dup_col(st, 8);
-	/* A legacy intention's Meta is its own; otherwise the entry's. */
-	x->meta = x->id != NULL ? dup_col(st, 9) : dup_col(st, 12);
-	x->created_at = dup_col(st, 10);
-	x->updated_at = dup_col(st, 11);
-	x->create_index = (uint64_t)sqlite3_column_int64(st, 13);
-	x->modify_index = (uint64_t)sqlite3_column_int64(st, 14);
-}
-
-static void
-ixn_clear(struct ixn *x)
-{
-	free(x->id);
-	free(x->description);
-	free(x->source_name);
-	free(x->source_peer);
-	free(x->dest_name);
-	free(x->source_type);
-	free(x->action);
-	free(x->permissions);
-	free(x->meta);
-	free(x->created_at);
-	free(x->updated_at);
-}
-
-static void
-snap_free(struct snap *hdr)
-{
-	struct ixn_snap	*s = (struct ixn_snap *)hdr;
-	size_t		 i;
-
-	for (i = 0; i < s->n; i++)
-		ixn_clear(&s->v[i]);
-	free(s->v);
-	free(s);
-}
-
-static int
-snap_load(struct store *st, void *arg, uint64_t idx, struct snap **out,
-    struct perr *e)
-{
-	struct ixn_snap	*s;
-	sqlite3_stmt	*q;
-	size_t		 cap = 16;
-	int		 rc;
-
-	(void)arg;
-	(void)idx;
-	if ((q = store_stmt(st, SQL_INTENTION_ALL)) == NULL)
-		return perr_set(e, 500, "internal store error");
-	s = xcalloc(1, sizeof(*s));
-	s->hdr.free = snap_free;
-	s->v = xcalloc(cap, sizeof(*s->v));
-	while ((rc = store_step(st, q, e)) == 1) {
-		if (s->n == cap) {
-			cap *= 2;
-			s->v = xrealloc(s->v, cap * sizeof(*s->v));
-		}
-		ixn_from_row(&s->v[s->n++], q);
-	}
-	sqlite3_reset(q);
-	if (rc == -1) {
-		snap_free(&s->hdr);
-		return -1;
-	}
-	*out = &s->hdr;
-	return 0;
-}
-
 /* Release a snapshot reference.  NULL is fine. */
 void
 ixn_snap_put(struct ixn_snap *s)
@@ -324,15 +239,17 @@ ixn_snap_put(struct ixn_snap *s)
 }
 
 /*
- * A reference to the current snapshot, loaded first when the
- * intentions index moved.  Release with ixn_snap_put().
+ * A reference to the current snapshot, loaded first (by
+ * intention_db_snap_load()) when the intentions index moved.  Release
+ * with ixn_snap_put().
  */
 int
 ixn_snap_get(struct req *req, struct ixn_snap **out, struct perr *e)
 {
 	struct snap	*s;
 
-	if (snap_get(&ixn_slot, req->store, snap_load, NULL, &s, e) == -1)
+	if (snap_get(&ixn_slot, req->store, intention_db_snap_load, NULL, &s,
+	    e) == -1)
 		return -1;
 	*out = (struct ixn_snap *)s;
 	return 0;
@@ -783,152 +700,6 @@ legacy_entmeta(struct ixn_in *in, struct perr *e)
 	return 0;
 }
 
-/* ---------------------------------------------------------------- */
-/* Store functions (inside the caller's write transaction).           */
-
-struct entry {
-	int		 exists;
-	char		*meta;
-	size_t		 nsources;
-	size_t		 nonlegacy;
-	size_t		 with_legacy_meta;
-};
-
-static int
-entry_load(struct req *req, const char *dest, struct entry *en,
-    struct perr *e)
-{
-	sqlite3_stmt	*st;
-	int		 rc;
-
-	memset(en, 0, sizeof(*en));
-	if ((st = store_stmt(req->store, SQL_INTENTION_ENTRY_GET)) == NULL)
-		return perr_set(e, 500, "internal store error");
-	store_bind_text(st, ":dest", dest);
-	if ((rc = store_step(req->store, st, e)) == 1) {
-		en->exists = 1;
-		if (store_col_text(st, 0) != NULL)
-			en->meta = arena_strdup(req->arena,
-			    store_col_text(st, 0));
-		en->nsources = (size_t)sqlite3_column_int64(st, 3);
-		en->nonlegacy = (size_t)sqlite3_column_int64(st, 4);
-		en->with_legacy_meta = (size_t)sqlite3_column_int64(st, 5);
-	}
-	sqlite3_reset(st);
-	return rc < 0 ? -1 : 0;
-}
-
-/* Bump (or create) the entry for dest: its ModifyIndex moves. */
-static int
-entry_touch(struct req *req, const char *dest, const char *meta,
-    struct perr *e)
-{
-	sqlite3_stmt	*st;
-
-	if ((st = store_stmt(req->store, SQL_INTENTION_ENTRY_UPSERT)) == NULL)
-		return perr_set(e, 500, "internal store error");
-	store_bind_text(st, ":dest", dest);
-	store_bind_text(st, ":meta", meta);
-	store_bind_int(st, ":idx", (int64_t)store_tx_index(req->store));
-	if (store_step(req->store, st, e) < 0)
-		return -1;
-	store_touch(req->store, TBL_INTENTIONS);
-	return 0;
-}
-
-/* After a delete: drop the entry if empty, else bump it. */
-static int
-entry_after_delete(struct req *req, const char *dest, struct perr *e)
-{
-	struct entry	 en;
-	sqlite3_stmt	*st;
-
-	if ((st = store_stmt(req->store,
-	    SQL_INTENTION_ENTRY_DELETE_IF_EMPTY)) == NULL)
-		return perr_set(e, 500, "internal store error");
-	store_bind_text(st, ":dest", dest);
-	if (store_step(req->store, st, e) < 0)
-		return -1;
-	store_touch(req->store, TBL_INTENTIONS);
-	if (entry_load(req, dest, &en, e) == -1)
-		return -1;
-	return en.exists ? entry_touch(req, dest, en.meta, e) : 0;
-}
-
-struct row {
-	const char	*dest, *source, *peer, *action, *permissions;
-	const char	*description, *source_type, *legacy_id;
-	const char	*legacy_meta, *created_at, *updated_at;
-};
-
-static int
-row_upsert(struct req *req, const struct row *r, struct perr *e)
-{
-	sqlite3_stmt	*st;
-
-	if ((st = store_stmt(req->store, SQL_INTENTION_UPSERT)) == NULL)
-		return perr_set(e, 500, "internal store error");
-	store_bind_text(st, ":dest", r->dest);
-	store_bind_text(st, ":source", r->source);
-	store_bind_text(st, ":peer", r->peer ? r->peer : "");
-	store_bind_text(st, ":action", r->action);
-	store_bind_text(st, ":permissions", r->permissions);
-	store_bind_text(st, ":description", r->description);
-	store_bind_text(st, ":source_type", r->source_type);
-	store_bind_int(st, ":precedence",
-	    intention_precedence(r->source, r->dest));
-	store_bind_text(st, ":legacy_id", r->legacy_id);
-	store_bind_text(st, ":legacy_meta", r->legacy_meta);
-	store_bind_text(st, ":created_at", r->created_at);
-	store_bind_text(st, ":updated_at", r->updated_at);
-	return store_step(req->store, st, e) < 0 ? -1 : 0;
-}
-
-static int
-row_delete(struct req *req, const char *dest, const char *source,
-    const char *peer, int *deleted, struct perr *e)
-{
-	sqlite3_stmt	*st;
-
-	if ((st = store_stmt(req->store, SQL_INTENTION_DELETE_EXACT)) == NULL)
-		return perr_set(e, 500, "internal store error");
-	store_bind_text(st, ":dest", dest);
-	store_bind_text(st, ":source", source);
-	store_bind_text(st, ":peer", peer);
-	if (store_step(req->store, st, e) < 0)
-		return -1;
-	*deleted = sqlite3_changes(sqlite3_db_handle(st)) > 0;
-	return 0;
-}
-
-/* Load one intention by legacy ID or names; found = 0 when absent. */
-static int
-row_get(struct req *req, const char *id, const char *dest,
-    const char *source, struct ixn *x, int *found, struct perr *e)
-{
-	sqlite3_stmt	*st;
-	int		 rc;
-
-	st = store_stmt(req->store, id ? SQL_INTENTION_GET_ID :
-	    SQL_INTENTION_GET_EXACT);
-	if (st == NULL)
-		return perr_set(e, 500, "internal store error");
-	if (id != NULL)
-		store_bind_text(st, ":id", id);
-	else {
-		store_bind_text(st, ":dest", dest);
-		store_bind_text(st, ":source", source);
-		store_bind_text(st, ":peer", "");
-	}
-	*found = 0;
-	if ((rc = store_step(req->store, st, e)) == 1) {
-		ixn_from_row(x, st);
-		*found = 1;
-	}
-	sqlite3_reset(st);
-	return rc < 0 ? -1 : 0;
-}
-
 static char *
 now_rfc3339(struct req *req)
 {
@@ -1043,9 +814,9 @@ int
 intention_create(struct req *req, struct perr *e)
 {
 	struct ixn_in	 in;
-	struct entry	 en;
+	struct ixn_entry en;
 	struct ixn	 old;
-	struct row	 r;
+	struct ixn_row	 r;
 	struct json_object *o;
 	char		 id[37], *now;
 	int		 found;
@@ -1069,7 +840,7 @@ intention_create(struct req *req, struct perr *e)
 
 	if (store_begin(req->store, e) == -1)
 		return -1;
-	if (entry_load(req, in.dest_name, &en, e) == -1)
+	if (intention_db_entry_load(req, in.dest_name, &en, e) == -1)
 		goto abort;
 	if (en.exists && en.nonlegacy > 0) {
 		perr_set(e, 500, "cannot use legacy intention API to edit "
@@ -1078,11 +849,11 @@ intention_create(struct req *req, struct perr *e)
 		    in.dest_name);
 		goto abort;
 	}
-	if (row_get(req, NULL, in.dest_name, in.source_name, &old, &found,
-	    e) == -1)
+	if (intention_db_row_get(req, NULL, in.dest_name, in.source_name,
+	    &old, &found, e) == -1)
 		goto abort;
 	if (found) {
-		ixn_clear(&old);
+		intention_db_ixn_clear(&old);
 		perr_set(e, 500, "Sources[%zu] defines \"%s\" more than once",
 		    en.nsources, in.source_name);
 		goto abort;
@@ -1098,8 +869,8 @@ intention_create(struct req *req, struct perr *e)
 	r.legacy_id = id;
 	r.legacy_meta = in.meta ? json_text(req, in.meta) : "{}";
 	r.created_at = r.updated_at = now;
-	if (entry_touch(req, in.dest_name, en.meta, e) == -1 ||
-	    row_upsert(req, &r, e) == -1)
+	if (intention_db_entry_touch(req, in.dest_name, en.meta, e) == -1 ||
+	    intention_db_row_upsert(req, &r, e) == -1)
 		goto abort;
 	if (store_commit(req->store, e) == -1)
 		return -1;
@@ -1171,8 +942,8 @@ intention_update_id(struct req *req, struct perr *e)
 	const char	*id = req_param(req, "id");
 	struct ixn_in	 in;
 	struct ixn	 old, dup;
-	struct entry	 en;
-	struct row	 r;
+	struct ixn_entry en;
+	struct ixn_row	 r;
 	struct json_object *o;
 	int		 found, deleted;
 
@@ -1189,7 +960,7 @@ intention_update_id(struct req *req, struct perr *e)
 	}
 	if (store_begin(req->store, e) == -1)
 		return -1;
-	if (row_get(req, id, NULL, NULL, &old, &found, e) == -1)
+	if (intention_db_row_get(req, id, NULL, NULL, &old, &found, e) == -1)
 		goto abort;
 	if (!found) {
 		perr_set(e, 500, "Cannot modify non-existent intention: '%s'",
@@ -1207,22 +978,23 @@ intention_update_id(struct req *req, struct perr *e)
 	if (validate_legacy(&in, e) == -1)
 		goto abort_old;
 	if (strcmp(old.source_name, in.source_name) != 0) {
-		if (row_get(req, NULL, in.dest_name, in.source_name, &dup,
-		    &found, e) == -1)
+		if (intention_db_row_get(req, NULL, in.dest_name,
+		    in.source_name, &dup, &found, e) == -1)
 			goto abort_old;
 		if (found) {
-			ixn_clear(&dup);
-			if (entry_load(req, in.dest_name, &en, e) == -1)
+			intention_db_ixn_clear(&dup);
+			if (intention_db_entry_load(req, in.dest_name, &en,
+			    e) == -1)
 				goto abort_old;
 			perr_set(e, 500, "Sources[%zu] defines \"%s\" more than "
 			    "once", en.nsources - 1, in.source_name);
 			goto abort_old;
 		}
-		if (row_delete(req, old.dest_name, old.source_name, "",
-		    &deleted, e) == -1)
+		if (intention_db_row_delete(req, old.dest_name,
+		    old.source_name, "", &deleted, e) == -1)
 			goto abort_old;
 	}
-	if (entry_load(req, in.dest_name, &en, e) == -1)
+	if (intention_db_entry_load(req, in.dest_name, &en, e) == -1)
 		goto abort_old;
 	memset(&r, 0, sizeof(r));
 	r.dest = in.dest_name;
@@ -1234,10 +1006,10 @@ intention_update_id(struct req *req, struct perr *e)
 	r.legacy_meta = in.meta ? json_text(req, in.meta) : "{}";
 	r.created_at = old.created_at;
 	r.updated_at = now_rfc3339(req);
-	if (entry_touch(req, in.dest_name, en.meta, e) == -1 ||
-	    row_upsert(req, &r, e) == -1)
+	if (intention_db_entry_touch(req, in.dest_name, en.meta, e) == -1 ||
+	    intention_db_row_upsert(req, &r, e) == -1)
 		goto abort_old;
-	ixn_clear(&old);
+	intention_db_ixn_clear(&old);
 	if (store_commit(req->store, e) == -1)
 		return -1;
 	o = json_object_new_object();
@@ -1245,7 +1017,7 @@ intention_update_id(struct req *req, struct perr *e)
 	req->reply = o;
 	return 0;
 abort_old:
-	ixn_clear(&old);
+	intention_db_ixn_clear(&old);
 abort:
 	store_rollback(req->store);
 	return -1;
@@ -1268,7 +1040,7 @@ intention_delete_id(struct req *req, struct perr *e)
 	}
 	if (store_begin(req->store, e) == -1)
 		return -1;
-	if (row_get(req, id, NULL, NULL, &old, &found, e) == -1)
+	if (intention_db_row_get(req, id, NULL, NULL, &old, &found, e) == -1)
 		goto abort;
 	if (!found) {
 		perr_set(e, 500, "Cannot delete non-existent intention: '%s'",
@@ -1276,16 +1048,16 @@ intention_delete_id(struct req *req, struct perr *e)
 		goto abort;
 	}
 	if (ixn_acl(req, ACL_ACCESS_WRITE, NULL, old.dest_name, e) == -1) {
-		ixn_clear(&old);
+		intention_db_ixn_clear(&old);
 		goto abort;
 	}
-	if (row_delete(req, old.dest_name, old.source_name, old.source_peer,
-	    &deleted, e) == -1 ||
-	    entry_after_delete(req, old.dest_name, e) == -1) {
-		ixn_clear(&old);
+	if (intention_db_row_delete(req, old.dest_name, old.source_name,
+	    old.source_peer, &deleted, e) == -1 ||
+	    intention_db_entry_after_delete(req, old.dest_name, e) == -1) {
+		intention_db_ixn_clear(&old);
 		goto abort;
 	}
-	ixn_clear(&old);
+	intention_db_ixn_clear(&old);
 	if (store_commit(req->store, e) == -1)
 		return -1;
 	reply_bool(req, 1);
@@ -1340,30 +1112,6 @@ intention_read_exact(struct req *req, struct perr *e)
 }
 
 /*
- * Position source would take in dest's entry (precedence, then name),
- * for Consul's "Sources[i]" texts.  One indexed count, not a snapshot
- * reload: a write must not cost O(all intentions).
- */
-static int
-source_position(struct req *req, const char *dest, const char *source,
-    size_t *pos, struct perr *e)
-{
-	sqlite3_stmt	*st;
-	int		 rc;
-
-	if ((st = store_stmt(req->store, SQL_INTENTION_SOURCE_POSITION)) ==
-	    NULL)
-		return perr_set(e, 500, "internal store error");
-	store_bind_text(st, ":dest", dest);
-	store_bind_text(st, ":source", source);
-	store_bind_int(st, ":prec", intention_precedence(source, dest));
-	if ((rc = store_step(req->store, st, e)) == 1)
-		*pos = (size_t)sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return rc == 1 ? 0 : -1;
-}
-
-/*
  * PUT /v1/connect/intentions/exact?source=&destination=
  * Upsert by name.  Reply: true.  Decode: 400; validation: 500.
  */
@@ -1371,10 +1119,9 @@ int
 intention_put_exact(struct req *req, struct perr *e)
 {
 	struct ixn_in	 in;
-	struct entry	 en;
-	struct row	 r;
+	struct ixn_entry en;
+	struct ixn_row	 r;
 	const char	*src, *dst, *bodymeta;
-	sqlite3_stmt	*st;
 	size_t		 pos = 0;
 
 	if (required(req, "source", &src, e) == -1 ||
@@ -1402,9 +1149,9 @@ intention_put_exact(struct req *req, struct perr *e)
 
 	if (store_begin(req->store, e) == -1)
 		return -1;
-	if (source_position(req, dst, src, &pos, e) == -1 ||
+	if (intention_db_source_position(req, dst, src, &pos, e) == -1 ||
 	    validate_source(req, &in, pos, e) == -1 ||
-	    entry_load(req, dst, &en, e) == -1)
+	    intention_db_entry_load(req, dst, &en, e) == -1)
 		goto abort;
 	if (bodymeta != NULL) {
 		if (!en.exists) {
@@ -1422,12 +1169,7 @@ intention_put_exact(struct req *req, struct perr *e)
 		goto abort;
 	}
 	/* A by-name write turns the whole entry into a non-legacy one. */
-	if ((st = store_stmt(req->store, SQL_INTENTION_CLEAR_LEGACY)) == NULL) {
-		perr_set(e, 500, "internal store error");
-		goto abort;
-	}
-	store_bind_text(st, ":dest", dst);
-	if (store_step(req->store, st, e) < 0)
+	if (intention_db_clear_legacy(req, dst, e) == -1)
 		goto abort;
 	memset(&r, 0, sizeof(r));
 	r.dest = dst;
@@ -1440,8 +1182,8 @@ intention_put_exact(struct req *req, struct perr *e)
 	    JSON_C_TO_STRING_NOSLASHESCAPE)) : NULL;
 	r.description = in.description;
 	r.source_type = in.source_type;
-	if (entry_touch(req, dst, en.meta, e) == -1 ||
-	    row_upsert(req, &r, e) == -1)
+	if (intention_db_entry_touch(req, dst, en.meta, e) == -1 ||
+	    intention_db_row_upsert(req, &r, e) == -1)
 		goto abort;
 	if (store_commit(req->store, e) == -1)
 		return -1;
@@ -1473,14 +1215,14 @@ intention_delete_exact(struct req *req, struct perr *e)
 		return -1;
 	if (store_begin(req->store, e) == -1)
 		return -1;
-	if (row_delete(req, dst, src, "", &deleted, e) == -1)
+	if (intention_db_row_delete(req, dst, src, "", &deleted, e) == -1)
 		goto abort;
 	if (!deleted) {
 		store_rollback(req->store);	/* nothing changed */
 		reply_bool(req, 1);
 		return 0;
 	}
-	if (entry_after_delete(req, dst, e) == -1)
+	if (intention_db_entry_after_delete(req, dst, e) == -1)
 		goto abort;
 	if (store_commit(req->store, e) == -1)
 		return -1;

@@ -1,0 +1,558 @@
+/*
+ * ca_db.c -- the store half of the built-in Connect CA (ca.c holds the
+ * configuration logic, signing, the snapshots and the handlers): every
+ * query of sql/queries/ca.sql that ca.c needs, on the connection's
+ * prepared statements (store.c).
+ *
+ *   serials      the counter Consul seeds from a Raft index, and blocks
+ *                of it reserved per process for leaves;
+ *   config       the one CA configuration row;
+ *   roots        the active root with its key, every root for the
+ *                snapshot, rotation (retire + insert), pruning;
+ *   leaves       the leaf records, the leaf cache rows, revocation and
+ *                the revoked serials the snapshot lists.
+ *
+ * Writes run inside the caller's transaction, except
+ * ca_db_serial_take() and ca_db_prune_due(), which make their own.
+ * Private keys: ca_root.private_key and the leaf cache's keys pass
+ * through here as PEM text only (x509.c alone parses them); nothing
+ * here logs them.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "portcullis.h"
+#include "ca.h"
+#include "ca_db.h"
+#include "store.h"
+#include "x509.h"
+
+static int
+exec_stmt(struct store *st, sqlite3_stmt *s, struct perr *e)
+{
+	int	rc;
+
+	rc = store_step(st, s, e);
+	sqlite3_reset(s);
+	return rc < 0 ? -1 : 0;
+}
+
+static char *
+dupcol(sqlite3_stmt *s, int i)
+{
+	const char	*t = store_col_text(s, i);
+
+	return t == NULL ? NULL : xstrdup(t);
+}
+
+/* ---------------------------------------------------------------- */
+/* Serials.                                                            */
+
+/*
+ * The next serial of the counter, inside the caller's transaction.
+ * Returns 0 with *out set, or -1 (500).
+ */
+int
+ca_db_serial_next(struct store *st, uint64_t *out, struct perr *e)
+{
+	sqlite3_stmt	*s;
+
+	if ((s = store_stmt(st, SQL_CA_SERIAL_NEXT)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	/* Consul starts its counter at a Raft index; so do we. */
+	store_bind_int(s, ":start", (int64_t)store_tx_index(st));
+	if (store_step(st, s, e) != 1)
+		return -1;
+	*out = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return 0;
+}
+
+/*
+ * A serial for a leaf, from a block this process reserved in one short
+ * transaction (SERIAL_BLOCK at a time), so that issuing a leaf neither
+ * signs inside a write transaction nor takes the write lock twice.
+ * Serials stay unique across processes; a block a dead worker did not
+ * use is skipped, which Consul's counter allows (any increasing value).
+ * Call outside a transaction.  Returns 0 with *out set, or -1 (500).
+ */
+#define SERIAL_BLOCK	64
+
+static pthread_mutex_t	serial_mtx = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t		serial_lo, serial_hi;	/* [lo, hi] unused */
+
+int
+ca_db_serial_take(struct store *st, uint64_t *out, struct perr *e)
+{
+	sqlite3_stmt	*q;
+	uint64_t	 last;
+
+	pthread_mutex_lock(&serial_mtx);
+	if (serial_lo != 0 && serial_lo <= serial_hi) {
+		*out = serial_lo++;
+		pthread_mutex_unlock(&serial_mtx);
+		return 0;
+	}
+	pthread_mutex_unlock(&serial_mtx);
+	if (store_begin(st, e) == -1)
+		return -1;
+	if ((q = store_stmt(st, SQL_CA_SERIAL_RESERVE)) == NULL) {
+		store_rollback(st);
+		return perr_set(e, 500, "internal store error");
+	}
+	store_bind_int(q, ":start", (int64_t)store_tx_index(st));
+	store_bind_int(q, ":n", SERIAL_BLOCK);
+	if (store_step(st, q, e) != 1) {
+		store_rollback(st);
+		return -1;
+	}
+	last = (uint64_t)sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	if (store_commit(st, e) == -1)
+		return -1;
+	pthread_mutex_lock(&serial_mtx);
+	serial_lo = last - SERIAL_BLOCK + 2;
+	serial_hi = last;
+	pthread_mutex_unlock(&serial_mtx);
+	*out = last - SERIAL_BLOCK + 1;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* The active root and the configuration.                              */
+
+/* Release what ca_db_active_get() filled in (a holds a secret). */
+void
+ca_db_active_clear(struct ca_db_active *a)
+{
+	free(a->id);
+	free(a->cert);
+	if (a->key != NULL)
+		secret_free(a->key);
+	free(a->state);
+	free(a->inter);
+	memset(a, 0, sizeof(*a));
+}
+
+/*
+ * Read the active root row into *a (release with ca_db_active_clear(),
+ * also after a failure); *found 0 before bootstrap.  Returns 0 or -1
+ * (500).
+ */
+int
+ca_db_active_get(struct store *st, struct ca_db_active *a, int *found,
+    struct perr *e)
+{
+	sqlite3_stmt	*s;
+	int		 rc;
+
+	memset(a, 0, sizeof(*a));
+	*found = 0;
+	if ((s = store_stmt(st, SQL_CA_ROOT_ACTIVE_KEY)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	if ((rc = store_step(st, s, e)) == 1) {
+		a->id = dupcol(s, 0);
+		a->cert = dupcol(s, 1);
+		a->key = dupcol(s, 2);
+		a->state = dupcol(s, 3);
+		a->inter = dupcol(s, 4);
+		*found = 1;
+	}
+	sqlite3_reset(s);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Release what ca_db_config_get() filled in. */
+void
+ca_db_config_clear(struct ca_db_config *c)
+{
+	free(c->provider);
+	free(c->config);
+	memset(c, 0, sizeof(*c));
+}
+
+/*
+ * Read the CA configuration row into *c (release with
+ * ca_db_config_clear(), also after a failure); *found 0 before
+ * bootstrap.  Returns 0 or -1 (500).
+ */
+int
+ca_db_config_get(struct store *st, struct ca_db_config *c, int *found,
+    struct perr *e)
+{
+	sqlite3_stmt	*s;
+	int		 rc;
+
+	memset(c, 0, sizeof(*c));
+	*found = 0;
+	if ((s = store_stmt(st, SQL_CA_CONFIG_GET)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	if ((rc = store_step(st, s, e)) == 1) {
+		c->provider = dupcol(s, 0);
+		c->config = dupcol(s, 1);
+		c->force = sqlite3_column_int(s, 2);
+		c->create_index = (uint64_t)sqlite3_column_int64(s, 3);
+		c->modify_index = (uint64_t)sqlite3_column_int64(s, 4);
+		*found = 1;
+	}
+	sqlite3_reset(s);
+	return rc < 0 ? -1 : 0;
+}
+
+/*
+ * Store the configuration (provider, the Config map as JSON text,
+ * ForceWithoutCrossSigning) at the transaction's index.  Returns 0 or
+ * -1 (500).
+ */
+int
+ca_db_config_put(struct store *st, const char *provider, const char *config,
+    int force, struct perr *e)
+{
+	sqlite3_stmt	*s;
+
+	if ((s = store_stmt(st, SQL_CA_CONFIG_PUT)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	store_bind_text(s, ":provider", provider);
+	store_bind_text(s, ":config", config);
+	store_bind_int(s, ":force", force);
+	store_bind_int(s, ":idx", (int64_t)store_tx_index(st));
+	store_touch(st, TBL_CA_CONFIG);
+	return exec_stmt(st, s, e);
+}
+
+/* ---------------------------------------------------------------- */
+/* Roots.                                                              */
+
+/* Free n roots as ca_db_roots() made them, and the array.  NULL is fine. */
+void
+ca_db_roots_free(struct ca_root *roots, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		free(roots[i].id);
+		free(roots[i].name);
+		free(roots[i].signing_key_id);
+		free(roots[i].etd);
+		free(roots[i].root_cert);
+		free(roots[i].inter);
+		free(roots[i].key_type);
+	}
+	free(roots);
+}
+
+/*
+ * Every root, sorted by ID, without private keys, into a new array
+ * *roots of *n (release with ca_db_roots_free()).  Returns 0, or -1
+ * (500) with *roots NULL and *n 0.
+ */
+int
+ca_db_roots(struct store *st, struct ca_root **roots, size_t *n,
+    struct perr *e)
+{
+	struct ca_root	*x;
+	sqlite3_stmt	*q;
+	size_t		 cap = 4;
+	int		 rc;
+
+	*roots = NULL;
+	*n = 0;
+	if ((q = store_stmt(st, SQL_CA_ROOT_ALL)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	*roots = xcalloc(cap, sizeof(**roots));
+	while ((rc = store_step(st, q, e)) == 1) {
+		if (*n == cap) {
+			cap *= 2;
+			*roots = xrealloc(*roots, cap * sizeof(**roots));
+		}
+		x = &(*roots)[(*n)++];
+		memset(x, 0, sizeof(*x));
+		x->id = dupcol(q, 0);
+		x->name = dupcol(q, 1);
+		x->serial = (uint64_t)sqlite3_column_int64(q, 2);
+		x->signing_key_id = dupcol(q, 3);
+		x->etd = dupcol(q, 4);
+		x->not_before = (time_t)sqlite3_column_int64(q, 5);
+		x->not_after = (time_t)sqlite3_column_int64(q, 6);
+		x->root_cert = dupcol(q, 7);
+		x->inter = dupcol(q, 8);
+		x->active = sqlite3_column_int(q, 9);
+		x->key_type = dupcol(q, 10);
+		x->key_bits = sqlite3_column_int(q, 11);
+		x->rotated_out_at = (time_t)sqlite3_column_int64(q, 12);
+		x->create_index = (uint64_t)sqlite3_column_int64(q, 13);
+		x->modify_index = (uint64_t)sqlite3_column_int64(q, 14);
+	}
+	sqlite3_reset(q);
+	if (rc == -1) {
+		ca_db_roots_free(*roots, *n);
+		*roots = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Mark the active root inactive, rotated out at now.  Returns 0 or -1
+ * (500).
+ */
+int
+ca_db_root_retire(struct store *st, time_t now, struct perr *e)
+{
+	sqlite3_stmt	*s;
+
+	if ((s = store_stmt(st, SQL_CA_ROOT_RETIRE)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	store_bind_int(s, ":now", (int64_t)now);
+	return exec_stmt(st, s, e);
+}
+
+/*
+ * Insert the root described by info as the active one: name, external
+ * trust domain etd, PEM cert, intermediates inter (JSON array text or
+ * NULL), its private key PEM and the provider state key, at the
+ * transaction's index.  Returns 0 or -1 (500).
+ */
+int
+ca_db_root_insert(struct store *st, const struct x509_info *info,
+    const char *name, const char *etd, const char *cert, const char *inter,
+    const char *key, const char *state, struct perr *e)
+{
+	sqlite3_stmt	*s;
+
+	if ((s = store_stmt(st, SQL_CA_ROOT_INSERT)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	store_bind_text(s, ":id", info->id);
+	store_bind_text(s, ":name", name);
+	store_bind_int(s, ":serial", (int64_t)info->serial);
+	store_bind_text(s, ":skid", info->subject_key_id);
+	store_bind_text(s, ":etd", etd);
+	store_bind_int(s, ":nb", (int64_t)info->not_before);
+	store_bind_int(s, ":na", (int64_t)info->not_after);
+	store_bind_text(s, ":cert", cert);
+	store_bind_text(s, ":inter", inter);
+	store_bind_text(s, ":ktype", info->key_type);
+	store_bind_int(s, ":kbits", info->key_bits);
+	store_bind_text(s, ":key", key);
+	store_bind_text(s, ":state", state);
+	store_bind_int(s, ":idx", (int64_t)store_tx_index(st));
+	return exec_stmt(st, s, e);
+}
+
+/*
+ * Drop inactive roots rotated out more than keep seconds before now;
+ * *changed says whether any went.  Returns 0 or -1 (500).
+ */
+int
+ca_db_prune(struct store *st, int64_t keep, time_t now, int *changed,
+    struct perr *e)
+{
+	sqlite3_stmt	*s;
+
+	if ((s = store_stmt(st, SQL_CA_ROOT_PRUNE)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	store_bind_int(s, ":keep", keep);
+	store_bind_int(s, ":now", (int64_t)now);
+	if (exec_stmt(st, s, e) == -1)
+		return -1;
+	*changed = sqlite3_changes(sqlite3_db_handle(s)) > 0;
+	return 0;
+}
+
+/*
+ * Give every root the transaction's ModifyIndex (roots are a set).
+ * Returns 0 or -1 (500).
+ */
+int
+ca_db_roots_touch(struct store *st, struct perr *e)
+{
+	sqlite3_stmt	*s;
+
+	if ((s = store_stmt(st, SQL_CA_ROOT_TOUCH_ALL)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	store_bind_int(s, ":idx", (int64_t)store_tx_index(st));
+	store_touch(st, TBL_CA_ROOTS);
+	return exec_stmt(st, s, e);
+}
+
+/*
+ * Prune rotated-out roots whose time has come (any worker may): in a
+ * transaction of its own, committed only when a root went.  Failures
+ * are logged, not returned: the next reader tries again.
+ */
+void
+ca_db_prune_due(struct store *st, int64_t keep)
+{
+	struct perr	e;
+	int		changed = 0;
+
+	perr_clear(&e);
+	if (store_begin(st, &e) == -1)
+		return;
+	if (ca_db_prune(st, keep, time(NULL), &changed, &e) == -1 ||
+	    (changed && ca_db_roots_touch(st, &e) == -1)) {
+		store_rollback(st);
+		log_warnx("ca: prune: %s", e.msg);
+		return;
+	}
+	if (!changed) {
+		store_rollback(st);
+		return;
+	}
+	if (store_commit(st, &e) == -1)
+		log_warnx("ca: prune: %s", e.msg);
+}
+
+/* ---------------------------------------------------------------- */
+/* Leaves.                                                             */
+
+/*
+ * Record the leaf is (serial, validity, the write's index) issued for
+ * service with SPIFFE ID uri by the root root_id.  Returns 0 or -1
+ * (500).
+ */
+int
+ca_db_leaf_insert(struct store *st, const struct ca_issued *is,
+    const char *service, const char *uri, const char *root_id,
+    struct perr *e)
+{
+	sqlite3_stmt	*q;
+
+	if ((q = store_stmt(st, SQL_CA_LEAF_INSERT)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	store_bind_int(q, ":serial", (int64_t)is->serial);
+	store_bind_text(q, ":service", service);
+	store_bind_text(q, ":uri", uri);
+	store_bind_int(q, ":nb", (int64_t)is->not_before);
+	store_bind_int(q, ":na", (int64_t)is->not_after);
+	store_bind_text(q, ":root", root_id);
+	store_bind_int(q, ":idx", (int64_t)is->index);
+	return exec_stmt(st, q, e);
+}
+
+/*
+ * Make the leaf is (its certificate chain) with private key PEM key,
+ * signed by the root whose SigningKeyID is skid, service's cached
+ * leaf, to be renewed at renew.  Returns 0 or -1 (500).
+ */
+int
+ca_db_leaf_cache_put(struct store *st, const struct ca_issued *is,
+    const char *service, const char *key, const char *skid, time_t renew,
+    struct perr *e)
+{
+	sqlite3_stmt	*q;
+
+	if ((q = store_stmt(st, SQL_CA_LEAF_CACHE_PUT)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	store_bind_text(q, ":service", service);
+	store_bind_int(q, ":serial", (int64_t)is->serial);
+	store_bind_text(q, ":cert", is->cert_pem);
+	store_bind_text(q, ":key", key);
+	store_bind_text(q, ":skid", skid);
+	store_bind_int(q, ":renew", (int64_t)renew);
+	store_bind_int(q, ":idx", (int64_t)is->index);
+	return exec_stmt(st, q, e);
+}
+
+/*
+ * Step q to its end, collecting column 0 (a serial) and, when when is
+ * not NULL, column 1 (a time) into new arrays of *n entries.
+ */
+static int
+serials_collect(struct store *st, sqlite3_stmt *q, uint64_t **serial,
+    time_t **when, size_t *n, struct perr *e)
+{
+	size_t	cap = 16;
+	int	rc;
+
+	*serial = xcalloc(cap, sizeof(**serial));
+	if (when != NULL)
+		*when = xcalloc(cap, sizeof(**when));
+	while ((rc = store_step(st, q, e)) == 1) {
+		if (*n == cap) {
+			cap *= 2;
+			*serial = xrealloc(*serial, cap * sizeof(**serial));
+			if (when != NULL)
+				*when = xrealloc(*when, cap * sizeof(**when));
+		}
+		if (when != NULL)
+			(*when)[*n] = (time_t)sqlite3_column_int64(q, 1);
+		(*serial)[(*n)++] = (uint64_t)sqlite3_column_int64(q, 0);
+	}
+	sqlite3_reset(q);
+	return rc == -1 ? -1 : 0;
+}
+
+/*
+ * The serials of the leaves revoked and not expired at now, sorted,
+ * with when each was revoked: new arrays *serial and *when of *n
+ * entries (the caller frees both, also after a failure).  Returns 0 or
+ * -1 (500).
+ */
+int
+ca_db_revoked(struct store *st, time_t now, uint64_t **serial,
+    time_t **when, size_t *n, struct perr *e)
+{
+	sqlite3_stmt	*q;
+
+	*serial = NULL;
+	*when = NULL;
+	*n = 0;
+	if ((q = store_stmt(st, SQL_CA_LEAF_REVOKED)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	store_bind_int(q, ":now", (int64_t)now);
+	return serials_collect(st, q, serial, when, n, e);
+}
+
+/*
+ * Revoke the leaf with this serial at now (a no-op if it already is);
+ * *found 0 when we never issued it.  Returns 0 or -1 (500).
+ */
+int
+ca_db_leaf_revoke(struct store *st, uint64_t serial, time_t now,
+    int *found, struct perr *e)
+{
+	sqlite3_stmt	*q;
+	int		 rc;
+
+	*found = 0;
+	if ((q = store_stmt(st, SQL_CA_LEAF_GET)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	store_bind_int(q, ":serial", (int64_t)serial);
+	rc = store_step(st, q, e);
+	sqlite3_reset(q);
+	if (rc <= 0)
+		return rc;
+	*found = 1;
+	if ((q = store_stmt(st, SQL_CA_LEAF_REVOKE)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	store_bind_int(q, ":serial", (int64_t)serial);
+	store_bind_int(q, ":now", (int64_t)now);
+	return exec_stmt(st, q, e);
+}
+
+/*
+ * Revoke every unexpired, unrevoked leaf of service at now; the
+ * serials revoked go into a new array *serial of *n entries (the
+ * caller frees it, also after a failure).  Returns 0 or -1 (500).
+ */
+int
+ca_db_leaf_revoke_service(struct store *st, const char *service,
+    time_t now, uint64_t **serial, size_t *n, struct perr *e)
+{
+	sqlite3_stmt	*q;
+
+	*serial = NULL;
+	*n = 0;
+	if ((q = store_stmt(st, SQL_CA_LEAF_REVOKE_SERVICE)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	store_bind_text(q, ":service", service);
+	store_bind_int(q, ":now", (int64_t)now);
+	return serials_collect(st, q, serial, NULL, n, e);
+}
