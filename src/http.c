@@ -296,9 +296,10 @@ http_read(struct req *req, struct perr *e)
 }
 
 /*
- * Render obj as Go's encoding/json would: compact, or with pretty
- * 4-space indentation and a final newline; '<', '>' and '&' become
- * \u003c, \u003e, \u0026.  Returns a malloc'd string and its length.
+ * Render obj as Go's encoding/json would: compact, or as MarshalIndent
+ * with 4 spaces ("key": value, empty {} and [] on one line) and a
+ * final newline; '<', '>' and '&' become \u003c, \u003e, \u0026.
+ * Returns a malloc'd string and its length.
  */
 char *
 http_render_json(struct json_object *obj, int pretty, size_t *lenp)
@@ -309,14 +310,31 @@ http_render_json(struct json_object *obj, int pretty, size_t *lenp)
 	int		 flags;
 
 	flags = JSON_C_TO_STRING_NOSLASHESCAPE;
-	flags |= pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_PRETTY_TAB :
-	    JSON_C_TO_STRING_PLAIN;
+	flags |= pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_PRETTY_TAB |
+	    JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN;
 	s = json_object_to_json_string_ext(obj, flags);
 	for (i = 0; s[i]; i++)
 		n += (s[i] == '<' || s[i] == '>' || s[i] == '&') ? 6 :
 		    s[i] == '\t' ? 4 : 1;
 	w = out = xmalloc(n + 2);
 	for (i = 0; s[i]; i++) {
+		/*
+		 * Go writes empty containers as {} and [] where json-c
+		 * breaks them over two lines.  A raw newline is always
+		 * formatting: json-c escapes those inside strings.
+		 */
+		if (pretty && (s[i] == '{' || s[i] == '[') && s[i + 1] == '\n') {
+			size_t	j = i + 2;
+
+			while (s[j] == '\t')
+				j++;
+			if (s[j] == (s[i] == '{' ? '}' : ']')) {
+				*w++ = s[i];
+				*w++ = s[j];
+				i = j;
+				continue;
+			}
+		}
 		switch (s[i]) {
 		case '<':
 			memcpy(w, "\\u003c", 6);

@@ -2,7 +2,7 @@
  * routes.c -- THE routing table.  One row per endpoint: method,
  * pattern, handler, the ACL it needs, flags, and for blocking routes
  * the table whose index it waits on.  The dispatcher (http.c) does the
- * generic work each row's flags ask for; tests/unit/test_routes.c
+ * generic work each row's flags ask for; tests/unit/test_router.c
  * checks that every row declares an ACL and that no pattern shadows
  * another.
  *

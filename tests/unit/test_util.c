@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "portcullis.h"
 #include "conf.h"
 #include "http.h"
@@ -198,6 +200,28 @@ main(void)
 	ok(ns >= 599000 && ns <= 600000 + 600000 / 16, "leaf-style routes "
 	    "default to 10m, as Consul's leaf endpoint");
 	arena_free(a);
+	/* ?pretty renders exactly as Go's json.MarshalIndent(v, "", "    "). */
+	{
+		struct json_object	*o;
+		char			*txt;
+		size_t			 len;
+
+		o = json_tokener_parse("{\"a\":[1,2],\"b\":{},\"c\":[],"
+		    "\"d\":{\"x\":\"<y>\"},\"e\":null}");
+		txt = http_render_json(o, 1, &len);
+		is_str(txt, "{\n    \"a\": [\n        1,\n        2\n    ],\n"
+		    "    \"b\": {},\n    \"c\": [],\n    \"d\": {\n"
+		    "        \"x\": \"\\u003cy\\u003e\"\n    },\n"
+		    "    \"e\": null\n}\n", "pretty output is Go's MarshalIndent");
+		ok(len == strlen(txt), "rendered length");
+		free(txt);
+		txt = http_render_json(o, 0, &len);
+		is_str(txt, "{\"a\":[1,2],\"b\":{},\"c\":[],\"d\":"
+		    "{\"x\":\"\\u003cy\\u003e\"},\"e\":null}",
+		    "compact output is Go's Marshal");
+		free(txt);
+		json_object_put(o);
+	}
 	conf_free(c);
 	return tap_done();
 }
