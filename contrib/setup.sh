@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PKGS="build-essential autoconf automake libtool pkg-config libfcgi-dev
 libjson-c-dev libgnutls28-dev libsqlite3-dev libcurl4-gnutls-dev nginx-light gnutls-bin
 python3 python3-pytest python3-requests python3-cryptography curl
-wrk openssl"
+wrk openssl jq"
 
 missing=""
 for p in $PKGS; do
