@@ -81,6 +81,7 @@ ca_db_serial_next(struct store *st, uint64_t *out, struct perr *e)
  * use is skipped, which Consul's counter allows (any increasing value).
  * Call outside a transaction.  Returns 0 with *out set, or -1 (500).
  */
+#define LEAF_KEEP_EXPIRED	(24 * 3600)	/* seconds past NotAfter */
 #define SERIAL_BLOCK	64
 
 static pthread_mutex_t	serial_mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -112,6 +113,21 @@ ca_db_serial_take(struct store *st, uint64_t *out, struct perr *e)
 		return -1;
 	}
 	last = (uint64_t)sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	/*
+	 * Every SERIAL_BLOCK issuances, drop leaf records that expired
+	 * over a day ago (a CRL lists only unexpired leaves; the cached
+	 * leaf of a service is kept): the table does not grow forever.
+	 */
+	if ((q = store_stmt(st, SQL_CA_LEAF_EXPIRE)) == NULL) {
+		store_rollback(st);
+		return perr_set(e, 500, "internal store error");
+	}
+	store_bind_int(q, ":before", (int64_t)time(NULL) - LEAF_KEEP_EXPIRED);
+	if (store_step(st, q, e) == -1) {
+		store_rollback(st);
+		return -1;
+	}
 	sqlite3_reset(q);
 	if (store_commit(st, e) == -1)
 		return -1;
