@@ -87,29 +87,20 @@ is_builtin(const char *id)
 	return 0;
 }
 
+static void
+policy_fill(void *out, sqlite3_stmt *row)
+{
+	acl_policy_from_row(out, row);
+}
+
 /* Read one policy by ID or name inside the transaction. */
 static int
 policy_get(struct req *req, const char *id, const char *name,
     struct acl_policy *p, int *found, struct perr *e)
 {
-	sqlite3_stmt	*st;
-	int		 rc;
-
-	*found = 0;
-	st = store_stmt(req->store, id ? SQL_ACL_POLICY_GET :
-	    SQL_ACL_POLICY_GET_NAME);
-	if (st == NULL)
-		return perr_set(e, 500, "internal store error");
-	if (id)
-		store_bind_text(st, ":id", id);
-	else
-		store_bind_text(st, ":name", name);
-	if ((rc = store_step(req->store, st, e)) == 1) {
-		acl_policy_from_row(p, st);
-		*found = 1;
-	}
-	sqlite3_reset(st);
-	return rc < 0 ? -1 : 0;
+	return store_get_row(req->store, id ? SQL_ACL_POLICY_GET :
+	    SQL_ACL_POLICY_GET_NAME, id ? ":id" : ":name", id ? id : name,
+	    policy_fill, p, found, e);
 }
 
 /*

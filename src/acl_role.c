@@ -74,28 +74,20 @@ name_valid(const char *s)
 	return 1;
 }
 
+static void
+role_fill(void *out, sqlite3_stmt *row)
+{
+	acl_role_from_row(out, row);
+}
+
+/* Read one role by ID or name inside the transaction. */
 static int
 role_get(struct req *req, const char *id, const char *name,
     struct acl_role *r, int *found, struct perr *e)
 {
-	sqlite3_stmt	*st;
-	int		 rc;
-
-	*found = 0;
-	st = store_stmt(req->store, id ? SQL_ACL_ROLE_GET :
-	    SQL_ACL_ROLE_GET_NAME);
-	if (st == NULL)
-		return perr_set(e, 500, "internal store error");
-	if (id)
-		store_bind_text(st, ":id", id);
-	else
-		store_bind_text(st, ":name", name);
-	if ((rc = store_step(req->store, st, e)) == 1) {
-		acl_role_from_row(r, st);
-		*found = 1;
-	}
-	sqlite3_reset(st);
-	return rc < 0 ? -1 : 0;
+	return store_get_row(req->store, id ? SQL_ACL_ROLE_GET :
+	    SQL_ACL_ROLE_GET_NAME, id ? ":id" : ":name", id ? id : name,
+	    role_fill, r, found, e);
 }
 
 static int

@@ -447,24 +447,19 @@ token_write(struct req *req, const struct token_w *w, struct perr *e)
 	return 0;
 }
 
+static void
+token_fill(void *out, sqlite3_stmt *row)
+{
+	acl_token_from_row(out, row);
+}
+
 /* Read one token inside the open transaction; *found 0 when absent. */
 static int
 token_get(struct req *req, const char *id, struct acl_token *t, int *found,
     struct perr *e)
 {
-	sqlite3_stmt	*st;
-	int		 rc;
-
-	*found = 0;
-	if ((st = store_stmt(req->store, SQL_ACL_TOKEN_GET)) == NULL)
-		return perr_set(e, 500, "internal store error");
-	store_bind_text(st, ":id", id);
-	if ((rc = store_step(req->store, st, e)) == 1) {
-		acl_token_from_row(t, st);
-		*found = 1;
-	}
-	sqlite3_reset(st);
-	return rc < 0 ? -1 : 0;
+	return store_get_row(req->store, SQL_ACL_TOKEN_GET, ":id", id,
+	    token_fill, t, found, e);
 }
 
 /*

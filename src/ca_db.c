@@ -192,6 +192,18 @@ ca_db_config_clear(struct ca_db_config *c)
 	memset(c, 0, sizeof(*c));
 }
 
+static void
+config_fill(void *out, sqlite3_stmt *s)
+{
+	struct ca_db_config	*c = out;
+
+	c->provider = dupcol(s, 0);
+	c->config = dupcol(s, 1);
+	c->force = sqlite3_column_int(s, 2);
+	c->create_index = (uint64_t)sqlite3_column_int64(s, 3);
+	c->modify_index = (uint64_t)sqlite3_column_int64(s, 4);
+}
+
 /*
  * Read the CA configuration row into *c (release with
  * ca_db_config_clear(), also after a failure); *found 0 before
@@ -201,23 +213,9 @@ int
 ca_db_config_get(struct store *st, struct ca_db_config *c, int *found,
     struct perr *e)
 {
-	sqlite3_stmt	*s;
-	int		 rc;
-
 	memset(c, 0, sizeof(*c));
-	*found = 0;
-	if ((s = store_stmt(st, SQL_CA_CONFIG_GET)) == NULL)
-		return perr_set(e, 500, "internal store error");
-	if ((rc = store_step(st, s, e)) == 1) {
-		c->provider = dupcol(s, 0);
-		c->config = dupcol(s, 1);
-		c->force = sqlite3_column_int(s, 2);
-		c->create_index = (uint64_t)sqlite3_column_int64(s, 3);
-		c->modify_index = (uint64_t)sqlite3_column_int64(s, 4);
-		*found = 1;
-	}
-	sqlite3_reset(s);
-	return rc < 0 ? -1 : 0;
+	return store_get_row(st, SQL_CA_CONFIG_GET, NULL, NULL, config_fill, c,
+	    found, e);
 }
 
 /*

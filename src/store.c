@@ -293,6 +293,35 @@ store_step(struct store *s, sqlite3_stmt *st, struct perr *e)
 	}
 }
 
+/*
+ * Read at most one row of query id, binding value (text, NULL for SQL
+ * NULL) to the named parameter param (NULL: bind nothing).  When there
+ * is a row, fill(out, row) copies what it needs out of it (column text
+ * is valid only during the call) and *found is 1; otherwise *found is
+ * 0 and out is untouched.  The statement is reset before returning.
+ * Returns 0, or -1 with 500 (logged).
+ */
+int
+store_get_row(struct store *s, enum sql_id id, const char *param,
+    const char *value, void (*fill)(void *, sqlite3_stmt *), void *out,
+    int *found, struct perr *e)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	*found = 0;
+	if ((st = store_stmt(s, id)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	if (param != NULL)
+		store_bind_text(st, param, value);
+	if ((rc = store_step(s, st, e)) == 1) {
+		fill(out, st);
+		*found = 1;
+	}
+	sqlite3_reset(st);
+	return rc < 0 ? -1 : 0;
+}
+
 void
 store_bind_text(sqlite3_stmt *st, const char *name, const char *v)
 {
@@ -418,22 +447,22 @@ store_rollback(struct store *s)
 	flock(s->lockfd, LOCK_UN);
 }
 
+static void
+meta_fill(void *out, sqlite3_stmt *st)
+{
+	*(char **)out = xstrdup(store_col_text(st, 0));
+}
+
 /* Read meta key; *out is a new string or NULL when unset. */
 int
 store_meta_get(struct store *s, const char *key, char **out,
     struct perr *e)
 {
-	sqlite3_stmt	*st;
-	int		 rc;
+	int	found;
 
 	*out = NULL;
-	if ((st = store_stmt(s, SQL_META_GET)) == NULL)
-		return perr_set(e, 500, "internal store error");
-	store_bind_text(st, ":key", key);
-	if ((rc = store_step(s, st, e)) == 1)
-		*out = xstrdup(store_col_text(st, 0));
-	sqlite3_reset(st);
-	return rc < 0 ? -1 : 0;
+	return store_get_row(s, SQL_META_GET, ":key", key, meta_fill, out,
+	    &found, e);
 }
 
 /* Write meta key inside the caller's transaction. */

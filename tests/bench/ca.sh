@@ -13,26 +13,9 @@
 # issuance >= 0.5x the raw GnuTLS rate.
 set -eu
 cd "$(dirname "$0")/../.."
-if [ -n "${BUILD:-}" ]; then
-	bin=$BUILD
-else
-	sh contrib/setup.sh >/dev/null
-	bin=.
-fi
-make -s -C "$bin" tests/bench/fcgi_hello
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-DUR=${BENCH_SECONDS:-5}
-CONNS=${BENCH_CONNS:-64}
-dir=$(mktemp -d /tmp/pc-bench-ca-XXXXXX)
+bench_tmp=pc-bench-ca
+. tests/bench/common.sh
 cc -O2 -o "$dir/bench_sign" tests/bench/bench_sign.c $(pkg-config --cflags --libs gnutls)
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-sh contrib/mkconf.sh "$dir" "$port"
-"$bin/tests/bench/fcgi_hello" "$dir/bench-fcgi.sock" 4 & hello=$!
-"$bin/src/portcullis" -c "$dir/portcullis.hcl" 2>"$dir/portcullis.log" & master=$!
-while [ ! -S "$dir/portcullis.sock" ]; do sleep 0.05; done
-nginx -p "$dir/nginx" -c "$dir/nginx.conf" -e "$dir/nginx/error.log" & web=$!
-# fcgi_hello ignores SIGTERM while blocked in accept: KILL it.
-trap 'kill $web $master 2>/dev/null; kill -9 $hello 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
 url="http://127.0.0.1:$port"
 until curl -sf "$url/v1/connect/ca/roots" >/dev/null; do sleep 0.1; done
 curl -sf -X PUT -d '{"Action":"allow"}' "$url/v1/connect/intentions/exact?source=web&destination=db" >/dev/null
@@ -71,7 +54,6 @@ set -- $(measure "$CONNS" "$url/v1/agent/connect/ca/roots"); roots_rps=$1 roots_
 set -- $(measure 8 "$url/v1/agent/connect/ca/leaf/x" "$dir/leaf.lua"); leaf_rps=$1 leaf_p99=$2
 raw_rps=$("$dir/bench_sign" "$DUR" "$(nproc)")
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 printf '\nPortcullis CA benchmark (%s s per point, %s connections, 2 workers x 4 threads, %s cores)\n' "$DUR" "$CONNS" "$(nproc)"
 printf '%-40s %10s %9s %10s %10s\n' "endpoint" "req/s" "p99 ms" "x nginx" "x fastcgi"
 row() { printf '%-40s %10.0f %9s %10s %10s\n' "$1" "$2" "$3" "$(ratio "$2" "$static_rps")" "$(ratio "$2" "$fcgi_rps")"; }

@@ -13,26 +13,9 @@
 # Prints ratios, never a bare time alone.  Not part of the test run.
 set -eu
 cd "$(dirname "$0")/../.."
-# BUILD=dir uses an existing (out-of-tree) build instead of setup.sh's.
-if [ -n "${BUILD:-}" ]; then
-	bin=$BUILD
-else
-	sh contrib/setup.sh >/dev/null
-	bin=.
-fi
-make -s -C "$bin" tests/bench/fcgi_hello
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-DUR=${BENCH_SECONDS:-5}
-CONNS=${BENCH_CONNS:-64}
 BLOCKERS=${BENCH_BLOCKERS:-10000}
-dir=$(mktemp -d /tmp/pc-bench-XXXXXX)
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-sh contrib/mkconf.sh "$dir" "$port"
-"$bin/tests/bench/fcgi_hello" "$dir/bench-fcgi.sock" 4 & hello=$!
-"$bin/src/portcullis" -c "$dir/portcullis.hcl" 2>"$dir/portcullis.log" & master=$!
-while [ ! -S "$dir/portcullis.sock" ]; do sleep 0.05; done
-nginx -p "$dir/nginx" -c "$dir/nginx.conf" -e "$dir/nginx/error.log" & web=$!
-trap 'kill $web $master $hello 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
+bench_tmp=pc-bench
+. tests/bench/common.sh
 url="http://127.0.0.1:$port"
 until curl -sf "$url/v1/connect/intentions" >/dev/null; do sleep 0.1; done
 curl -sf -X PUT -d '{"Action":"allow"}' "$url/v1/connect/intentions/exact?source=web&destination=db" >/dev/null
@@ -75,7 +58,6 @@ print("held %d of requested, released %d; release p99 %.1f ms = %.0fx nginx stat
 PY
 set -- $(measure "$url/v1/connect/intentions/exact" "$dir/put.lua"); put_rps=$1 put_p99=$2
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 printf '\nPortcullis benchmark (%s s per point, %s connections, 2 workers x 4 threads, %s cores)\n' "$DUR" "$CONNS" "$(nproc)"
 printf '%-34s %10s %9s %12s %12s\n' "endpoint" "req/s" "p99 ms" "x nginx" "x fastcgi"
 row() { printf '%-34s %10.0f %9s %12s %12s\n' "$1" "$2" "$3" "$(ratio "$2" "$static_rps")" "$(ratio "$2" "$fcgi_rps")"; }
