@@ -494,29 +494,14 @@ int
 acl_binding_rule_delete(struct req *req, struct perr *e)
 {
 	const char	*id = req_param(req, "id");
-	sqlite3_stmt	*st;
+	int		 deleted;
 
-	if (acl_uuid_lookup(id, "failed acl binding rule lookup", e) == -1)
+	if (acl_uuid_lookup(id, "failed acl binding rule lookup", e) == -1 ||
+	    store_delete_row(req->store, SQL_BINDING_RULE_DELETE, ":id", id,
+	    TBL_ACL_BINDING_RULES, &deleted, e) == -1)
 		return -1;
-	if (store_begin(req->store, e) == -1)
-		return -1;
-	if ((st = store_stmt(req->store, SQL_BINDING_RULE_DELETE)) == NULL) {
-		store_rollback(req->store);
-		return perr_set(e, 500, "internal store error");
-	}
-	store_bind_text(st, ":id", id);
-	if (store_step(req->store, st, e) < 0) {
-		store_rollback(req->store);
-		return -1;
-	}
-	if (sqlite3_changes(sqlite3_db_handle(st)) == 0)
-		store_rollback(req->store);	/* nothing changed */
-	else {
-		store_touch(req->store, TBL_ACL_BINDING_RULES);
-		if (store_commit(req->store, e) == -1)
-			return -1;
+	if (deleted)
 		log_info("acl: binding rule %s deleted", id);
-	}
 	req->reply = json_object_new_boolean(1);
 	return 0;
 }

@@ -322,6 +322,41 @@ store_get_row(struct store *s, enum sql_id id, const char *param,
 	return rc < 0 ? -1 : 0;
 }
 
+/*
+ * Run delete query id, binding value to param, in a write transaction
+ * of its own.  When a row went, mark table t written and commit; when
+ * none did, roll back so the index does not move.  *deleted says which.
+ * Returns 0, or -1 with 500 (logged).
+ */
+int
+store_delete_row(struct store *s, enum sql_id id, const char *param,
+    const char *value, enum table t, int *deleted, struct perr *e)
+{
+	sqlite3_stmt	*st;
+
+	*deleted = 0;
+	if (store_begin(s, e) == -1)
+		return -1;
+	if ((st = store_stmt(s, id)) == NULL) {
+		store_rollback(s);
+		return perr_set(e, 500, "internal store error");
+	}
+	store_bind_text(st, param, value);
+	if (store_step(s, st, e) < 0) {
+		store_rollback(s);
+		return -1;
+	}
+	if (sqlite3_changes(s->db) == 0) {
+		store_rollback(s);
+		return 0;
+	}
+	store_touch(s, t);
+	if (store_commit(s, e) == -1)
+		return -1;
+	*deleted = 1;
+	return 0;
+}
+
 void
 store_bind_text(sqlite3_stmt *st, const char *name, const char *v)
 {

@@ -63,6 +63,9 @@ int		 store_step(struct store *, sqlite3_stmt *, struct perr *)
 int		 store_get_row(struct store *, enum sql_id, const char *,
 		    const char *, void (*)(void *, sqlite3_stmt *), void *,
 		    int *, struct perr *) PC_MUSTCHECK;
+int		 store_delete_row(struct store *, enum sql_id, const char *,
+		    const char *, enum table, int *, struct perr *)
+		    PC_MUSTCHECK;
 void		 store_bind_text(sqlite3_stmt *, const char *, const char *);
 void		 store_bind_int(sqlite3_stmt *, const char *, int64_t);
 const char	*store_col_text(sqlite3_stmt *, int);
