@@ -18,9 +18,9 @@
 #include "router.h"
 
 /*
- * Match path against pattern.  On success fills params (up to
- * REQ_MAX_PARAMS, values copied into the arena) and returns the number
- * of literal segments (>= 0); returns -1 when it does not match.
+ * Match path against pattern.  On success fills params, unless it is
+ * NULL (up to REQ_MAX_PARAMS, copied into the arena), and returns the
+ * number of literal segments (>= 0); returns -1 when it does not match.
  */
 int
 pattern_match(const char *pattern, const char *path, struct kv *params,
@@ -45,9 +45,9 @@ pattern_match(const char *pattern, const char *path, struct kv *params,
 		if (*p == '*') {
 			if (*s == '\0')
 				return -1;
-			if (n < REQ_MAX_PARAMS) {
+			if (params != NULL && n < REQ_MAX_PARAMS) {
 				params[n].key = p + 1;
-				params[n].val = a ? arena_strdup(a, s) : NULL;
+				params[n].val = arena_strdup(a, s);
 				n++;
 			}
 			*nparams = n;
@@ -56,7 +56,7 @@ pattern_match(const char *pattern, const char *path, struct kv *params,
 		if (*p == ':') {
 			if (se == s)
 				return -1;
-			if (n < REQ_MAX_PARAMS) {
+			if (params != NULL && n < REQ_MAX_PARAMS) {
 				params[n].key = arena_strndup(a, p + 1,
 				    (size_t)(pe - p - 1));
 				params[n].val = arena_strndup(a, s,
@@ -86,28 +86,27 @@ pattern_match(const char *pattern, const char *path, struct kv *params,
 enum route_match
 router_match(struct req *req, char *allow, size_t allowsz)
 {
-	struct kv	 params[REQ_MAX_PARAMS];
 	const char	*best = NULL;
-	size_t		 i, np, bestnp = 0;
+	size_t		 i, np;
 	int		 score, bestscore = -1;
 
-	/* Pick the most specific pattern matching the path. */
+	/* Pick the most specific pattern matching the path: no copies. */
 	for (i = 0; i < nroutes; i++) {
 		if (best != NULL && strcmp(routes[i].pattern, best) == 0)
 			continue;
-		np = 0;
-		score = pattern_match(routes[i].pattern, req->path, params,
-		    &np, req->arena);
+		score = pattern_match(routes[i].pattern, req->path, NULL, &np,
+		    NULL);
 		if (score > bestscore) {
 			bestscore = score;
 			best = routes[i].pattern;
-			memcpy(req->params, params, sizeof(params));
-			bestnp = np;
 		}
 	}
 	if (best == NULL)
 		return ROUTE_NO_PATH;
-	req->nparams = bestnp;
+	/* Then copy the winner's parameters once. */
+	req->nparams = 0;
+	(void)pattern_match(best, req->path, req->params, &req->nparams,
+	    req->arena);
 
 	snprintf(allow, allowsz, "OPTIONS");
 	for (i = 0; i < nroutes; i++) {
