@@ -20,6 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
+#include <gnutls/abstract.h>
+#include <gnutls/x509.h>
+#include <gnutls/x509-ext.h>
+
 #include "portcullis.h"
 #include "spiffe.h"
 #include "x509.h"
@@ -799,6 +804,216 @@ test_leaf_extra_sans(void)
 }
 
 /*
+ * The TBSCertificate inside a certificate's DER (outer SEQUENCE, first
+ * element): sets *off and *n and returns 0, or -1 if der is too short.
+ */
+static int
+tbs_of(const unsigned char *der, size_t len, size_t *off, size_t *n)
+{
+	size_t	i = 1, k, hdr, body = 0;
+
+	if (len < 4 || der[0] != 0x30)
+		return -1;
+	i += (der[i] & 0x80) ? 1 + (der[i] & 0x7f) : 1;	/* outer length */
+	if (i + 2 > len || der[i] != 0x30)
+		return -1;
+	if (der[i + 1] & 0x80) {
+		k = der[i + 1] & 0x7f;
+		for (hdr = 0; hdr < k; hdr++)
+			body = body << 8 | der[i + 2 + hdr];
+		hdr = 2 + k;
+	} else {
+		body = der[i + 1];
+		hdr = 2;
+	}
+	if (i + hdr + body > len)
+		return -1;
+	*off = i;
+	*n = hdr + body;
+	return 0;
+}
+
+static gnutls_datum_t
+pem_der(const char *label, const char *pem)
+{
+	gnutls_datum_t	in = { (unsigned char *)(uintptr_t)pem,
+			    (unsigned)strlen(pem) }, der = { NULL, 0 };
+
+	if (gnutls_pem_base64_decode2(label, &in, &der) < 0)
+		der.size = 0;
+	return der;
+}
+
+/*
+ * x509_leaf_sign() writes the TBSCertificate from a DER template
+ * (der.c) instead of GnuTLS's certificate API, for speed.  Build the
+ * same leaf the way it used to be built, with gnutls_x509_crt_t, and
+ * require identical TBSCertificate bytes: same field order, encodings
+ * (UTCTime vs GeneralizedTime at 2050, INTEGER sign byte, critical
+ * flags, algorithm parameters) and extension order.  csr_pem NULL: the
+ * agent's in-memory request for SVC_URI; else a CSR whose SANs are
+ * DNS web.example and IP 10.0.0.1 besides SVC_URI.
+ */
+static void
+test_leaf_template(const char *catype, int cabits, const char *csr_pem,
+    uint64_t serial, time_t now, int64_t ttl)
+{
+	static const unsigned char	ip4[] = { 10, 0, 0, 1 };
+	struct x509_ca			*ca;
+	struct x509_csr			*c;
+	struct perr			 e;
+	gnutls_x509_privkey_t		 cak;
+	gnutls_privkey_t		 capk;
+	gnutls_x509_crt_t		 cacrt, crt;
+	gnutls_pubkey_t			 pub;
+	gnutls_x509_crq_t		 crq;
+	gnutls_subject_alt_names_t	 sans;
+	gnutls_datum_t			 d, ours, ref = { NULL, 0 }, san;
+	unsigned char			 kid[32], sn[9];
+	unsigned int			 status = 1;
+	size_t				 o1, n1, o2, n2, sl = 0;
+	char				*kpem, *root, *key = NULL, *leaf;
+	uint64_t			 v;
+	int				 i, r;
+
+	ca = make_ca(catype, cabits, 8, now, &kpem, &root);
+	if (csr_pem == NULL)
+		r = x509_leaf_request(SVC_URI, &key, &c, &e);
+	else
+		r = x509_csr_parse(csr_pem, &c, &e);
+	ok(r == 0 && x509_csr_check(c, TD, "dc1", &e) == 0 &&
+	    x509_leaf_sign(ca, c, serial, now, ttl, &leaf, &e) == 0,
+	    "template: %s/%d leaf signed (%s)", catype, cabits, e.msg);
+
+	/* The reference, through GnuTLS's certificate API. */
+	gnutls_x509_privkey_init(&cak);
+	d = pem_der(strcmp(catype, "ec") == 0 ? "EC PRIVATE KEY" :
+	    "RSA PRIVATE KEY", kpem);
+	gnutls_x509_privkey_import(cak, &d, GNUTLS_X509_FMT_DER);
+	gnutls_free(d.data);
+	gnutls_privkey_init(&capk);
+	gnutls_privkey_import_x509(capk, cak, 0);
+	gnutls_x509_crt_init(&cacrt);
+	d = pem_der("CERTIFICATE", root);
+	gnutls_x509_crt_import(cacrt, &d, GNUTLS_X509_FMT_DER);
+	gnutls_free(d.data);
+	gnutls_pubkey_init(&pub);
+	if (csr_pem == NULL) {
+		gnutls_x509_privkey_t	lk;
+
+		gnutls_x509_privkey_init(&lk);
+		d = pem_der("EC PRIVATE KEY", key);
+		gnutls_x509_privkey_import(lk, &d, GNUTLS_X509_FMT_DER);
+		gnutls_free(d.data);
+		gnutls_x509_crt_init(&crt);
+		gnutls_x509_crt_set_key(crt, lk);
+		gnutls_x509_privkey_deinit(lk);
+	} else {
+		gnutls_x509_crq_init(&crq);
+		d = pem_der("CERTIFICATE REQUEST", csr_pem);
+		gnutls_x509_crq_import(crq, &d, GNUTLS_X509_FMT_DER);
+		gnutls_free(d.data);
+		gnutls_pubkey_import_x509_crq(pub, crq, 0);
+		gnutls_x509_crq_deinit(crq);
+		gnutls_x509_crt_init(&crt);
+		gnutls_x509_crt_set_pubkey(crt, pub);
+	}
+	gnutls_x509_crt_set_version(crt, 3);
+	for (v = serial, i = 8; i > 0; v >>= 8)
+		sn[--i] = (unsigned char)v;
+	while (i < 7 && sn[i] == 0)
+		i++;
+	if (sn[i] & 0x80)
+		sn[--i] = 0;
+	gnutls_x509_crt_set_serial(crt, sn + i, (size_t)(8 - i));
+	gnutls_x509_crt_set_activation_time(crt, now - 60);
+	gnutls_x509_crt_set_expiration_time(crt, (time_t)(now - 60 + ttl));
+	gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE |
+	    GNUTLS_KEY_KEY_ENCIPHERMENT | GNUTLS_KEY_DATA_ENCIPHERMENT |
+	    GNUTLS_KEY_KEY_AGREEMENT);
+	gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_CLIENT, 0);
+	gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0);
+	gnutls_x509_crt_set_basic_constraints(crt, 0, -1);
+	sl = sizeof(kid);
+	gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, kid, &sl);
+	gnutls_x509_crt_set_subject_key_id(crt, kid, sl);
+	sl = sizeof(kid);
+	gnutls_x509_crt_get_subject_key_id(cacrt, kid, &sl, NULL);
+	gnutls_x509_crt_set_authority_key_id(crt, kid, sl);
+	gnutls_subject_alt_names_init(&sans);
+	if (csr_pem != NULL) {
+		d.data = (unsigned char *)"web.example";
+		d.size = 11;
+		gnutls_subject_alt_names_set(sans, GNUTLS_SAN_DNSNAME, &d,
+		    NULL);
+		d.data = (unsigned char *)(uintptr_t)ip4;
+		d.size = 4;
+		gnutls_subject_alt_names_set(sans, GNUTLS_SAN_IPADDRESS, &d,
+		    NULL);
+	}
+	d.data = (unsigned char *)SVC_URI;
+	d.size = (unsigned)strlen(SVC_URI);
+	gnutls_subject_alt_names_set(sans, GNUTLS_SAN_URI, &d, NULL);
+	gnutls_x509_ext_export_subject_alt_names(sans, &san);
+	gnutls_x509_crt_set_extension_by_oid(crt, "2.5.29.17", san.data,
+	    san.size, 1);
+	gnutls_free(san.data);
+	gnutls_subject_alt_names_deinit(sans);
+	r = gnutls_x509_crt_privkey_sign(crt, cacrt, capk, GNUTLS_DIG_SHA256,
+	    0);
+	if (r >= 0)
+		r = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &ref);
+	ok(r >= 0, "template: GnuTLS builds the reference (%s)",
+	    gnutls_strerror(r));
+
+	ours = pem_der("CERTIFICATE", leaf);
+	ok(tbs_of(ours.data, ours.size, &o1, &n1) == 0 &&
+	    tbs_of(ref.data, ref.size, &o2, &n2) == 0 && n1 == n2 &&
+	    memcmp(ours.data + o1, ref.data + o2, n1) == 0,
+	    "template: %s/%d %s, serial %llu, %lld s: TBSCertificate "
+	    "identical to GnuTLS's", catype, cabits, csr_pem ? "CSR with "
+	    "DNS+IP" : "agent request", (unsigned long long)serial,
+	    (long long)ttl);
+	/* and the signature verifies with the CA's certificate */
+	gnutls_x509_crt_deinit(crt);
+	gnutls_x509_crt_init(&crt);
+	gnutls_x509_crt_import(crt, &ours, GNUTLS_X509_FMT_DER);
+	r = gnutls_x509_crt_verify(crt, &cacrt, 1, 0, &status);
+	ok(r == 0 && status == 0, "template: GnuTLS verifies the signature "
+	    "against the root");
+	gnutls_free(ours.data);
+	gnutls_free(ref.data);
+	gnutls_x509_crt_deinit(crt);
+	gnutls_x509_crt_deinit(cacrt);
+	gnutls_pubkey_deinit(pub);
+	gnutls_privkey_deinit(capk);
+	gnutls_x509_privkey_deinit(cak);
+	x509_csr_free(c);
+	free(leaf);
+	if (key != NULL)
+		secret_free(key);
+	x509_ca_free(ca);
+	secret_free(kpem);
+	free(root);
+}
+
+static void
+test_leaf_templates(void)
+{
+	char	*csr = py_make("mkcsr dns-ip");
+	time_t	 now = time(NULL);
+
+	test_leaf_template("ec", 256, NULL, 300, now, 3 * DAY);
+	test_leaf_template("ec", 384, NULL, 0x80, now, DAY);
+	test_leaf_template("rsa", 2048, NULL, 0xffffffffffULL, now, DAY);
+	test_leaf_template("ec", 256, csr, 7, now, 3 * DAY);
+	/* NotAfter in 2051: GeneralizedTime */
+	test_leaf_template("ec", 256, NULL, 42, now,
+	    (int64_t)(2556144000LL - now));
+	free(csr);
+}
+
+/*
  * Rotation: the old CA cross-signs the new root; a leaf of the new CA
  * verifies against the old root through that intermediate.
  */
@@ -989,6 +1204,7 @@ main(void)
 	test_leaf("ec", 384);
 	test_leaf("rsa", 2048);
 	test_leaf_extra_sans();
+	test_leaf_templates();
 	test_cross_sign("ec", 384);
 	test_cross_sign("rsa", 2048);
 	test_crl();
