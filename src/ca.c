@@ -43,7 +43,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -683,7 +682,6 @@ snap_free(struct snap *hdr)
 	free(s->json);
 	cfg_clear(&s->cfg);
 	x509_ca_free(s->signer);
-	pthread_mutex_destroy(&s->sign_mtx);
 	free(s);
 }
 
@@ -760,7 +758,6 @@ snap_load(struct req *req, uint64_t idx, struct ca_snap **out,
 
 	s = xcalloc(1, sizeof(*s));
 	s->hdr.free = snap_free;
-	pthread_mutex_init(&s->sign_mtx, NULL);
 	s->cluster_id = xstrdup(req->worker->cluster_id);
 	s->trust_domain = spiffe_trust_domain(s->cluster_id);
 	s->inter_pem = xstrdup("");
@@ -1017,9 +1014,7 @@ ca_issue(struct req *req, struct ca_snap *s, const struct x509_csr *csr,
 		return -1;
 	}
 	/* Sign outside the write transaction: other writers go on. */
-	pthread_mutex_lock(&s->sign_mtx);
 	rc = x509_leaf_sign(s->signer, csr, out->serial, now, ttl, &pem, e);
-	pthread_mutex_unlock(&s->sign_mtx);
 	if (rc == -1) {
 		e->status = 500;	/* Consul: signing errors are 500 */
 		goto fail;
@@ -1570,12 +1565,10 @@ ca_crl(struct req *req, struct perr *e)
 		rv[i].serial = r->serial[i];
 		rv[i].when = r->when[i];
 	}
-	pthread_mutex_lock(&s->sign_mtx);
 	rc = x509_crl_create(s->signer, rv, r->n,
 	    store_index_max(TBIT(TBL_CA_LEAVES) | TBIT(TBL_CA_ROOTS)),
 	    time(NULL), CRL_TTL, aspem ? &pem : NULL, aspem ? NULL : &der,
 	    aspem ? NULL : &derlen, e);
-	pthread_mutex_unlock(&s->sign_mtx);
 	if (rc == -1)
 		goto out;
 	if (aspem) {

@@ -7,7 +7,6 @@
 #ifndef CA_H
 #define CA_H
 
-#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -66,8 +65,8 @@ struct ca_snap {
 	char		*json;		/* rendered roots reply */
 	size_t		 jsonlen;
 	time_t		 prune_at;	/* 0: nothing to prune */
-	struct x509_ca	*signer;	/* the active CA, NULL if unloadable */
-	pthread_mutex_t	 sign_mtx;	/* one signature at a time */
+	struct x509_ca	*signer;	/* the active CA, NULL if unloadable;
+					   thread-safe (its own lock) */
 };
 
 /* A leaf just signed (ca_issue()). */

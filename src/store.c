@@ -403,10 +403,10 @@ store_begin(struct store *s, struct perr *e)
 			log_warn("store: flock");
 			return perr_set(e, 500, "internal store error");
 		}
-	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
-	    SQLITE_OK) {
+	if ((st = store_stmt(s, SQL_TX_BEGIN)) == NULL ||
+	    store_step(s, st, e) != 0) {
 		flock(s->lockfd, LOCK_UN);
-		return dberr(s, e, "begin");
+		return perr_set(e, 500, "internal store error");
 	}
 	s->in_tx = 1;
 	memset(s->touched, 0, sizeof(s->touched));
@@ -454,10 +454,9 @@ store_commit(struct store *s, struct perr *e)
 		if (store_step(s, st, e) != 0)
 			goto fail;
 	}
-	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		dberr(s, e, "commit");
+	if ((st = store_stmt(s, SQL_TX_COMMIT)) == NULL ||
+	    store_step(s, st, e) != 0)
 		goto fail;
-	}
 	s->in_tx = 0;
 	flock(s->lockfd, LOCK_UN);
 	for (t = 1; t < TBL__MAX; t++)
@@ -475,9 +474,14 @@ fail:
 void
 store_rollback(struct store *s)
 {
+	sqlite3_stmt	*st;
+
 	if (!s->in_tx)
 		return;
-	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	if ((st = store_stmt(s, SQL_TX_ROLLBACK)) != NULL) {
+		sqlite3_step(st);
+		sqlite3_reset(st);
+	}
 	s->in_tx = 0;
 	flock(s->lockfd, LOCK_UN);
 }

@@ -25,6 +25,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +81,13 @@ struct x509_key {
 	unsigned char		 kid[KEYID_LEN];
 };
 
+/*
+ * A CA may be shared by the threads of a worker (ca.c's snapshots): its
+ * GnuTLS key object is used by one thread at a time, under mtx, and
+ * only for the signature itself.
+ */
 struct x509_ca {
+	pthread_mutex_t		 mtx;
 	struct x509_key		*key;
 	gnutls_x509_crt_t	 crt;
 	unsigned char		 aki[X509_KEYID_MAX]; /* what we sign as */
@@ -790,6 +797,7 @@ x509_ca_load(const char *key_pem, const char *cert_pem, struct x509_ca **out,
 
 	*out = NULL;
 	ca = xcalloc(1, sizeof(*ca));
+	pthread_mutex_init(&ca->mtx, NULL);
 	if (x509_key_load(key_pem, &ca->key, e) == -1 ||
 	    cert_parse(cert_pem, &ca->crt, e) == -1)
 		goto fail;
@@ -872,6 +880,7 @@ x509_ca_free(struct x509_ca *ca)
 	gnutls_free(ca->issuer.data);
 	der_free(&ca->sigalg);
 	der_free(&ca->akiext);
+	pthread_mutex_destroy(&ca->mtx);
 	free(ca);
 }
 
@@ -1429,7 +1438,7 @@ x509_csr_free(struct x509_csr *c)
  * bytes against the same leaf built with GnuTLS's certificate API.
  */
 int
-x509_leaf_sign(const struct x509_ca *ca, const struct x509_csr *c,
+x509_leaf_sign(struct x509_ca *ca, const struct x509_csr *c,
     uint64_t serial, time_t now, int64_t ttl, char **pem, struct perr *e)
 {
 	/* Critical key usage: digitalSignature, keyEncipherment,
@@ -1493,8 +1502,11 @@ x509_leaf_sign(const struct x509_ca *ca, const struct x509_csr *c,
 	/* Certificate: tbs, algorithm, BIT STRING (no unused bits). */
 	tbs.data = d.p;
 	tbs.size = (unsigned)tbs_end;
-	if ((r = gnutls_privkey_sign_data(ca->key->pk, GNUTLS_DIG_SHA256, 0,
-	    &tbs, &sig)) < 0) {
+	pthread_mutex_lock(&ca->mtx);
+	r = gnutls_privkey_sign_data(ca->key->pk, GNUTLS_DIG_SHA256, 0, &tbs,
+	    &sig);
+	pthread_mutex_unlock(&ca->mtx);
+	if (r < 0) {
 		gtls_fail(e, "error generating certificate", r);
 		goto out;
 	}
@@ -1515,6 +1527,19 @@ out:
 	return rc;
 }
 
+/* Sign crl with ca, under the CA's lock. */
+static int
+crl_sign(struct x509_ca *ca, gnutls_x509_crl_t crl)
+{
+	int	r;
+
+	pthread_mutex_lock(&ca->mtx);
+	r = gnutls_x509_crl_privkey_sign(crl, ca->crt, ca->key->pk,
+	    root_hash(ca->key), 0);
+	pthread_mutex_unlock(&ca->mtx);
+	return r;
+}
+
 /*
  * Sign a CRL (v2) with the CA: thisUpdate = now, nextUpdate = now +
  * ttl seconds, CRL number, AKI = the CA's key id, one entry per
@@ -1525,7 +1550,7 @@ out:
  * fails).
  */
 int
-x509_crl_create(const struct x509_ca *ca, const struct x509_revoked *rev,
+x509_crl_create(struct x509_ca *ca, const struct x509_revoked *rev,
     size_t nrev, uint64_t number, time_t now, int64_t ttl, char **pem,
     unsigned char **der, size_t *der_len, struct perr *e)
 {
@@ -1563,8 +1588,7 @@ x509_crl_create(const struct x509_ca *ca, const struct x509_revoked *rev,
 	if ((r = gnutls_x509_crl_set_number(crl, sn, n)) < 0 ||
 	    (r = gnutls_x509_crl_set_authority_key_id(crl, ca->aki,
 	    ca->aki_len)) < 0 ||
-	    (r = gnutls_x509_crl_privkey_sign(crl, ca->crt, ca->key->pk,
-	    root_hash(ca->key), 0)) < 0 ||
+	    (r = crl_sign(ca, crl)) < 0 ||
 	    (r = gnutls_x509_crl_export2(crl, GNUTLS_X509_FMT_DER, &d)) < 0) {
 		gtls_fail(e, "error generating CRL", r);
 		goto out;

@@ -80,10 +80,10 @@ const char *x509_csr_uri(const struct x509_csr *);
 int	 x509_csr_check(struct x509_csr *, const char *, const char *,
 	    struct perr *) PC_MUSTCHECK;
 void	 x509_csr_free(struct x509_csr *);
-int	 x509_leaf_sign(const struct x509_ca *, const struct x509_csr *,
+int	 x509_leaf_sign(struct x509_ca *, const struct x509_csr *,
 	    uint64_t, time_t, int64_t, char **, struct perr *) PC_MUSTCHECK;
 
-int	 x509_crl_create(const struct x509_ca *, const struct x509_revoked *,
+int	 x509_crl_create(struct x509_ca *, const struct x509_revoked *,
 	    size_t, uint64_t, time_t, int64_t, char **, unsigned char **,
 	    size_t *, struct perr *) PC_MUSTCHECK;
 

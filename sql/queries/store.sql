@@ -19,3 +19,14 @@ UPDATE table_index SET idx = idx + 1 WHERE name = 'raft' RETURNING idx;
 -- name: index_touch
 INSERT INTO table_index (name, idx) VALUES (:name, :idx)
     ON CONFLICT (name) DO UPDATE SET idx = excluded.idx;
+
+-- Transaction control, prepared once per connection like the rest
+-- (sqlite3_exec would parse them on every write).
+-- name: tx_begin
+BEGIN IMMEDIATE;
+
+-- name: tx_commit
+COMMIT;
+
+-- name: tx_rollback
+ROLLBACK;
