@@ -13,8 +13,7 @@
 -- and the search walks the small UNIQUE index on service.
 CREATE TABLE ca_leaf_cache_new (
 	service		TEXT NOT NULL UNIQUE,	-- :service of the leaf endpoint
-	serial		INTEGER NOT NULL REFERENCES ca_leaf (serial)
-			    ON DELETE CASCADE,	-- the cached leaf
+	serial		INTEGER NOT NULL,	-- the cached leaf (a ca_leaf row)
 	cert_pem	TEXT NOT NULL,		-- CertPEM: leaf + intermediates
 	private_key_pem	TEXT NOT NULL,		-- PrivateKeyPEM (secret)
 	signing_key_id	TEXT NOT NULL,		-- SigningKeyID of the root at issue time
@@ -28,10 +27,10 @@ INSERT INTO ca_leaf_cache_new (service, serial, cert_pem, private_key_pem,
 DROP TABLE ca_leaf_cache;
 ALTER TABLE ca_leaf_cache_new RENAME TO ca_leaf_cache;
 
--- The ON DELETE CASCADE above and the purge's "NOT IN (SELECT serial
--- FROM ca_leaf_cache)" look rows up by serial: without this index each
--- purged leaf scanned the whole cache.
-CREATE INDEX ca_leaf_cache_by_serial ON ca_leaf_cache (serial);
+-- No foreign key to ca_leaf any more: the purge never deletes a cached
+-- leaf (ca_leaf_expire skips them through the UNIQUE index on service),
+-- and the key made SQLite scan the whole cache for every purged leaf,
+-- or cost an index on serial written by every issuance.
 
 -- The purge (ca_leaf_expire, every SERIAL_BLOCK issuances) finds leaves
 -- by expiry instead of scanning every leaf ever kept.

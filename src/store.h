@@ -50,6 +50,8 @@ void		 store_shared_init(void);
 int		 store_open(const char *, struct store **, struct perr *)
 		    PC_MUSTCHECK;
 void		 store_close(struct store *);
+int		 store_checkpointer(const char *);
+int		 store_checkpoint(struct store *);
 int		 store_migrate(struct store *, struct perr *) PC_MUSTCHECK;
 int		 store_prepare_all(struct store *, struct perr *) PC_MUSTCHECK;
 int		 store_load_shared(struct store *, struct perr *) PC_MUSTCHECK;

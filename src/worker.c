@@ -198,6 +198,8 @@ worker_main(struct conf *conf, int slot, int listen_fd)
 	sigaddset(&block, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 	blocking_start(&w);
+	if (slot == 0 && store_checkpointer(w.db_path) == -1)
+		log_warnx("worker: no checkpointer; commits will checkpoint");
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	th = xcalloc((size_t)conf->threads, sizeof(*th));

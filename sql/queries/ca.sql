@@ -78,7 +78,9 @@ UPDATE ca_leaf SET revoked_at = :now
 
 -- name: ca_leaf_expire
 DELETE FROM ca_leaf WHERE not_after < :before
-   AND serial NOT IN (SELECT serial FROM ca_leaf_cache);
+   AND NOT EXISTS (SELECT 1 FROM ca_leaf_cache c
+                    WHERE c.service = ca_leaf.service
+                      AND c.serial = ca_leaf.serial);
 
 -- name: ca_leaf_cache_get
 SELECT c.serial, c.cert_pem, c.private_key_pem, c.signing_key_id,
