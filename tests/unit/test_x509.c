@@ -997,6 +997,63 @@ test_leaf_template(const char *catype, int cabits, const char *csr_pem,
 	free(root);
 }
 
+/*
+ * The agent request writes the leaf's SubjectPublicKeyInfo from the
+ * point's coordinates, left-padded to 32 bytes.  One coordinate in 256
+ * has a leading zero byte: over 512 keys, check that every leaf's key
+ * is the private key's (GnuTLS key ids of both).
+ */
+static void
+test_leaf_request_keys(void)
+{
+	struct x509_ca		*ca;
+	struct x509_csr		*c;
+	struct perr		 e;
+	gnutls_x509_crt_t	 crt;
+	gnutls_x509_privkey_t	 xk;
+	gnutls_datum_t		 d;
+	unsigned char		 a[32], b[32];
+	size_t			 na, nb;
+	char			*kpem, *root, *key, *leaf;
+	time_t			 now = time(NULL);
+	int			 i, bad = 0;
+
+	ca = make_ca("ec", 256, 8, now, &kpem, &root);
+	for (i = 0; i < 512 && bad == 0; i++) {
+		if (x509_leaf_request(SVC_URI, &key, &c, &e) == -1 ||
+		    x509_leaf_sign(ca, c, 100 + (uint64_t)i, now, DAY, &leaf,
+		    &e) == -1) {
+			bad = 1;
+			break;
+		}
+		gnutls_x509_crt_init(&crt);
+		d = pem_der("CERTIFICATE", leaf);
+		gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER);
+		gnutls_free(d.data);
+		gnutls_x509_privkey_init(&xk);
+		d = pem_der("EC PRIVATE KEY", key);
+		gnutls_x509_privkey_import(xk, &d, GNUTLS_X509_FMT_DER);
+		gnutls_free(d.data);
+		na = sizeof(a);
+		nb = sizeof(b);
+		if (gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, a,
+		    &na) < 0 || gnutls_x509_privkey_get_key_id(xk,
+		    GNUTLS_KEYID_USE_SHA256, b, &nb) < 0 || na != nb ||
+		    memcmp(a, b, na) != 0)
+			bad = 2;
+		gnutls_x509_privkey_deinit(xk);
+		gnutls_x509_crt_deinit(crt);
+		x509_csr_free(c);
+		secret_free(key);
+		free(leaf);
+	}
+	ok(bad == 0, "512 agent requests: every leaf carries its private "
+	    "key's public key (%d, %s)", bad, bad == 1 ? e.msg : "");
+	x509_ca_free(ca);
+	secret_free(kpem);
+	free(root);
+}
+
 static void
 test_leaf_templates(void)
 {
@@ -1205,6 +1262,7 @@ main(void)
 	test_leaf("rsa", 2048);
 	test_leaf_extra_sans();
 	test_leaf_templates();
+	test_leaf_request_keys();
 	test_cross_sign("ec", 384);
 	test_cross_sign("rsa", 2048);
 	test_crl();
