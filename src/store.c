@@ -498,8 +498,10 @@ store_commit(struct store *s, struct perr *e)
 		/* No checkpointer kept up: do it under the lock, once. */
 		log_warnx("store: WAL at %d frames; checkpointing inline",
 		    s->wal_frames);
+		sqlite3_busy_timeout(s->db, CKPT_WAIT_MS);
 		sqlite3_wal_checkpoint_v2(s->db, NULL,
 		    SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+		sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
 		s->wal_frames = 0;
 	}
 	flock(s->lockfd, LOCK_UN);
