@@ -16,10 +16,10 @@
  *
  * Blocking (?index=): the route watches the leaves and roots indexes;
  * a re-run after a rotation or revocation mints the new leaf, so a
- * parked query returns the new certificate.
- * XXX #3: any leaf issued for another service also releases parked
- * queries (with the unchanged leaf); the default wait is the
- * dispatcher's 5 min, not Consul's 10 min for this endpoint.
+ * parked query returns the new certificate.  Another service's leaf
+ * moves the leaves index but not this answer's, so the query keeps
+ * waiting (blocking.c); the default wait is Consul's 10 min for this
+ * endpoint (R_LONGWAIT).
  */
 #include "config.h"
 
