@@ -175,6 +175,32 @@ def test_blocking_leaf_query_times_out_with_the_same_leaf(server):
     assert r.json()["SerialNumber"] == first.json()["SerialNumber"]
 
 
+def test_blocking_leaf_query_is_not_released_by_another_services_leaf(server):
+    # A new leaf for another service moves the leaves table's index; the
+    # parked query is re-run, finds its own leaf unchanged and keeps
+    # waiting until its deadline (Consul's agent cache is per service).
+    first = leaf(server, "steady")
+    idx = int(first.headers["X-Consul-Index"])
+    out = {}
+
+    def wait():
+        t0 = time.monotonic()
+        out["r"] = leaf(server, "steady", params={"index": idx, "wait": "3s"}, timeout=20)
+        out["t"] = time.monotonic() - t0
+
+    t = threading.Thread(target=wait)
+    t.start()
+    time.sleep(0.5)
+    for i in range(3):
+        other = leaf(server, "elsewhere-%d" % i)
+        assert other.headers["X-Cache"] == "MISS"
+        assert int(other.headers["X-Consul-Index"]) > idx
+    t.join(20)
+    assert out["t"] >= 2.9, "released after %.2fs by another service's leaf" % out["t"]
+    assert out["r"].json()["SerialNumber"] == first.json()["SerialNumber"]
+    assert int(out["r"].headers["X-Consul-Index"]) == idx
+
+
 def test_revoked_leaf_is_replaced_and_recorded(make_server):
     s = make_server()
     a = leaf(s, "web").json()
