@@ -984,8 +984,9 @@ ca_issued_clear(struct ca_issued *is)
  * Sign a checked CSR for service with the snapshot's active CA (§4.2
  * items 5-6, §4.3) and record the leaf, all in one write: CSR limits
  * (429), root not expired (500), next serial, the leaf row, and when
- * cache_key is non-NULL the service's leaf cache row with that private
- * key and a renewal time 60-90 % into the leaf's life.  Fills *out
+ * cache_key is non-NULL that row becomes the service's cached leaf with
+ * that private key and a renewal time 60-90 % into the leaf's life
+ * (ca_db_leaf_insert()).  Fills *out
  * (ca_issued_clear()).  Returns 0 or -1 with e set.
  */
 int
@@ -1025,18 +1026,14 @@ ca_issue(struct req *req, struct ca_snap *s, const struct x509_csr *csr,
 	out->not_after = out->not_before + ttl;
 	out->index = store_tx_index(st);
 	x509_serial_hex(out->serial, out->serial_hex, sizeof(out->serial_hex));
-	if (ca_db_leaf_insert(st, out, service, x509_csr_uri(csr),
-	    s->active->id, e) == -1)
-		goto abort;
 	xasprintf(&out->cert_pem, "%s%s", pem, s->inter_pem);
-	if (cache_key != NULL) {
-		/* Renew at a random point in 60-90 % of its life (§4.6). */
-		renew = out->not_before + (time_t)((double)ttl * (0.6 + 0.3 *
-		    ((double)random() / (double)RAND_MAX)));
-		if (ca_db_leaf_cache_put(st, out, service, cache_key,
-		    s->active->signing_key_id, renew, e) == -1)
-			goto abort;
-	}
+	/* Renew at a random point in 60-90 % of its life (§4.6). */
+	renew = out->not_before + (time_t)((double)ttl * (0.6 + 0.3 *
+	    ((double)random() / (double)RAND_MAX)));
+	if (ca_db_leaf_insert(st, out, service, x509_csr_uri(csr),
+	    s->active->id, cache_key, s->active->signing_key_id, renew,
+	    e) == -1)
+		goto abort;
 	store_touch(st, TBL_CA_LEAVES);
 	if (store_commit(st, e) == -1)
 		goto fail;

@@ -9,12 +9,13 @@
  *   config       the one CA configuration row;
  *   roots        the active root with its key, every root for the
  *                snapshot, rotation (retire + insert), pruning;
- *   leaves       the leaf records, the leaf cache rows, revocation and
+ *   leaves       the leaf records (the cached agent leaf of a service is
+ *                its newest record with a key), revocation and
  *                the revoked serials the snapshot lists.
  *
  * Writes run inside the caller's transaction, except
  * ca_db_serial_take() and ca_db_prune_due(), which make their own.
- * Private keys: ca_root.private_key and the leaf cache's keys pass
+ * Private keys: ca_root.private_key and cached leaves' keys pass
  * through here as PEM text only (x509.c alone parses them); nothing
  * here logs them.
  */
@@ -83,6 +84,7 @@ ca_db_serial_next(struct store *st, uint64_t *out, struct perr *e)
  */
 #define LEAF_KEEP_EXPIRED	(24 * 3600)	/* seconds past NotAfter */
 #define SERIAL_BLOCK	64
+#define LEAF_PURGE_SCAN	1024		/* oldest records looked at */
 
 static pthread_mutex_t	serial_mtx = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t		serial_lo, serial_hi;	/* [lo, hi] unused */
@@ -116,14 +118,16 @@ ca_db_serial_take(struct store *st, uint64_t *out, struct perr *e)
 	sqlite3_reset(q);
 	/*
 	 * Every SERIAL_BLOCK issuances, drop leaf records that expired
-	 * over a day ago (a CRL lists only unexpired leaves; the cached
-	 * leaf of a service is kept): the table does not grow forever.
+	 * over a day ago among the oldest LEAF_PURGE_SCAN (a CRL lists
+	 * only unexpired leaves, and an expired cached leaf is replaced on
+	 * the next call anyway): the table does not grow forever.
 	 */
 	if ((q = store_stmt(st, SQL_CA_LEAF_EXPIRE)) == NULL) {
 		store_rollback(st);
 		return perr_set(e, 500, "internal store error");
 	}
 	store_bind_int(q, ":before", (int64_t)time(NULL) - LEAF_KEEP_EXPIRED);
+	store_bind_int(q, ":scan", LEAF_PURGE_SCAN);
 	if (store_step(st, q, e) == -1) {
 		store_rollback(st);
 		return -1;
@@ -428,13 +432,17 @@ ca_db_prune_due(struct store *st, int64_t keep)
 
 /*
  * Record the leaf is (serial, validity, the write's index) issued for
- * service with SPIFFE ID uri by the root root_id.  Returns 0 or -1
- * (500).
+ * service with SPIFFE ID uri by the root root_id.  With a private key
+ * (the agent leaf endpoint) the record is also service's cached leaf:
+ * it keeps is->cert_pem and key, the SigningKeyID skid of the root it
+ * was signed under and its renewal time, and the service's older
+ * records lose theirs.  key NULL (the sign extension): a bare record.
+ * Returns 0 or -1 (500).
  */
 int
 ca_db_leaf_insert(struct store *st, const struct ca_issued *is,
     const char *service, const char *uri, const char *root_id,
-    struct perr *e)
+    const char *key, const char *skid, time_t renew, struct perr *e)
 {
 	sqlite3_stmt	*q;
 
@@ -447,30 +455,20 @@ ca_db_leaf_insert(struct store *st, const struct ca_issued *is,
 	store_bind_int(q, ":na", (int64_t)is->not_after);
 	store_bind_text(q, ":root", root_id);
 	store_bind_int(q, ":idx", (int64_t)is->index);
-	return exec_stmt(st, q, e);
-}
-
-/*
- * Make the leaf is (its certificate chain) with private key PEM key,
- * signed by the root whose SigningKeyID is skid, service's cached
- * leaf, to be renewed at renew.  Returns 0 or -1 (500).
- */
-int
-ca_db_leaf_cache_put(struct store *st, const struct ca_issued *is,
-    const char *service, const char *key, const char *skid, time_t renew,
-    struct perr *e)
-{
-	sqlite3_stmt	*q;
-
-	if ((q = store_stmt(st, SQL_CA_LEAF_CACHE_PUT)) == NULL)
+	if (key != NULL) {
+		store_bind_text(q, ":cert", is->cert_pem);
+		store_bind_text(q, ":key", key);
+		store_bind_text(q, ":skid", skid);
+		store_bind_int(q, ":renew", (int64_t)renew);
+	}
+	if (exec_stmt(st, q, e) == -1)
+		return -1;
+	if (key == NULL)
+		return 0;
+	if ((q = store_stmt(st, SQL_CA_LEAF_UNCACHE)) == NULL)
 		return perr_set(e, 500, "internal store error");
 	store_bind_text(q, ":service", service);
 	store_bind_int(q, ":serial", (int64_t)is->serial);
-	store_bind_text(q, ":cert", is->cert_pem);
-	store_bind_text(q, ":key", key);
-	store_bind_text(q, ":skid", skid);
-	store_bind_int(q, ":renew", (int64_t)renew);
-	store_bind_int(q, ":idx", (int64_t)is->index);
 	return exec_stmt(st, q, e);
 }
 

@@ -58,11 +58,8 @@ int	 ca_db_roots_touch(struct store *, struct perr *) PC_MUSTCHECK;
 void	 ca_db_prune_due(struct store *, int64_t);
 
 int	 ca_db_leaf_insert(struct store *, const struct ca_issued *,
-	    const char *, const char *, const char *, struct perr *)
-	    PC_MUSTCHECK;
-int	 ca_db_leaf_cache_put(struct store *, const struct ca_issued *,
-	    const char *, const char *, const char *, time_t, struct perr *)
-	    PC_MUSTCHECK;
+	    const char *, const char *, const char *, const char *,
+	    const char *, time_t, struct perr *) PC_MUSTCHECK;
 int	 ca_db_revoked(struct store *, time_t, uint64_t **, time_t **,
 	    size_t *, struct perr *) PC_MUSTCHECK;
 int	 ca_db_leaf_revoke(struct store *, uint64_t, time_t, int *,

@@ -4,8 +4,9 @@
  *
  * Consul's agent keeps a leaf per service in memory and renews it in
  * the background.  We have several workers and no agent, so the cache
- * is a store table (ca_leaf_cache, in the 0600 database, private key
- * included) that every worker reads: a leaf is reused until a random
+ * lives in the store (the newest ca_leaf record of the service that
+ * still holds its chain and private key, in the 0600 database) where
+ * every worker reads it: a leaf is reused until a random
  * point in 60-90 % of its life, until the active root's SigningKeyID
  * changes (rotation) or until it is revoked; then the next call mints
  * a fresh key and leaf (X-Cache: MISS).  The CSR goes through the same

@@ -56,9 +56,20 @@ INSERT INTO ca_serial (id, last) VALUES (1, :start + :n - 1)
     RETURNING last;
 
 -- name: ca_leaf_insert
+-- :cert, :key, :skid, :renew are NULL for a leaf that is not cached
+-- (the /v1/connect/ca/sign extension).
 INSERT INTO ca_leaf (serial, service, uri, not_before, not_after, root_id,
-    create_index)
-    VALUES (:serial, :service, :uri, :nb, :na, :root, :idx);
+    create_index, cert_pem, private_key_pem, signing_key_id, renew_at)
+    VALUES (:serial, :service, :uri, :nb, :na, :root, :idx, :cert, :key,
+            :skid, :renew);
+
+-- name: ca_leaf_uncache
+-- A new cached leaf for :service: forget the older ones' keys.
+UPDATE ca_leaf
+   SET cert_pem = NULL, private_key_pem = NULL, signing_key_id = NULL,
+       renew_at = NULL
+ WHERE service = :service AND serial < :serial
+   AND private_key_pem IS NOT NULL;
 
 -- name: ca_leaf_revoked
 SELECT serial, revoked_at FROM ca_leaf
@@ -77,24 +88,18 @@ UPDATE ca_leaf SET revoked_at = :now
  RETURNING serial;
 
 -- name: ca_leaf_expire
-DELETE FROM ca_leaf WHERE not_after < :before
-   AND NOT EXISTS (SELECT 1 FROM ca_leaf_cache c
-                    WHERE c.service = ca_leaf.service
-                      AND c.serial = ca_leaf.serial);
+-- The oldest :scan records (serials grow with time), those expired
+-- before :before.  A bounded scan instead of an index on not_after,
+-- which every issuance would write: a leaf with a shorter TTL behind
+-- older, longer ones waits until they expire.
+DELETE FROM ca_leaf
+ WHERE serial IN (SELECT serial FROM ca_leaf ORDER BY serial LIMIT :scan)
+   AND not_after < :before;
 
 -- name: ca_leaf_cache_get
-SELECT c.serial, c.cert_pem, c.private_key_pem, c.signing_key_id,
-       c.renew_at, c.modify_index, l.uri, l.not_before, l.not_after,
-       l.revoked_at
-  FROM ca_leaf_cache c JOIN ca_leaf l USING (serial)
- WHERE c.service = :service;
-
--- name: ca_leaf_cache_put
-INSERT INTO ca_leaf_cache (service, serial, cert_pem, private_key_pem,
-    signing_key_id, renew_at, modify_index)
-    VALUES (:service, :serial, :cert, :key, :skid, :renew, :idx)
-    ON CONFLICT (service) DO UPDATE
-    SET serial = excluded.serial, cert_pem = excluded.cert_pem,
-        private_key_pem = excluded.private_key_pem,
-        signing_key_id = excluded.signing_key_id,
-        renew_at = excluded.renew_at, modify_index = excluded.modify_index;
+-- The cached agent leaf of :service: its newest record with a key.
+SELECT serial, cert_pem, private_key_pem, signing_key_id, renew_at,
+       create_index, uri, not_before, not_after, revoked_at
+  FROM ca_leaf
+ WHERE service = :service AND private_key_pem IS NOT NULL
+ ORDER BY serial DESC LIMIT 1;

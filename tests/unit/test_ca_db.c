@@ -1,7 +1,8 @@
 /*
  * test_ca_db.c -- the CA's store half: serial blocks are unique and
- * increasing, and reserving a block purges leaf records that expired
- * more than a day ago while keeping live ones.
+ * increasing, reserving a block purges leaf records that expired
+ * more than a day ago while keeping live ones, and a service's cached
+ * agent leaf is its newest record with a key, the only one keeping it.
  */
 #include "config.h"
 
@@ -14,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "portcullis.h"
+#include "ca.h"
 #include "ca_db.h"
 #include "store.h"
 #include "tap.h"
@@ -29,6 +31,112 @@ count(sqlite3 *db, const char *sql)
 		n = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	return n;
+}
+
+/* Record one leaf of service in a transaction; key NULL: not cached. */
+static int
+record(struct store *s, const char *service, uint64_t serial,
+    const char *key, time_t now)
+{
+	struct ca_issued	is;
+	struct perr		e;
+
+	memset(&is, 0, sizeof(is));
+	is.serial = serial;
+	is.not_before = now - 60;
+	is.not_after = now + 86400;
+	is.cert_pem = "-----BEGIN CERTIFICATE-----\n";
+	if (store_begin(s, &e) == -1)
+		return -1;
+	is.index = store_tx_index(s);
+	if (ca_db_leaf_insert(s, &is, service, "spiffe://t/svc", "root",
+	    key, "skid", now + 3600, &e) == -1) {
+		store_rollback(s);
+		return -1;
+	}
+	store_touch(s, TBL_CA_LEAVES);
+	return store_commit(s, &e);
+}
+
+/* The serial of service's cached leaf (query ca_leaf_cache_get), or 0. */
+static uint64_t
+cached(struct store *s, const char *service)
+{
+	sqlite3_stmt	*st;
+	struct perr	 e;
+	uint64_t	 serial = 0;
+
+	if ((st = store_stmt(s, SQL_CA_LEAF_CACHE_GET)) == NULL)
+		return 0;
+	store_bind_text(st, ":service", service);
+	if (store_step(s, st, &e) == 1)
+		serial = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return serial;
+}
+
+static void
+test_cache(struct store *s, sqlite3 *db, time_t now)
+{
+	ok(record(s, "web", 1000, "KEY-1", now) == 0 &&
+	    cached(s, "web") == 1000, "an agent leaf is the service's "
+	    "cached leaf");
+	ok(record(s, "web", 1001, "KEY-2", now) == 0 &&
+	    cached(s, "web") == 1001, "a newer agent leaf replaces it");
+	is_int(count(db, "SELECT count(*) FROM ca_leaf WHERE serial = 1000 "
+	    "AND private_key_pem IS NULL AND cert_pem IS NULL"), 1,
+	    "the older record forgets its private key and chain");
+	ok(record(s, "web", 1002, NULL, now) == 0 && cached(s, "web") == 1001,
+	    "a signed CSR's record (no key) is not the cached leaf");
+	ok(record(s, "api", 1003, "KEY-3", now) == 0 &&
+	    cached(s, "api") == 1003 && cached(s, "web") == 1001,
+	    "services do not see each other's leaves");
+	ok(cached(s, "nobody") == 0, "no record: no cached leaf");
+	is_int(count(db, "SELECT count(*) FROM ca_leaf WHERE "
+	    "private_key_pem IS NOT NULL"), 2, "one key kept per service");
+}
+
+/*
+ * A store made before migration 005 (leaf cache in its own table) keeps
+ * its cached leaf: the row's chain and key move into the leaf record.
+ */
+static void
+test_migrate_cache(const char *dir)
+{
+	struct store	*s;
+	struct perr	 e;
+	sqlite3		*db;
+	char		 path[256];
+	int		 i, rc = SQLITE_OK;
+
+	snprintf(path, sizeof(path), "%s/old.db", dir);
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		return;
+	for (i = 0; i < 4 && rc == SQLITE_OK; i++)
+		rc = sqlite3_exec(db, sql_migrations[i], NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "PRAGMA user_version=4;"
+		    "INSERT INTO ca_leaf (serial, service, uri, not_before, "
+		    "not_after, root_id, create_index) VALUES "
+		    "(7, 'web', 'u', 1, 2, 'r', 5), (8, 'web', 'u', 1, 2, 'r', 6);"
+		    "INSERT INTO ca_leaf_cache (service, serial, cert_pem, "
+		    "private_key_pem, signing_key_id, renew_at, modify_index) "
+		    "VALUES ('web', 8, 'CERT', 'KEY', 'SKID', 99, 6);",
+		    NULL, NULL, NULL);
+	ok(rc == SQLITE_OK, "a store at version 4 with a cached leaf");
+	ok(store_open(path, &s, &e) == 0 && store_migrate(s, &e) == 0,
+	    "migrates to the current schema");
+	is_int(count(db, "SELECT count(*) FROM ca_leaf WHERE serial = 8 AND "
+	    "cert_pem = 'CERT' AND private_key_pem = 'KEY' AND "
+	    "signing_key_id = 'SKID' AND renew_at = 99"), 1,
+	    "the cached leaf's chain, key, SigningKeyID and renewal moved");
+	is_int(count(db, "SELECT count(*) FROM ca_leaf WHERE serial = 7 AND "
+	    "private_key_pem IS NULL"), 1, "the older record has no key");
+	is_int(count(db, "SELECT count(*) FROM sqlite_schema WHERE name = "
+	    "'ca_leaf_cache'"), 0, "the old table is gone");
+	ok(cached(s, "web") == 8, "and serves as the cached leaf");
+	store_close(s);
+	sqlite3_close(db);
 }
 
 int
@@ -78,6 +186,9 @@ main(void)
 	}
 	ok(increasing, "101 serials across two blocks strictly increase "
 	    "(%llu..%llu)", (unsigned long long)a, (unsigned long long)b);
+
+	test_cache(s, db, now);
+	test_migrate_cache(dir);
 
 	sqlite3_close(db);
 	store_close(s);
