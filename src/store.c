@@ -91,6 +91,12 @@ store_shared_init(void)
 
 	if (store_shared != NULL)
 		return;
+	/*
+	 * SQLite counts every allocation under one global mutex unless
+	 * told not to; the threads of a worker contended on it.  Only
+	 * possible before SQLite's first use in the process.
+	 */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	p = mmap(NULL, sizeof(struct shared), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
