@@ -982,7 +982,8 @@ ca_issued_clear(struct ca_issued *is)
 
 /*
  * Sign a checked CSR for service with the snapshot's active CA (§4.2
- * items 5-6, §4.3) and record the leaf, all in one write: CSR limits
+ * items 5-6, §4.3) and record the leaf in one write (grouped with
+ * other threads' leaves: ca_db_leaf_record()): CSR limits
  * (429), root not expired (500), next serial, the leaf row, and when
  * cache_key is non-NULL that row becomes the service's cached leaf with
  * that private key and a renewal time 60-90 % into the leaf's life
@@ -994,11 +995,12 @@ ca_issue(struct req *req, struct ca_snap *s, const struct x509_csr *csr,
     const char *service, const char *cache_key, struct ca_issued *out,
     struct perr *e)
 {
-	struct store	*st = req->store;
-	char		*pem = NULL;
-	time_t		 now, renew;
-	int64_t		 ttl;
-	int		 held, rc;
+	struct store		*st = req->store;
+	struct ca_leaf_rec	 rec;
+	char			*pem = NULL;
+	time_t			 now;
+	int64_t			 ttl;
+	int			 held, rc;
 
 	memset(out, 0, sizeof(*out));
 	if (s->active == NULL || s->signer == NULL)
@@ -1020,28 +1022,25 @@ ca_issue(struct req *req, struct ca_snap *s, const struct x509_csr *csr,
 		e->status = 500;	/* Consul: signing errors are 500 */
 		goto fail;
 	}
-	if (store_begin(st, e) == -1)
-		goto fail;
 	out->not_before = now - 60;
 	out->not_after = out->not_before + ttl;
-	out->index = store_tx_index(st);
 	x509_serial_hex(out->serial, out->serial_hex, sizeof(out->serial_hex));
 	xasprintf(&out->cert_pem, "%s%s", pem, s->inter_pem);
+	memset(&rec, 0, sizeof(rec));
+	rec.is = out;
+	rec.service = service;
+	rec.uri = x509_csr_uri(csr);
+	rec.root_id = s->active->id;
+	rec.key = cache_key;
+	rec.skid = s->active->signing_key_id;
 	/* Renew at a random point in 60-90 % of its life (§4.6). */
-	renew = out->not_before + (time_t)((double)ttl * (0.6 + 0.3 *
+	rec.renew = out->not_before + (time_t)((double)ttl * (0.6 + 0.3 *
 	    ((double)random() / (double)RAND_MAX)));
-	if (ca_db_leaf_insert(st, out, service, x509_csr_uri(csr),
-	    s->active->id, cache_key, s->active->signing_key_id, renew,
-	    e) == -1)
-		goto abort;
-	store_touch(st, TBL_CA_LEAVES);
-	if (store_commit(st, e) == -1)
+	if (ca_db_leaf_record(st, &rec, e) == -1)
 		goto fail;
 	limit_leave(held);
 	free(pem);
 	return 0;
-abort:
-	store_rollback(st);
 fail:
 	limit_leave(held);
 	free(pem);

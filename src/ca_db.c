@@ -473,6 +473,113 @@ ca_db_leaf_insert(struct store *st, const struct ca_issued *is,
 }
 
 /*
+ * Group commit of leaf records.  Every issuance is one write, and the
+ * write lock is handed from writer to writer through the kernel: under
+ * load most of a worker's context switches were threads queued on it
+ * (perf sched, issue #3), each then committing its own few pages.  So
+ * the threads of a process queue their records here; one of them, the
+ * committer, records everything queued in one transaction (one lock
+ * hand-off, one index, the shared pages written once) while the others
+ * wait for the outcome, and records queued meanwhile go in the next
+ * batch.  Alone, a thread commits its own record at once.  A failed
+ * batch fails every record in it (500); none is half-written.
+ */
+static pthread_mutex_t		 rec_mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t		 rec_cv = PTHREAD_COND_INITIALIZER;
+static struct ca_leaf_rec	*rec_queue;
+static int			 rec_committing;
+
+static int
+rec_cmp(const void *a, const void *b)
+{
+	const struct ca_leaf_rec	*x = *(const struct ca_leaf_rec *const *)a;
+	const struct ca_leaf_rec	*y = *(const struct ca_leaf_rec *const *)b;
+
+	return x->is->serial < y->is->serial ? -1 :
+	    x->is->serial > y->is->serial;
+}
+
+/*
+ * Record batch in one transaction on st, in serial order (a service's
+ * newer cached leaf clears the older ones' keys).  Sets rc and err of
+ * every record; the caller marks them done.
+ */
+static void
+rec_commit(struct store *st, struct ca_leaf_rec *batch)
+{
+	struct ca_leaf_rec	**v, *r;
+	struct perr		  e;
+	size_t			  n = 0, i;
+	int			  rc = -1;
+
+	perr_clear(&e);
+	for (r = batch; r != NULL; r = r->next)
+		n++;
+	v = xcalloc(n, sizeof(*v));
+	for (i = 0, r = batch; r != NULL; r = r->next)
+		v[i++] = r;
+	qsort(v, n, sizeof(*v), rec_cmp);
+	if (store_begin(st, &e) == -1)
+		goto out;
+	for (i = 0; i < n; i++) {
+		v[i]->is->index = store_tx_index(st);
+		if (ca_db_leaf_insert(st, v[i]->is, v[i]->service, v[i]->uri,
+		    v[i]->root_id, v[i]->key, v[i]->skid, v[i]->renew,
+		    &e) == -1) {
+			store_rollback(st);
+			goto out;
+		}
+	}
+	store_touch(st, TBL_CA_LEAVES);
+	rc = store_commit(st, &e);
+out:
+	for (i = 0; i < n; i++) {
+		v[i]->rc = rc;
+		v[i]->err = e;
+	}
+	free(v);
+}
+
+/*
+ * Record the issued leaf r (see ca_db_leaf_insert() for its fields)
+ * through the group commit above; st is the calling thread's
+ * connection, used if it becomes the committer.  Call outside a
+ * transaction.  Sets r->is->index; returns 0, or -1 with e set (500).
+ */
+int
+ca_db_leaf_record(struct store *st, struct ca_leaf_rec *r, struct perr *e)
+{
+	struct ca_leaf_rec	*batch, *b;
+
+	r->done = 0;
+	pthread_mutex_lock(&rec_mtx);
+	r->next = rec_queue;
+	rec_queue = r;
+	while (!r->done) {
+		if (rec_committing) {
+			pthread_cond_wait(&rec_cv, &rec_mtx);
+			continue;
+		}
+		rec_committing = 1;
+		batch = rec_queue;
+		rec_queue = NULL;
+		pthread_mutex_unlock(&rec_mtx);
+		rec_commit(st, batch);
+		pthread_mutex_lock(&rec_mtx);
+		for (b = batch; b != NULL; b = b->next)
+			b->done = 1;
+		rec_committing = 0;
+		pthread_cond_broadcast(&rec_cv);
+	}
+	pthread_mutex_unlock(&rec_mtx);
+	if (r->rc == -1) {
+		*e = r->err;
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Step q to its end, collecting column 0 (a serial) and, when when is
  * not NULL, column 1 (a time) into new arrays of *n entries.
  */

@@ -57,6 +57,24 @@ int	 ca_db_prune(struct store *, int64_t, time_t, int *, struct perr *)
 int	 ca_db_roots_touch(struct store *, struct perr *) PC_MUSTCHECK;
 void	 ca_db_prune_due(struct store *, int64_t);
 
+/* One issued leaf to record (ca_db_leaf_record()). */
+struct ca_leaf_rec {
+	struct ca_issued	*is;		/* its index is set */
+	const char		*service;
+	const char		*uri;
+	const char		*root_id;
+	const char		*key;		/* NULL: not a cached leaf */
+	const char		*skid;
+	time_t			 renew;
+	/* ca_db.c's */
+	int			 done;
+	int			 rc;
+	struct perr		 err;
+	struct ca_leaf_rec	*next;
+};
+
+int	 ca_db_leaf_record(struct store *, struct ca_leaf_rec *,
+	    struct perr *) PC_MUSTCHECK;
 int	 ca_db_leaf_insert(struct store *, const struct ca_issued *,
 	    const char *, const char *, const char *, const char *,
 	    const char *, time_t, struct perr *) PC_MUSTCHECK;

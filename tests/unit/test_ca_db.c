@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,107 @@ test_migrate_cache(const char *dir)
 	sqlite3_close(db);
 }
 
+/* Group commit: threads with their own connections record leaves. */
+#define GC_THREADS	4
+#define GC_EACH		50
+
+struct gc_arg {
+	const char		*path;
+	int			 t;
+	int			 failed;
+	struct ca_issued	 is[GC_EACH];
+};
+
+static void *
+gc_thread(void *p)
+{
+	struct gc_arg		*a = p;
+	struct ca_leaf_rec	 r;
+	struct store		*s;
+	struct perr		 e;
+	char			 svc[32];
+	time_t			 now = time(NULL);
+	int			 i;
+
+	if (store_open(a->path, &s, &e) == -1) {
+		a->failed = GC_EACH;
+		return NULL;
+	}
+	for (i = 0; i < GC_EACH; i++) {
+		memset(&a->is[i], 0, sizeof(a->is[i]));
+		a->is[i].serial = 100000 + (uint64_t)(a->t * GC_EACH + i);
+		a->is[i].not_before = now - 60;
+		a->is[i].not_after = now + 86400;
+		a->is[i].cert_pem = "CERT";
+		snprintf(svc, sizeof(svc), "gc-%d", a->t);
+		memset(&r, 0, sizeof(r));
+		r.is = &a->is[i];
+		r.service = svc;
+		r.uri = "spiffe://t/svc";
+		r.root_id = "root";
+		r.key = "KEY";
+		r.skid = "skid";
+		r.renew = now + 3600;
+		if (ca_db_leaf_record(s, &r, &e) == -1 || a->is[i].index == 0)
+			a->failed++;
+	}
+	store_close(s);
+	return NULL;
+}
+
+static void
+test_group_commit(const char *path, struct store *s, sqlite3 *db)
+{
+	struct gc_arg		 a[GC_THREADS];
+	struct ca_leaf_rec	 r;
+	struct ca_issued	 dup;
+	struct perr		 e;
+	pthread_t		 th[GC_THREADS];
+	uint64_t		 idx[GC_THREADS * GC_EACH];
+	size_t			 n = 0, i, j, distinct = 0;
+	int			 t, failed = 0;
+
+	for (t = 0; t < GC_THREADS; t++) {
+		a[t].path = path;
+		a[t].t = t;
+		a[t].failed = 0;
+		pthread_create(&th[t], NULL, gc_thread, &a[t]);
+	}
+	for (t = 0; t < GC_THREADS; t++) {
+		pthread_join(th[t], NULL);
+		failed += a[t].failed;
+		for (i = 0; i < GC_EACH; i++)
+			idx[n++] = a[t].is[i].index;
+	}
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < i && idx[j] != idx[i]; j++)
+			;
+		distinct += j == i;
+	}
+	ok(failed == 0, "%d threads x %d leaves recorded through the group "
+	    "commit, each with an index (%zu writes)", GC_THREADS, GC_EACH,
+	    distinct);
+	is_int(count(db, "SELECT count(*) FROM ca_leaf WHERE serial >= 100000"
+	    " AND serial < 100200"), GC_THREADS * GC_EACH, "every record is "
+	    "in the store");
+	is_int(count(db, "SELECT count(*) FROM ca_leaf WHERE service LIKE "
+	    "'gc-%' AND private_key_pem IS NOT NULL"), GC_THREADS,
+	    "one cached leaf per service, the newest");
+
+	memset(&dup, 0, sizeof(dup));
+	dup.serial = 100000;		/* taken above */
+	dup.cert_pem = "CERT";
+	memset(&r, 0, sizeof(r));
+	r.is = &dup;
+	r.service = "dup";
+	r.uri = "u";
+	r.root_id = "root";
+	ok(ca_db_leaf_record(s, &r, &e) == -1 && e.status == 500,
+	    "a record the store refuses fails with 500");
+	is_int(count(db, "SELECT count(*) FROM ca_leaf WHERE service = 'dup'"),
+	    0, "and leaves nothing behind");
+}
+
 int
 main(void)
 {
@@ -188,6 +290,7 @@ main(void)
 	    "(%llu..%llu)", (unsigned long long)a, (unsigned long long)b);
 
 	test_cache(s, db, now);
+	test_group_commit(path, s, db);
 	test_migrate_cache(dir);
 
 	sqlite3_close(db);
