@@ -151,6 +151,20 @@ dberr(struct store *s, struct perr *e, const char *what)
 	return perr_set(e, 500, "internal store error");
 }
 
+/*
+ * Copy the whole WAL back and have the next commit rewind it; the
+ * caller holds the write lock, so readers are waited for CKPT_WAIT_MS
+ * at most (see store_checkpoint()).
+ */
+static void
+checkpoint_locked(struct store *s)
+{
+	sqlite3_busy_timeout(s->db, CKPT_WAIT_MS);
+	sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL,
+	    NULL);
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+}
+
 /* Replaces SQLite's autocheckpoint: remember the WAL's size only. */
 static int
 wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
@@ -504,10 +518,7 @@ store_commit(struct store *s, struct perr *e)
 		/* No checkpointer kept up: do it under the lock, once. */
 		log_warnx("store: WAL at %d frames; checkpointing inline",
 		    s->wal_frames);
-		sqlite3_busy_timeout(s->db, CKPT_WAIT_MS);
-		sqlite3_wal_checkpoint_v2(s->db, NULL,
-		    SQLITE_CHECKPOINT_RESTART, NULL, NULL);
-		sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+		checkpoint_locked(s);
 		s->wal_frames = 0;
 	}
 	flock(s->lockfd, LOCK_UN);
@@ -548,9 +559,8 @@ store_rollback(struct store *s)
  * handler) until no reader uses the WAL, for CKPT_WAIT_MS at most
  * since writers wait meanwhile; the next commit rewinds it.  A reader
  * that outlasts the wait only postpones the rewind to a later pass.
- * Returns the WAL's
- * size in frames as the passive pass found it, or -1 if another
- * checkpoint was running (SQLITE_BUSY) or it failed.
+ * Returns the WAL's size in frames as the passive pass found it, or -1
+ * if another checkpoint was running (SQLITE_BUSY) or it failed.
  */
 int
 store_checkpoint(struct store *s)
@@ -565,10 +575,7 @@ store_checkpoint(struct store *s)
 	while (flock(s->lockfd, LOCK_EX) == -1)
 		if (errno != EINTR)
 			return log;
-	sqlite3_busy_timeout(s->db, CKPT_WAIT_MS);
-	sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL,
-	    NULL);
-	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	checkpoint_locked(s);
 	flock(s->lockfd, LOCK_UN);
 	return log;
 }

@@ -1191,14 +1191,14 @@ x509_leaf_request(const char *uri, char **key_pem, struct x509_csr **out,
 	gnutls_datum_t			 pem = { NULL, 0 };
 	struct x509_csr			*c;
 	unsigned char			 pt[64];
-	int				 r;
+	int				 r, rc = -1;
 
 	*key_pem = NULL;
 	*out = NULL;
 	c = xcalloc(1, sizeof(*c));
 	c->uri = xstrdup(uri);
 	if (spiffe_parse(uri, &c->id, e) == -1)
-		goto fail;
+		goto out;
 	if ((r = gnutls_x509_privkey_init(&xk)) < 0 ||
 	    (r = gnutls_x509_privkey_generate(xk, GNUTLS_PK_ECDSA,
 	    GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0)) < 0 ||
@@ -1207,23 +1207,19 @@ x509_leaf_request(const char *uri, char **key_pem, struct x509_csr **out,
 	    (r = gnutls_x509_privkey_export2(xk, GNUTLS_X509_FMT_PEM,
 	    &pem)) < 0) {
 		gtls_fail(e, "error generating key", r);
-		goto fail;
+		goto out;
 	}
 	if (coord32(&x, pt) == -1 || coord32(&y, pt + 32) == -1) {
 		perr_set(e, 500, "error generating key: bad EC point");
-		goto fail;
+		goto out;
 	}
 	der_put(&c->spki, p256, sizeof(p256));
 	der_put(&c->spki, pt, sizeof(pt));
 	*key_pem = xstrndup((const char *)pem.data, pem.size);
-	gnutls_memset(pem.data, 0, pem.size);
-	gnutls_free(pem.data);
-	gnutls_free(x.data);
-	gnutls_free(y.data);
-	gnutls_x509_privkey_deinit(xk);
 	*out = c;
-	return 0;
-fail:
+	c = NULL;
+	rc = 0;
+out:
 	if (pem.data != NULL) {
 		gnutls_memset(pem.data, 0, pem.size);
 		gnutls_free(pem.data);
@@ -1233,7 +1229,7 @@ fail:
 	if (xk != NULL)
 		gnutls_x509_privkey_deinit(xk);
 	x509_csr_free(c);
-	return -1;
+	return rc;
 }
 
 /*
