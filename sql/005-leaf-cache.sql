@@ -23,3 +23,10 @@ UPDATE ca_leaf
   FROM ca_leaf_cache c
  WHERE c.serial = ca_leaf.serial;
 DROP TABLE ca_leaf_cache;
+
+-- The purge (ca_leaf_expire, every SERIAL_BLOCK issuances) finds expired
+-- records through this index.  A bounded scan of the oldest records
+-- instead read every page of them -- the records of cached leaves are
+-- large -- about 12 page reads per issuance under the leaf benchmark,
+-- where the index costs one page write per commit.
+CREATE INDEX ca_leaf_by_not_after ON ca_leaf (not_after);

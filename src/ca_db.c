@@ -84,7 +84,6 @@ ca_db_serial_next(struct store *st, uint64_t *out, struct perr *e)
  */
 #define LEAF_KEEP_EXPIRED	(24 * 3600)	/* seconds past NotAfter */
 #define SERIAL_BLOCK	64
-#define LEAF_PURGE_SCAN	1024		/* oldest records looked at */
 
 static pthread_mutex_t	serial_mtx = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t		serial_lo, serial_hi;	/* [lo, hi] unused */
@@ -118,16 +117,15 @@ ca_db_serial_take(struct store *st, uint64_t *out, struct perr *e)
 	sqlite3_reset(q);
 	/*
 	 * Every SERIAL_BLOCK issuances, drop leaf records that expired
-	 * over a day ago among the oldest LEAF_PURGE_SCAN (a CRL lists
-	 * only unexpired leaves, and an expired cached leaf is replaced on
-	 * the next call anyway): the table does not grow forever.
+	 * over a day ago (a CRL lists only unexpired leaves, and an
+	 * expired cached leaf is replaced on the next call anyway): the
+	 * table does not grow forever.
 	 */
 	if ((q = store_stmt(st, SQL_CA_LEAF_EXPIRE)) == NULL) {
 		store_rollback(st);
 		return perr_set(e, 500, "internal store error");
 	}
 	store_bind_int(q, ":before", (int64_t)time(NULL) - LEAF_KEEP_EXPIRED);
-	store_bind_int(q, ":scan", LEAF_PURGE_SCAN);
 	if (store_step(st, q, e) == -1) {
 		store_rollback(st);
 		return -1;

@@ -88,13 +88,9 @@ UPDATE ca_leaf SET revoked_at = :now
  RETURNING serial;
 
 -- name: ca_leaf_expire
--- The oldest :scan records (serials grow with time), those expired
--- before :before.  A bounded scan instead of an index on not_after,
--- which every issuance would write: a leaf with a shorter TTL behind
--- older, longer ones waits until they expire.
-DELETE FROM ca_leaf
- WHERE serial IN (SELECT serial FROM ca_leaf ORDER BY serial LIMIT :scan)
-   AND not_after < :before;
+-- Records expired before :before (ca_leaf_by_not_after); an expired
+-- cached leaf goes too: the next call would replace it anyway.
+DELETE FROM ca_leaf WHERE not_after < :before;
 
 -- name: ca_leaf_cache_get
 -- The cached agent leaf of :service: its newest record with a key.
