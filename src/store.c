@@ -52,8 +52,8 @@
 #define BUSY_TIMEOUT_MS		10000
 #define CKPT_INTERVAL_MS	200
 #define CKPT_WAIT_MS		50	/* for readers, holding the write lock */
-#define CKPT_CATCHUP		4096	/* frames: ~16 MiB of WAL */
-#define WAL_EMERGENCY		32768	/* frames: the checkpointer is gone */
+#define CKPT_CATCHUP		STORE_CKPT_CATCHUP
+#define WAL_EMERGENCY		(4 * CKPT_CATCHUP)	/* no checkpointer */
 
 struct shared	*store_shared;
 

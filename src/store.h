@@ -46,6 +46,13 @@ extern struct shared	*store_shared;
 
 struct store;
 
+/*
+ * WAL frames past which the checkpointer rewinds the WAL under the
+ * write lock (store.c): ~64 MiB.  Each such pass makes writers wait for
+ * two fsyncs, which a busy virtual disk can stretch to 100s of ms.
+ */
+#define STORE_CKPT_CATCHUP	16384
+
 void		 store_shared_init(void);
 int		 store_open(const char *, struct store **, struct perr *)
 		    PC_MUSTCHECK;

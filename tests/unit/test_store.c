@@ -19,7 +19,8 @@
 /*
  * Commits never checkpoint by themselves (store.c); store_checkpoint()
  * copies the WAL back, and once the WAL is past its catch-up size
- * (4096 frames) rewinds it: the next commit starts at its beginning.
+ * (STORE_CKPT_CATCHUP frames) rewinds it: the next commit starts at
+ * its beginning.
  */
 static void
 test_checkpoints(const char *path, struct store *s)
@@ -39,23 +40,24 @@ test_checkpoints(const char *path, struct store *s)
 	/* A reader with a statement open: a passive pass must not wait. */
 	st = store_stmt(rd, SQL_INDEX_ALL);
 	ok(st != NULL && store_step(rd, st, &e) == 1, "reader mid-query");
-	for (i = 0; i < 3000 && !failed; i++) {
+	/* ~3 frames a commit: past the catch-up size, below the emergency */
+	for (i = 0; i < STORE_CKPT_CATCHUP * 2 / 3 && !failed; i++) {
 		snprintf(k, sizeof(k), "key-%d", i);
 		failed = store_begin(s, &e) == -1 ||
 		    store_meta_put(s, k, "a value of some length, to fill "
 		    "pages of the WAL a little faster than a single byte", &e)
 		    == -1 || store_commit(s, &e) == -1;
 	}
-	ok(!failed, "3000 commits");
+	ok(!failed, "%d commits", i);
 	t0 = time(NULL);
 	n = store_checkpoint(ck);
-	ok(n >= 4096, "commits grew the WAL past the catch-up size (%d "
-	    "frames): none checkpointed it", n);
+	ok(n >= STORE_CKPT_CATCHUP, "commits grew the WAL past the catch-up "
+	    "size (%d frames): none checkpointed it", n);
 	ok(time(NULL) - t0 <= 2, "a reader holding the WAL does not stall "
 	    "the catch-up pass (and the writers behind it)");
 	sqlite3_reset(st);
-	ok(store_checkpoint(ck) >= 4096, "with the reader gone, the "
-	    "catch-up pass completes");
+	ok(store_checkpoint(ck) >= STORE_CKPT_CATCHUP, "with the reader gone, "
+	    "the catch-up pass completes");
 	ok(store_begin(s, &e) == 0 && store_meta_put(s, "after", "x",
 	    &e) == 0 && store_commit(s, &e) == 0, "one more commit");
 	after = store_checkpoint(ck);
