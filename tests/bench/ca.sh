@@ -14,6 +14,9 @@
 #     in ROUNDS interleaved pairs (raw, then leaf) and the median of the
 #     per-pair ratios is reported with the spread.  The leaf endpoint is
 #     driven with the same CONNS connections as every other row.
+#     The HTTP rows (baselines, authorize, roots) are taken in ROUNDS
+#     rounds too: medians, and the per-round ratios to the FastCGI
+#     responder with their spread.
 # Targets (issue #3): authorize >= 1.0x the FastCGI responder; leaf
 # issuance >= 0.5x the raw GnuTLS rate.
 set -eu
@@ -80,11 +83,24 @@ end
 LUA
 }
 
-set -- $(measure "$CONNS" "$url/bench/static");	static_rps=$1 static_p99=$2
-set -- $(measure "$CONNS" "$url/bench/fcgi");	fcgi_rps=$1 fcgi_p99=$2
-set -- $(measure "$CONNS" "$url/v1/agent/connect/authorize" "$dir/authz.lua"); authz_rps=$1 authz_p99=$2
-set -- $(measure "$CONNS" "$url/v1/agent/connect/ca/roots"); roots_rps=$1 roots_p99=$2
+# med COL: the median of column COL of stdin's lines.
+med() { awk -v c="$1" '{ print $c }' | sort -g | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'; }
+# ratios A B: "median lo-hi" of column A / column B over stdin's lines.
+ratios() { awk -v a="$1" -v b="$2" '{ print ($b > 0 ? $a / $b : 0) }' | sort -g |
+    awk '{ l[NR] = $0 } END { printf "%.2f %.2f-%.2f\n", l[int((NR + 1) / 2)], l[1], l[NR] }'; }
+
 ROUNDS=${BENCH_ROUNDS:-3}
+# The HTTP rows, also in interleaved rounds: "static p99 fcgi p99 authz p99 roots p99".
+rows=""
+for r in $(seq 1 "$ROUNDS"); do
+	rows="$rows$(measure "$CONNS" "$url/bench/static" | cut -d' ' -f1,2) $(measure "$CONNS" "$url/bench/fcgi" | cut -d' ' -f1,2) $(measure "$CONNS" "$url/v1/agent/connect/authorize" "$dir/authz.lua" | cut -d' ' -f1,2) $(measure "$CONNS" "$url/v1/agent/connect/ca/roots" | cut -d' ' -f1,2)
+"
+done
+static_rps=$(printf '%s' "$rows" | med 1) static_p99=$(printf '%s' "$rows" | med 2)
+fcgi_rps=$(printf '%s' "$rows" | med 3) fcgi_p99=$(printf '%s' "$rows" | med 4)
+authz_rps=$(printf '%s' "$rows" | med 5) authz_p99=$(printf '%s' "$rows" | med 6)
+roots_rps=$(printf '%s' "$rows" | med 7) roots_p99=$(printf '%s' "$rows" | med 8)
+authz_fcgi=$(printf '%s' "$rows" | ratios 5 3) roots_fcgi=$(printf '%s' "$rows" | ratios 7 3)
 pairs=""
 for r in $(seq 1 "$ROUNDS"); do
 	raw=$("$dir/bench_sign" "$DUR" "$(nproc)")
@@ -101,13 +117,17 @@ leaf_rps=$1 leaf_p99=$2 raw_rps=$3
 spread=$(printf '%s' "$pairs" | awk '{ r = ($3 > 0 ? $1 / $3 : 0); if (NR == 1 || r < lo) lo = r; if (NR == 1 || r > hi) hi = r }
     END { printf "%.2f-%.2f", lo, hi }')
 
-printf '\nPortcullis CA benchmark (%s s per point, %s connections, 2 workers x 4 threads, %s cores)\n' "$DUR" "$CONNS" "$(nproc)"
+printf '\nPortcullis CA benchmark (%s s per point, %s connections, 2 workers x 4 threads, %s cores;\nmedians of %s interleaved rounds)\n' "$DUR" "$CONNS" "$(nproc)" "$ROUNDS"
 printf '%-40s %10s %9s %10s %10s\n' "endpoint" "req/s" "p99 ms" "x nginx" "x fastcgi"
 row() { printf '%-40s %10.0f %9s %10s %10s\n' "$1" "$2" "$3" "$(ratio "$2" "$static_rps")" "$(ratio "$2" "$fcgi_rps")"; }
 row "nginx static reply (baseline)" "$static_rps" "$static_p99"
 row "trivial libfcgi responder" "$fcgi_rps" "$fcgi_p99"
 row "POST agent/connect/authorize" "$authz_rps" "$authz_p99"
 row "GET agent/connect/ca/roots" "$roots_rps" "$roots_p99"
+set -- $authz_fcgi
+printf '%-40s %10s   (rounds: %s)\n' "authorize / fastcgi, per round" "$1" "$2"
+set -- $roots_fcgi
+printf '%-40s %10s   (rounds: %s)\n' "agent roots / fastcgi, per round" "$1" "$2"
 printf '\nLeaf issuance on cache miss (CSRMaxPerSecond=0, %s connections; median of %s interleaved rounds)\n' "$CONNS" "$ROUNDS"
 printf '%-40s %10.0f %9s\n' "GET agent/connect/ca/leaf/<new>" "$leaf_rps" "$leaf_p99"
 printf '%-40s %10.0f\n' "raw GnuTLS keygen+sign, $(nproc) procs" "$raw_rps"
