@@ -1536,12 +1536,12 @@ x509_leaf_sign(struct x509_ca *ca, const struct x509_csr *c,
 	static const unsigned char	nosubject[] = { 0x30, 0x00 };
 	struct der			 d = { NULL, 0, 0 };
 	struct der			 san = { NULL, 0, 0 };
-	gnutls_datum_t			 tbs, sig = { NULL, 0 };
+	gnutls_datum_t			 tbs, cert, sig = { NULL, 0 };
 	unsigned char			 ski[2 + KEYID_LEN] = { DER_OCTETSTRING,
 					    KEYID_LEN };
 	unsigned char			 sn[9], zero = 0;
 	struct x509_signer		*sg;
-	size_t				 from, tbs_end;
+	size_t				 from;
 	time_t				 nb;
 	int				 r, rc = -1;
 
@@ -1575,11 +1575,10 @@ x509_leaf_sign(struct x509_ca *ca, const struct x509_csr *c,
 	der_wrap(&d, from, DER_SEQUENCE);
 	der_wrap(&d, from, DER_CTX(3));
 	der_wrap(&d, 0, DER_SEQUENCE);
-	tbs_end = d.len;
 
 	/* Certificate: tbs, algorithm, BIT STRING (no unused bits). */
 	tbs.data = d.p;
-	tbs.size = (unsigned)tbs_end;
+	tbs.size = (unsigned)d.len;
 	sg = signer_get(ca);
 	r = gnutls_privkey_sign_data(sg->pk, GNUTLS_DIG_SHA256, 0, &tbs, &sig);
 	pthread_mutex_unlock(&sg->mtx);
@@ -1593,9 +1592,9 @@ x509_leaf_sign(struct x509_ca *ca, const struct x509_csr *c,
 	der_put(&d, sig.data, sig.size);
 	der_wrap(&d, from, DER_BITSTRING);
 	der_wrap(&d, 0, DER_SEQUENCE);
-	tbs.data = d.p;
-	tbs.size = (unsigned)d.len;
-	rc = pem_encode("CERTIFICATE", &tbs, pem, e);
+	cert.data = d.p;
+	cert.size = (unsigned)d.len;
+	rc = pem_encode("CERTIFICATE", &cert, pem, e);
 out:
 	gnutls_free(sig.data);
 	der_free(&san);
