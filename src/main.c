@@ -187,11 +187,24 @@ raise_nofile(void)
 static void
 spawn(int i)
 {
-	pid_t	pid;
+	sigset_t	block, old;
+	pid_t		pid;
 
 	notify_master_slot_reset(i);
+	/*
+	 * A SIGTERM between fork() and worker_main()'s handlers would hit
+	 * the master's handler, whose pipe the child closes: lost, and the
+	 * worker never drains (seen as a reload followed at once by a
+	 * shutdown).  Blocked here, it waits for the worker's handler
+	 * (worker_main() unblocks it in sigsuspend()).
+	 */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &old);
 	switch ((pid = fork())) {
 	case -1:
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		log_warn("fork");
 		slots[i].restart_at_ms = mono_ms() + slots[i].backoff_ms;
 		return;
@@ -202,6 +215,7 @@ spawn(int i)
 		signal(SIGHUP, SIG_IGN);
 		worker_main(conf, i, listen_fd);
 	default:
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		slots[i].pid = pid;
 		slots[i].started_ms = mono_ms();
 		slots[i].restart_at_ms = 0;
