@@ -12,9 +12,14 @@ struct worker {
 	struct conf	*conf;
 	int		 slot;
 	int		 listen_fd;
+	int		 ep;		/* epoll: listen_fd + idle kept conns */
+	_Atomic unsigned char *idle;	/* [fd]: 1 while fd waits, kept */
+	int		 nidle;		/* fds idle[] covers */
+	_Atomic int	 nconn;		/* connections open, kept or busy */
+	volatile int	 drained;	/* drain over: accept threads stop */
 	char		 cluster_id[64];
 	char		*db_path;	/* <data_dir>/portcullis.db */
-	volatile int	 draining;
+	volatile int	 draining;	/* SIGTERM: __atomic_* */
 };
 
 extern struct worker	*the_worker;
