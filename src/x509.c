@@ -1186,11 +1186,19 @@ x509_leaf_request(const char *uri, char **key_pem, struct x509_csr **out,
 	    0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
 	    0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
 	    0x03, 0x42, 0x00, 0x04 };
+	/* ECPrivateKey (RFC 5915) of a P-256 key: version 1, the scalar,
+	 * [0] prime256v1, [1] BIT STRING 04 || X || Y: 121 bytes. */
+	static const unsigned char	 sec1_head[] = { 0x30, 0x77, 0x02,
+	    0x01, 0x01, 0x04, 0x20 };
+	static const unsigned char	 sec1_mid[] = { 0xa0, 0x0a, 0x06,
+	    0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0xa1,
+	    0x44, 0x03, 0x42, 0x00, 0x04 };
 	gnutls_x509_privkey_t		 xk = NULL;
 	gnutls_datum_t			 x = { NULL, 0 }, y = { NULL, 0 };
-	gnutls_datum_t			 pem = { NULL, 0 };
+	gnutls_datum_t			 k = { NULL, 0 }, pem = { NULL, 0 };
+	gnutls_datum_t			 der;
 	struct x509_csr			*c;
-	unsigned char			 pt[64];
+	unsigned char			 pt[64], scalar[32], sec1[121];
 	int				 r, rc = -1;
 
 	*key_pem = NULL;
@@ -1203,14 +1211,26 @@ x509_leaf_request(const char *uri, char **key_pem, struct x509_csr **out,
 	    (r = gnutls_x509_privkey_generate(xk, GNUTLS_PK_ECDSA,
 	    GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0)) < 0 ||
 	    (r = gnutls_x509_privkey_export_ecc_raw(xk, NULL, &x, &y,
-	    NULL)) < 0 ||
-	    (r = gnutls_x509_privkey_export2(xk, GNUTLS_X509_FMT_PEM,
-	    &pem)) < 0) {
+	    &k)) < 0) {
 		gtls_fail(e, "error generating key", r);
 		goto out;
 	}
-	if (coord32(&x, pt) == -1 || coord32(&y, pt + 32) == -1) {
+	if (coord32(&x, pt) == -1 || coord32(&y, pt + 32) == -1 ||
+	    coord32(&k, scalar) == -1) {
 		perr_set(e, 500, "error generating key: bad EC point");
+		goto out;
+	}
+	/* The key's PEM, as gnutls_x509_privkey_export2() writes it
+	 * (test_x509 compares), without its ASN.1 round trip. */
+	memcpy(sec1, sec1_head, sizeof(sec1_head));
+	memcpy(sec1 + 7, scalar, 32);
+	memcpy(sec1 + 39, sec1_mid, sizeof(sec1_mid));
+	memcpy(sec1 + 57, pt, 64);
+	der.data = sec1;
+	der.size = sizeof(sec1);
+	if ((r = gnutls_pem_base64_encode2("EC PRIVATE KEY", &der,
+	    &pem)) < 0) {
+		gtls_fail(e, "error encoding key", r);
 		goto out;
 	}
 	der_put(&c->spki, p256, sizeof(p256));
@@ -1224,6 +1244,12 @@ out:
 		gnutls_memset(pem.data, 0, pem.size);
 		gnutls_free(pem.data);
 	}
+	if (k.data != NULL) {
+		gnutls_memset(k.data, 0, k.size);
+		gnutls_free(k.data);
+	}
+	gnutls_memset(scalar, 0, sizeof(scalar));
+	gnutls_memset(sec1, 0, sizeof(sec1));
 	gnutls_free(x.data);
 	gnutls_free(y.data);
 	if (xk != NULL)

@@ -1034,6 +1034,13 @@ test_leaf_request_keys(void)
 		d = pem_der("EC PRIVATE KEY", key);
 		gnutls_x509_privkey_import(xk, &d, GNUTLS_X509_FMT_DER);
 		gnutls_free(d.data);
+		/* Our SEC1 PEM is GnuTLS's, byte for byte (scalars and
+		 * coordinates with leading zero bytes included). */
+		if (gnutls_x509_privkey_export2(xk, GNUTLS_X509_FMT_PEM,
+		    &d) < 0 || d.size != strlen(key) ||
+		    memcmp(d.data, key, d.size) != 0)
+			bad = 3;
+		gnutls_free(d.data);
 		na = sizeof(a);
 		nb = sizeof(b);
 		if (gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, a,
@@ -1048,7 +1055,8 @@ test_leaf_request_keys(void)
 		free(leaf);
 	}
 	ok(bad == 0, "512 agent requests: every leaf carries its private "
-	    "key's public key (%d, %s)", bad, bad == 1 ? e.msg : "");
+	    "key's public key, and the key's PEM is GnuTLS's own (%d, %s)",
+	    bad, bad == 1 ? e.msg : "");
 	x509_ca_free(ca);
 	secret_free(kpem);
 	free(root);
