@@ -6,7 +6,7 @@
 # nginx + Portcullis configs on a free $port, starts the trivial libfcgi
 # responder ($hello), Portcullis ($master, once its socket exists) and
 # nginx ($web), and traps their clean-up.  Sets bin, DUR, CONNS, dir,
-# port, hello, master, web; defines ratio().
+# port, hello, master, web, ROUNDS; defines ratio(), med(), ratios().
 #
 # BUILD=dir uses an existing (out-of-tree) build instead of setup.sh's.
 if [ -n "${BUILD:-}" ]; then
@@ -30,3 +30,12 @@ nginx -p "$dir/nginx" -c "$dir/nginx.conf" -e "$dir/nginx/error.log" & web=$!
 trap 'kill $web $master 2>/dev/null; kill -9 $hello 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+
+# Rows are taken in ROUNDS interleaved rounds: CPU steal on shared hosts
+# moves any one measurement by itself.
+ROUNDS=${BENCH_ROUNDS:-3}
+# med COL: the median of column COL of stdin's lines.
+med() { awk -v c="$1" '{ print $c }' | sort -g | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'; }
+# ratios A B: "median lo-hi" of column A / column B over stdin's lines.
+ratios() { awk -v a="$1" -v b="$2" '{ print ($b > 0 ? $a / $b : 0) }' | sort -g |
+    awk '{ l[NR] = $0 } END { printf "%.2f %.2f-%.2f\n", l[int((NR + 1) / 2)], l[1], l[NR] }'; }
