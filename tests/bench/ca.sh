@@ -76,16 +76,11 @@ end
 LUA
 }
 
-# The HTTP rows, also in interleaved rounds: "static p99 fcgi p99 authz p99 roots p99".
-rows=""
-for r in $(seq 1 "$ROUNDS"); do
-	rows="$rows$(measure "$CONNS" "$url/bench/static" | cut -d' ' -f1,2) $(measure "$CONNS" "$url/bench/fcgi" | cut -d' ' -f1,2) $(measure "$CONNS" "$url/v1/agent/connect/authorize" "$dir/authz.lua" | cut -d' ' -f1,2) $(measure "$CONNS" "$url/v1/agent/connect/ca/roots" | cut -d' ' -f1,2)
-"
-done
-static_rps=$(printf '%s' "$rows" | med 1) static_p99=$(printf '%s' "$rows" | med 2)
-fcgi_rps=$(printf '%s' "$rows" | med 3) fcgi_p99=$(printf '%s' "$rows" | med 4)
-authz_rps=$(printf '%s' "$rows" | med 5) authz_p99=$(printf '%s' "$rows" | med 6)
-roots_rps=$(printf '%s' "$rows" | med 7) roots_p99=$(printf '%s' "$rows" | med 8)
+# The HTTP rows, also in interleaved rounds.
+rounds 'measure "$CONNS" "$url/bench/static"' 'measure "$CONNS" "$url/bench/fcgi"' \
+    'measure "$CONNS" "$url/v1/agent/connect/authorize" "$dir/authz.lua"' \
+    'measure "$CONNS" "$url/v1/agent/connect/ca/roots"'
+medians static fcgi authz roots
 authz_fcgi=$(printf '%s' "$rows" | ratios 5 3) roots_fcgi=$(printf '%s' "$rows" | ratios 7 3)
 pairs=""
 for r in $(seq 1 "$ROUNDS"); do

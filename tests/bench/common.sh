@@ -6,7 +6,8 @@
 # nginx + Portcullis configs on a free $port, starts the trivial libfcgi
 # responder ($hello), Portcullis ($master, once its socket exists) and
 # nginx ($web), and traps their clean-up.  Sets bin, DUR, CONNS, dir,
-# port, hello, master, web, ROUNDS; defines ratio(), med(), ratios().
+# port, hello, master, web, ROUNDS; defines ratio(), med(), ratios(),
+# rounds(), medians().
 #
 # BUILD=dir uses an existing (out-of-tree) build instead of setup.sh's.
 if [ -n "${BUILD:-}" ]; then
@@ -39,3 +40,26 @@ med() { awk -v c="$1" '{ print $c }' | sort -g | awk '{ l[NR] = $0 } END { print
 # ratios A B: "median lo-hi" of column A / column B over stdin's lines.
 ratios() { awk -v a="$1" -v b="$2" '{ print ($b > 0 ? $a / $b : 0) }' | sort -g |
     awk '{ l[NR] = $0 } END { printf "%.2f %.2f-%.2f\n", l[int((NR + 1) / 2)], l[1], l[NR] }'; }
+# rounds M...: ROUNDS interleaved rounds of the measure commands M...
+# (each prints "rps p99 ..."); sets rows: a line per round, "rps p99"
+# for each command in order.
+rounds() {
+	rows=""
+	for r in $(seq 1 "$ROUNDS"); do
+		line=""
+		for m in "$@"; do
+			line="$line $(eval "$m" | cut -d' ' -f1,2)"
+		done
+		rows="$rows$line
+"
+	done
+}
+# medians NAME...: NAME_rps and NAME_p99, the medians of rows' columns.
+medians() {
+	c=1
+	for n in "$@"; do
+		eval "${n}_rps=\$(printf '%s' \"\$rows\" | med $c)"
+		eval "${n}_p99=\$(printf '%s' \"\$rows\" | med $((c + 1)))"
+		c=$((c + 2))
+	done
+}

@@ -44,16 +44,11 @@ request = function()
 end
 LUA
 
-# The read rows in ROUNDS interleaved rounds: "static p99 fcgi p99 check p99 get p99".
-rows=""
-for r in $(seq 1 "$ROUNDS"); do
-	rows="$rows$(measure "$url/bench/static") $(measure "$url/bench/fcgi") $(measure "$url/v1/connect/intentions/check?source=web&destination=db") $(measure "$url/v1/connect/intentions/exact?source=web&destination=db")
-"
-done
-static_rps=$(printf '%s' "$rows" | med 1) static_p99=$(printf '%s' "$rows" | med 2)
-fcgi_rps=$(printf '%s' "$rows" | med 3) fcgi_p99=$(printf '%s' "$rows" | med 4)
-check_rps=$(printf '%s' "$rows" | med 5) check_p99=$(printf '%s' "$rows" | med 6)
-get_rps=$(printf '%s' "$rows" | med 7) get_p99=$(printf '%s' "$rows" | med 8)
+# The read rows in ROUNDS interleaved rounds.
+rounds 'measure "$url/bench/static"' 'measure "$url/bench/fcgi"' \
+    'measure "$url/v1/connect/intentions/check?source=web&destination=db"' \
+    'measure "$url/v1/connect/intentions/exact?source=web&destination=db"'
+medians static fcgi check get
 check_fcgi=$(printf '%s' "$rows" | ratios 5 3) get_fcgi=$(printf '%s' "$rows" | ratios 7 3)
 # Blocking first: the PUT load below grows the watched list.
 printf 'Blocking queries: holding %s, then one write\n' "$BLOCKERS"
@@ -121,17 +116,13 @@ azlua() {	# azlua FILE TRUSTDOMAIN [TOKEN]
 }
 azlua "$adir/az-off.lua" "$(td "$url")"
 azlua "$adir/az-on.lua" "$(curl -sf -H "X-Consul-Token: $tok" "$aurl/v1/connect/ca/roots" | jget TrustDomain)" "$tok"
-# On and off back to back, in ROUNDS rounds: "azoff p99 azon p99 off p99 on p99".
-arows=""
-for r in $(seq 1 "$ROUNDS"); do
-	arows="$arows$(measure "$url/v1/agent/connect/authorize" "$adir/az-off.lua") $(measure "$aurl/v1/agent/connect/authorize" "$adir/az-on.lua") $(measure "$url/v1/connect/intentions/check?source=web&destination=db") $(measure "$aurl/v1/connect/intentions/check?source=web&destination=db" "$adir/token.lua")
-"
-done
-azoff_rps=$(printf '%s' "$arows" | med 1) azoff_p99=$(printf '%s' "$arows" | med 2)
-azon_rps=$(printf '%s' "$arows" | med 3) azon_p99=$(printf '%s' "$arows" | med 4)
-off_rps=$(printf '%s' "$arows" | med 5) off_p99=$(printf '%s' "$arows" | med 6)
-on_rps=$(printf '%s' "$arows" | med 7) on_p99=$(printf '%s' "$arows" | med 8)
-az_onoff=$(printf '%s' "$arows" | ratios 3 1) ck_onoff=$(printf '%s' "$arows" | ratios 7 5)
+# On and off back to back, in ROUNDS rounds.
+rounds 'measure "$url/v1/agent/connect/authorize" "$adir/az-off.lua"' \
+    'measure "$aurl/v1/agent/connect/authorize" "$adir/az-on.lua"' \
+    'measure "$url/v1/connect/intentions/check?source=web&destination=db"' \
+    'measure "$aurl/v1/connect/intentions/check?source=web&destination=db" "$adir/token.lua"'
+medians azoff azon off on
+az_onoff=$(printf '%s' "$rows" | ratios 3 1) ck_onoff=$(printf '%s' "$rows" | ratios 7 5)
 printf '\nACL enforcement (same run, back to back)\n'
 printf '%-42s %10s %9s\n' "" "req/s" "p99 ms"
 printf '%-42s %10.0f %9s\n' "authorize, ACLs off" "$azoff_rps" "$azoff_p99"
