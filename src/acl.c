@@ -275,14 +275,6 @@ acl_entmeta_query(struct req *req, struct perr *e)
 /* ---------------------------------------------------------------- */
 /* Rows.                                                              */
 
-static char *
-col_dup(sqlite3_stmt *st, int c)
-{
-	const char	*s = store_col_text(st, c);
-
-	return s == NULL ? NULL : xstrdup(s);
-}
-
 static struct json_object *
 col_json(sqlite3_stmt *st, int c)
 {
@@ -298,20 +290,20 @@ acl_token_from_row(struct acl_token *t, void *row)
 	sqlite3_stmt	*st = row;
 
 	memset(t, 0, sizeof(*t));
-	t->accessor_id = col_dup(st, 0);
-	t->secret_id = col_dup(st, 1);
-	t->description = col_dup(st, 2);
+	t->accessor_id = store_col_dup(st, 0);
+	t->secret_id = store_col_dup(st, 1);
+	t->description = store_col_dup(st, 2);
 	t->policies = col_json(st, 3);
 	t->roles = col_json(st, 4);
 	t->svcids = col_json(st, 5);
 	t->nodeids = col_json(st, 6);
 	t->local = sqlite3_column_int(st, 7);
-	t->auth_method = col_dup(st, 8);
-	t->expiration_time = col_dup(st, 9);
+	t->auth_method = store_col_dup(st, 8);
+	t->expiration_time = store_col_dup(st, 9);
 	t->expiration_ns = sqlite3_column_type(st, 10) == SQLITE_NULL ?
 	    INT64_MAX : sqlite3_column_int64(st, 10);
-	t->create_time = col_dup(st, 11);
-	t->hash = col_dup(st, 12);
+	t->create_time = store_col_dup(st, 11);
+	t->hash = store_col_dup(st, 12);
 	t->create_index = (uint64_t)sqlite3_column_int64(st, 13);
 	t->modify_index = (uint64_t)sqlite3_column_int64(st, 14);
 }
@@ -341,12 +333,12 @@ acl_policy_from_row(struct acl_policy *p, void *row)
 	sqlite3_stmt	*st = row;
 
 	memset(p, 0, sizeof(*p));
-	p->id = col_dup(st, 0);
-	p->name = col_dup(st, 1);
-	p->description = col_dup(st, 2);
-	p->rules = col_dup(st, 3);
+	p->id = store_col_dup(st, 0);
+	p->name = store_col_dup(st, 1);
+	p->description = store_col_dup(st, 2);
+	p->rules = store_col_dup(st, 3);
 	p->datacenters = col_json(st, 4);
-	p->hash = col_dup(st, 5);
+	p->hash = store_col_dup(st, 5);
 	p->create_index = (uint64_t)sqlite3_column_int64(st, 6);
 	p->modify_index = (uint64_t)sqlite3_column_int64(st, 7);
 }
@@ -370,13 +362,13 @@ acl_role_from_row(struct acl_role *r, void *row)
 	sqlite3_stmt	*st = row;
 
 	memset(r, 0, sizeof(*r));
-	r->id = col_dup(st, 0);
-	r->name = col_dup(st, 1);
-	r->description = col_dup(st, 2);
+	r->id = store_col_dup(st, 0);
+	r->name = store_col_dup(st, 1);
+	r->description = store_col_dup(st, 2);
 	r->policies = col_json(st, 3);
 	r->svcids = col_json(st, 4);
 	r->nodeids = col_json(st, 5);
-	r->hash = col_dup(st, 6);
+	r->hash = store_col_dup(st, 6);
 	r->create_index = (uint64_t)sqlite3_column_int64(st, 7);
 	r->modify_index = (uint64_t)sqlite3_column_int64(st, 8);
 }

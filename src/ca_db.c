@@ -43,14 +43,6 @@ exec_stmt(struct store *st, sqlite3_stmt *s, struct perr *e)
 	return rc < 0 ? -1 : 0;
 }
 
-static char *
-dupcol(sqlite3_stmt *s, int i)
-{
-	const char	*t = store_col_text(s, i);
-
-	return t == NULL ? NULL : xstrdup(t);
-}
-
 /* ---------------------------------------------------------------- */
 /* Serials.                                                            */
 
@@ -174,11 +166,11 @@ ca_db_active_get(struct store *st, struct ca_db_active *a, int *found,
 	if ((s = store_stmt(st, SQL_CA_ROOT_ACTIVE_KEY)) == NULL)
 		return perr_set(e, 500, "internal store error");
 	if ((rc = store_step(st, s, e)) == 1) {
-		a->id = dupcol(s, 0);
-		a->cert = dupcol(s, 1);
-		a->key = dupcol(s, 2);
-		a->state = dupcol(s, 3);
-		a->inter = dupcol(s, 4);
+		a->id = store_col_dup(s, 0);
+		a->cert = store_col_dup(s, 1);
+		a->key = store_col_dup(s, 2);
+		a->state = store_col_dup(s, 3);
+		a->inter = store_col_dup(s, 4);
 		*found = 1;
 	}
 	sqlite3_reset(s);
@@ -199,8 +191,8 @@ config_fill(void *out, sqlite3_stmt *s)
 {
 	struct ca_db_config	*c = out;
 
-	c->provider = dupcol(s, 0);
-	c->config = dupcol(s, 1);
+	c->provider = store_col_dup(s, 0);
+	c->config = store_col_dup(s, 1);
 	c->force = sqlite3_column_int(s, 2);
 	c->create_index = (uint64_t)sqlite3_column_int64(s, 3);
 	c->modify_index = (uint64_t)sqlite3_column_int64(s, 4);
@@ -288,17 +280,17 @@ ca_db_roots(struct store *st, struct ca_root **roots, size_t *n,
 		}
 		x = &(*roots)[(*n)++];
 		memset(x, 0, sizeof(*x));
-		x->id = dupcol(q, 0);
-		x->name = dupcol(q, 1);
+		x->id = store_col_dup(q, 0);
+		x->name = store_col_dup(q, 1);
 		x->serial = (uint64_t)sqlite3_column_int64(q, 2);
-		x->signing_key_id = dupcol(q, 3);
-		x->etd = dupcol(q, 4);
+		x->signing_key_id = store_col_dup(q, 3);
+		x->etd = store_col_dup(q, 4);
 		x->not_before = (time_t)sqlite3_column_int64(q, 5);
 		x->not_after = (time_t)sqlite3_column_int64(q, 6);
-		x->root_cert = dupcol(q, 7);
-		x->inter = dupcol(q, 8);
+		x->root_cert = store_col_dup(q, 7);
+		x->inter = store_col_dup(q, 8);
 		x->active = sqlite3_column_int(q, 9);
-		x->key_type = dupcol(q, 10);
+		x->key_type = store_col_dup(q, 10);
 		x->key_bits = sqlite3_column_int(q, 11);
 		x->rotated_out_at = (time_t)sqlite3_column_int64(q, 12);
 		x->create_index = (uint64_t)sqlite3_column_int64(q, 13);

@@ -29,32 +29,24 @@
 /* ---------------------------------------------------------------- */
 /* The snapshot.                                                      */
 
-static char *
-dup_col(sqlite3_stmt *st, int col)
-{
-	const char	*s = store_col_text(st, col);
-
-	return s == NULL ? NULL : xstrdup(s);
-}
-
 /* Fill x from a row of the intention_* queries (fixed column order). */
 static void
 ixn_from_row(struct ixn *x, sqlite3_stmt *st)
 {
 	memset(x, 0, sizeof(*x));
-	x->dest_name = dup_col(st, 0);
-	x->source_name = dup_col(st, 1);
-	x->source_peer = dup_col(st, 2);
-	x->action = dup_col(st, 3);
-	x->permissions = dup_col(st, 4);
-	x->description = dup_col(st, 5);
-	x->source_type = dup_col(st, 6);
+	x->dest_name = store_col_dup(st, 0);
+	x->source_name = store_col_dup(st, 1);
+	x->source_peer = store_col_dup(st, 2);
+	x->action = store_col_dup(st, 3);
+	x->permissions = store_col_dup(st, 4);
+	x->description = store_col_dup(st, 5);
+	x->source_type = store_col_dup(st, 6);
 	x->precedence = sqlite3_column_int(st, 7);
-	x->id = dup_col(st, 8);
+	x->id = store_col_dup(st, 8);
 	/* A legacy intention's Meta is its own; otherwise the entry's. */
-	x->meta = x->id != NULL ? dup_col(st, 9) : dup_col(st, 12);
-	x->created_at = dup_col(st, 10);
-	x->updated_at = dup_col(st, 11);
+	x->meta = x->id != NULL ? store_col_dup(st, 9) : store_col_dup(st, 12);
+	x->created_at = store_col_dup(st, 10);
+	x->updated_at = store_col_dup(st, 11);
 	x->create_index = (uint64_t)sqlite3_column_int64(st, 13);
 	x->modify_index = (uint64_t)sqlite3_column_int64(st, 14);
 }

@@ -443,6 +443,15 @@ store_col_text(sqlite3_stmt *st, int col)
 	return (const char *)sqlite3_column_text(st, col);
 }
 
+/* A copy of the column's text (free()), or NULL for SQL NULL. */
+char *
+store_col_dup(sqlite3_stmt *st, int col)
+{
+	const char	*s = store_col_text(st, col);
+
+	return s == NULL ? NULL : xstrdup(s);
+}
+
 /*
  * Start a write transaction: fair lock, BEGIN IMMEDIATE, next global
  * index.  Every early exit after this must call store_rollback().

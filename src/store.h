@@ -78,6 +78,7 @@ int		 store_delete_row(struct store *, enum sql_id, const char *,
 void		 store_bind_text(sqlite3_stmt *, const char *, const char *);
 void		 store_bind_int(sqlite3_stmt *, const char *, int64_t);
 const char	*store_col_text(sqlite3_stmt *, int);
+char		*store_col_dup(sqlite3_stmt *, int);
 
 int		 store_begin(struct store *, struct perr *) PC_MUSTCHECK;
 uint64_t	 store_tx_index(const struct store *);
