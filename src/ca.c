@@ -23,7 +23,8 @@
  * Readers use a per-worker snapshot of roots and configuration with
  * the active CA loaded for signing, replaced when the roots or config
  * index moves, and a separate snapshot of revoked serials replaced when
- * the leaves index moves: authorize costs no SQLite query.
+ * a revocation moves its own index (not at every issuance): authorize
+ * and the leaf cache's revocation check cost no SQLite query.
  *
  * Private keys: the CA key lives in ca_root.private_key (the store is
  * 0600) and in the snapshot's x509_ca handle; x509.c is the only code
@@ -31,7 +32,7 @@
  * The CSR rate limiter lives in memory shared by all workers, so
  * CSRMaxPerSecond is a cluster-wide rate as in Consul's single leader.
  *
- * Every query (configuration, roots, serials, leaf records and cache,
+ * Every query (configuration, roots, serials, leaf records,
  * revocations) is in ca_db.c; this file decides, signs (x509.c) and
  * renders, and frames each write with store_begin()/store_commit().
  */
@@ -668,7 +669,7 @@ out:
 
 static struct snap_slot	ca_slot =
     SNAP_SLOT(TBIT(TBL_CA_ROOTS) | TBIT(TBL_CA_CONFIG));
-static struct snap_slot	rev_slot = SNAP_SLOT(TBIT(TBL_CA_LEAVES));
+static struct snap_slot	rev_slot = SNAP_SLOT(TBIT(TBL_CA_REVOKED));
 
 static void
 snap_free(struct snap *hdr)
@@ -983,17 +984,13 @@ ca_issued_clear(struct ca_issued *is)
 /*
  * Sign a checked CSR for service with the snapshot's active CA (§4.2
  * items 5-6, §4.3) and record the leaf in one write (grouped with
- * other threads' leaves: ca_db_leaf_record()): CSR limits
- * (429), root not expired (500), next serial, the leaf row, and when
- * cache_key is non-NULL that row becomes the service's cached leaf with
- * that private key and a renewal time 60-90 % into the leaf's life
- * (ca_db_leaf_insert()).  Fills *out
+ * other threads' leaves: ca_db_leaf_record()): CSR limits (429), root
+ * not expired (500), next serial, the leaf row.  Fills *out
  * (ca_issued_clear()).  Returns 0 or -1 with e set.
  */
 int
 ca_issue(struct req *req, struct ca_snap *s, const struct x509_csr *csr,
-    const char *service, const char *cache_key, struct ca_issued *out,
-    struct perr *e)
+    const char *service, struct ca_issued *out, struct perr *e)
 {
 	struct store		*st = req->store;
 	struct ca_leaf_rec	 rec;
@@ -1031,11 +1028,6 @@ ca_issue(struct req *req, struct ca_snap *s, const struct x509_csr *csr,
 	rec.service = service;
 	rec.uri = x509_csr_uri(csr);
 	rec.root_id = s->active->id;
-	rec.key = cache_key;
-	rec.skid = s->active->signing_key_id;
-	/* Renew at a random point in 60-90 % of its life (§4.6). */
-	rec.renew = out->not_before + (time_t)((double)ttl * (0.6 + 0.3 *
-	    ((double)random() / (double)RAND_MAX)));
 	if (ca_db_leaf_record(st, &rec, e) == -1)
 		goto fail;
 	limit_leave(held);
@@ -1420,7 +1412,7 @@ ca_sign(struct req *req, struct perr *e)
 	}
 	if (x509_csr_check(csr, s->trust_domain, req->worker->conf->datacenter,
 	    e) == -1 ||
-	    ca_issue(req, s, csr, id->service, NULL, &is, e) == -1)
+	    ca_issue(req, s, csr, id->service, &is, e) == -1)
 		goto out;
 	req->index = is.index;
 	req->reply = ca_leaf_json(&is, NULL, id->service, x509_csr_uri(csr));
@@ -1511,6 +1503,7 @@ ca_revoke(struct req *req, struct perr *e)
 	}
 	free(revoked);
 	store_touch(req->store, TBL_CA_LEAVES);
+	store_touch(req->store, TBL_CA_REVOKED);
 	if (store_commit(req->store, e) == -1) {
 		json_object_put(out);
 		return -1;

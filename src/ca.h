@@ -87,7 +87,7 @@ int	 ca_revoked(struct req *, uint64_t, time_t *, struct perr *)
 	    PC_MUSTCHECK;
 int	 ca_serial_parse(const char *, uint64_t *);
 int	 ca_issue(struct req *, struct ca_snap *, const struct x509_csr *,
-	    const char *, const char *, struct ca_issued *, struct perr *)
+	    const char *, struct ca_issued *, struct perr *)
 	    PC_MUSTCHECK;
 void	 ca_issued_clear(struct ca_issued *);
 struct json_object *ca_leaf_json(const struct ca_issued *, const char *,

@@ -9,14 +9,14 @@
  *   config       the one CA configuration row;
  *   roots        the active root with its key, every root for the
  *                snapshot, rotation (retire + insert), pruning;
- *   leaves       the leaf records (the cached agent leaf of a service is
- *                its newest record with a key), revocation and
- *                the revoked serials the snapshot lists.
+ *   leaves       the leaf records (no keys: the agent leaf cache is in
+ *                memory, leafcache.c), revocation and the revoked
+ *                serials the snapshot lists.
  *
  * Writes run inside the caller's transaction, except
  * ca_db_serial_take() and ca_db_prune_due(), which make their own.
- * Private keys: ca_root.private_key and cached leaves' keys pass
- * through here as PEM text only (x509.c alone parses them); nothing
+ * Private keys: ca_root.private_key passes through here as PEM text
+ * only (x509.c alone parses them); nothing
  * here logs them.
  */
 #include "config.h"
@@ -422,17 +422,13 @@ ca_db_prune_due(struct store *st, int64_t keep)
 
 /*
  * Record the leaf is (serial, validity, the write's index) issued for
- * service with SPIFFE ID uri by the root root_id.  With a private key
- * (the agent leaf endpoint) the record is also service's cached leaf:
- * it keeps is->cert_pem and key, the SigningKeyID skid of the root it
- * was signed under and its renewal time, and the service's older
- * records lose theirs.  key NULL (the sign extension): a bare record.
- * Returns 0 or -1 (500).
+ * service with SPIFFE ID uri by the root root_id, inside the caller's
+ * transaction.  Returns 0 or -1 (500).
  */
 int
 ca_db_leaf_insert(struct store *st, const struct ca_issued *is,
     const char *service, const char *uri, const char *root_id,
-    const char *key, const char *skid, time_t renew, struct perr *e)
+    struct perr *e)
 {
 	sqlite3_stmt	*q;
 
@@ -445,20 +441,6 @@ ca_db_leaf_insert(struct store *st, const struct ca_issued *is,
 	store_bind_int(q, ":na", (int64_t)is->not_after);
 	store_bind_text(q, ":root", root_id);
 	store_bind_int(q, ":idx", (int64_t)is->index);
-	if (key != NULL) {
-		store_bind_text(q, ":cert", is->cert_pem);
-		store_bind_text(q, ":key", key);
-		store_bind_text(q, ":skid", skid);
-		store_bind_int(q, ":renew", (int64_t)renew);
-	}
-	if (exec_stmt(st, q, e) == -1)
-		return -1;
-	if (key == NULL)
-		return 0;
-	if ((q = store_stmt(st, SQL_CA_LEAF_UNCACHE)) == NULL)
-		return perr_set(e, 500, "internal store error");
-	store_bind_text(q, ":service", service);
-	store_bind_int(q, ":serial", (int64_t)is->serial);
 	return exec_stmt(st, q, e);
 }
 
@@ -490,9 +472,9 @@ rec_cmp(const void *a, const void *b)
 }
 
 /*
- * Record batch in one transaction on st, in serial order (a service's
- * newer cached leaf clears the older ones' keys).  Sets rc and err of
- * every record; the caller marks them done.
+ * Record batch in one transaction on st, in serial order (appends to
+ * the table's last page).  Sets rc and err of every record; the caller
+ * marks them done.
  */
 static void
 rec_commit(struct store *st, struct ca_leaf_rec *batch)
@@ -514,8 +496,7 @@ rec_commit(struct store *st, struct ca_leaf_rec *batch)
 	for (i = 0; i < n; i++) {
 		v[i]->is->index = store_tx_index(st);
 		if (ca_db_leaf_insert(st, v[i]->is, v[i]->service, v[i]->uri,
-		    v[i]->root_id, v[i]->key, v[i]->skid, v[i]->renew,
-		    &e) == -1) {
+		    v[i]->root_id, &e) == -1) {
 			store_rollback(st);
 			goto out;
 		}

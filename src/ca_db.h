@@ -63,9 +63,6 @@ struct ca_leaf_rec {
 	const char		*service;
 	const char		*uri;
 	const char		*root_id;
-	const char		*key;		/* NULL: not a cached leaf */
-	const char		*skid;
-	time_t			 renew;
 	/* ca_db.c's */
 	int			 done;
 	int			 rc;
@@ -76,8 +73,8 @@ struct ca_leaf_rec {
 int	 ca_db_leaf_record(struct store *, struct ca_leaf_rec *,
 	    struct perr *) PC_MUSTCHECK;
 int	 ca_db_leaf_insert(struct store *, const struct ca_issued *,
-	    const char *, const char *, const char *, const char *,
-	    const char *, time_t, struct perr *) PC_MUSTCHECK;
+	    const char *, const char *, const char *, struct perr *)
+	    PC_MUSTCHECK;
 int	 ca_db_revoked(struct store *, time_t, uint64_t **, time_t **,
 	    size_t *, struct perr *) PC_MUSTCHECK;
 int	 ca_db_leaf_revoke(struct store *, uint64_t, time_t, int *,

@@ -4,13 +4,13 @@
  *
  * Consul's agent keeps a leaf per service in memory and renews it in
  * the background.  We have several workers and no agent, so the cache
- * lives in the store (the newest ca_leaf record of the service that
- * still holds its chain and private key, in the 0600 database) where
- * every worker reads it: a leaf is reused until a random
- * point in 60-90 % of its life, until the active root's SigningKeyID
- * changes (rotation) or until it is revoked; then the next call mints
- * a fresh key and leaf (X-Cache: MISS).  The CSR goes through the same
- * checks as any other (x509.c), signed by ca_issue().
+ * is in memory shared by every worker (leafcache.c): a leaf is reused
+ * until a random point in 60-90 % of its life, until the active root's
+ * SigningKeyID changes (rotation) or until it is revoked (the per-worker
+ * snapshot of revoked serials, ca_revoked()); then the next call mints
+ * a fresh key and leaf (X-Cache: MISS).  The request goes through the
+ * same checks as any CSR (x509.c), signed by ca_issue(), which records
+ * the leaf in the store; its private key is never written there.
  *
  * ACL service:write on :service is checked on every call, cached leaf
  * or not (Consul checks only when it signs: spec §12.7).
@@ -24,6 +24,8 @@
  */
 #include "config.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -35,6 +37,7 @@
 #include "conf.h"
 #include "http.h"
 #include "leaf.h"
+#include "leafcache.h"
 #include "spiffe.h"
 #include "store.h"
 #include "worker.h"
@@ -48,45 +51,45 @@ static int
 cached(struct req *req, const struct ca_snap *s, const char *service,
     struct perr *e)
 {
+	struct leafcache_ent	 ent;
 	struct ca_issued	 is;
-	sqlite3_stmt		*st;
-	time_t			 now = time(NULL);
-	int			 rc, ok = 0;
+	time_t			 now = time(NULL), when;
+	int			 rc = 0;
 
-	if ((st = store_stmt(req->store, SQL_CA_LEAF_CACHE_GET)) == NULL)
-		return perr_set(e, 500, "internal store error");
-	store_bind_text(st, ":service", service);
-	if ((rc = store_step(req->store, st, e)) == -1)
-		return -1;
-	if (rc == 1 &&
-	    strcmp(store_col_text(st, 3), s->active->signing_key_id) == 0 &&
-	    now < (time_t)sqlite3_column_int64(st, 4) &&
-	    now < (time_t)sqlite3_column_int64(st, 8) &&
-	    sqlite3_column_type(st, 9) == SQLITE_NULL) {
+	if (!leafcache_get(service, &ent))
+		return 0;
+	if (strcmp(ent.skid, s->active->signing_key_id) == 0 &&
+	    now < ent.renew && now < ent.not_after &&
+	    (rc = ca_revoked(req, ent.serial, &when, e)) == 0) {
 		memset(&is, 0, sizeof(is));
-		is.serial = (uint64_t)sqlite3_column_int64(st, 0);
+		is.serial = ent.serial;
 		x509_serial_hex(is.serial, is.serial_hex,
 		    sizeof(is.serial_hex));
-		is.cert_pem = (char *)store_col_text(st, 1);
-		is.index = (uint64_t)sqlite3_column_int64(st, 5);
-		is.not_before = (time_t)sqlite3_column_int64(st, 7);
-		is.not_after = (time_t)sqlite3_column_int64(st, 8);
-		req->reply = ca_leaf_json(&is, store_col_text(st, 2), service,
-		    store_col_text(st, 6));
+		is.cert_pem = (char *)ent.cert_pem;
+		is.index = ent.index;
+		is.not_before = ent.not_before;
+		is.not_after = ent.not_after;
+		req->reply = ca_leaf_json(&is, ent.key_pem, service, ent.uri);
 		req->index = is.index;
-		ok = 1;
-	}
-	sqlite3_reset(st);
-	return ok;
+		rc = 1;
+	} else if (rc == 1)
+		rc = 0;		/* revoked: issue a fresh one */
+	leafcache_ent_clear(&ent);
+	return rc;
 }
 
-/* Mint a key and leaf for service, as the agent does (§4.1). */
+/*
+ * Mint a key and leaf for service, as the agent does (§4.1), and make
+ * it the service's cached leaf, renewed at a random point in 60-90 % of
+ * its life (§4.6).
+ */
 static int
 issue(struct req *req, struct ca_snap *s, const char *service,
     struct perr *e)
 {
 	const struct conf	*c = req->worker->conf;
 	struct x509_csr		*csr = NULL;
+	struct leafcache_ent	 ent;
 	struct ca_issued	 is;
 	char			*uri, *key = NULL;
 	int			 rc = -1;
@@ -99,8 +102,22 @@ issue(struct req *req, struct ca_snap *s, const char *service,
 		e->status = 500;	/* Consul: signing errors are 500 */
 		goto out;
 	}
-	if (ca_issue(req, s, csr, service, key, &is, e) == -1)
+	if (ca_issue(req, s, csr, service, &is, e) == -1)
 		goto out;
+	memset(&ent, 0, sizeof(ent));
+	ent.serial = is.serial;
+	ent.index = is.index;
+	ent.not_before = is.not_before;
+	ent.not_after = is.not_after;
+	ent.renew = is.not_before + (time_t)((double)(is.not_after -
+	    is.not_before) * (0.6 + 0.3 * ((double)random() /
+	    (double)RAND_MAX)));
+	(void)snprintf(ent.skid, sizeof(ent.skid), "%s",
+	    s->active->signing_key_id);
+	ent.uri = uri;
+	ent.cert_pem = is.cert_pem;
+	ent.key_pem = key;
+	(void)leafcache_put(service, &ent);
 	req->index = is.index;
 	req->reply = ca_leaf_json(&is, key, service, uri);
 	rc = 0;

@@ -37,6 +37,7 @@
 #include "acl.h"
 #include "ca.h"
 #include "conf.h"
+#include "leafcache.h"
 #include "notify.h"
 #include "router.h"
 #include "store.h"
@@ -137,6 +138,7 @@ init_store(void)
 		    "was created for \"%s\"", conf->datacenter, dc);
 	if (ca_bootstrap(st, conf, &e) == -1)
 		fatalx("connect CA bootstrap: %s", e.msg);
+	leafcache_init();
 	if (acl_store_init(st, conf, &e) == -1)
 		fatalx("ACL bootstrap: %s", e.msg);
 	if (store_load_shared(st, &e) == -1)

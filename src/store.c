@@ -68,6 +68,7 @@ static const char *const table_names[TBL__MAX] = {
 	[TBL_CA_ROOTS] = "ca-roots",
 	[TBL_CA_CONFIG] = "ca-config",
 	[TBL_CA_LEAVES] = "ca-leaves",
+	[TBL_CA_REVOKED] = "ca-revocations",
 };
 
 struct store {

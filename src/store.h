@@ -24,6 +24,7 @@ enum table {
 	TBL_CA_ROOTS,
 	TBL_CA_CONFIG,
 	TBL_CA_LEAVES,
+	TBL_CA_REVOKED,		/* revocations only (authorize, leaf cache) */
 	TBL__MAX
 };
 

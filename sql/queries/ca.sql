@@ -56,20 +56,9 @@ INSERT INTO ca_serial (id, last) VALUES (1, :start + :n - 1)
     RETURNING last;
 
 -- name: ca_leaf_insert
--- :cert, :key, :skid, :renew are NULL for a leaf that is not cached
--- (the /v1/connect/ca/sign extension).
 INSERT INTO ca_leaf (serial, service, uri, not_before, not_after, root_id,
-    create_index, cert_pem, private_key_pem, signing_key_id, renew_at)
-    VALUES (:serial, :service, :uri, :nb, :na, :root, :idx, :cert, :key,
-            :skid, :renew);
-
--- name: ca_leaf_uncache
--- A new cached leaf for :service: forget the older ones' keys.
-UPDATE ca_leaf
-   SET cert_pem = NULL, private_key_pem = NULL, signing_key_id = NULL,
-       renew_at = NULL
- WHERE service = :service AND serial < :serial
-   AND private_key_pem IS NOT NULL;
+    create_index)
+    VALUES (:serial, :service, :uri, :nb, :na, :root, :idx);
 
 -- name: ca_leaf_revoked
 SELECT serial, revoked_at FROM ca_leaf
@@ -88,14 +77,5 @@ UPDATE ca_leaf SET revoked_at = :now
  RETURNING serial;
 
 -- name: ca_leaf_expire
--- Records expired before :before (ca_leaf_by_not_after); an expired
--- cached leaf goes too: the next call would replace it anyway.
+-- Records expired before :before (ca_leaf_by_not_after).
 DELETE FROM ca_leaf WHERE not_after < :before;
-
--- name: ca_leaf_cache_get
--- The cached agent leaf of :service: its newest record with a key.
-SELECT serial, cert_pem, private_key_pem, signing_key_id, renew_at,
-       create_index, uri, not_before, not_after, revoked_at
-  FROM ca_leaf
- WHERE service = :service AND private_key_pem IS NOT NULL
- ORDER BY serial DESC LIMIT 1;

@@ -4,7 +4,9 @@ blocking; renewal on rotation and revocation; ACL on every call; CSR
 rate limits), a real mutual-TLS handshake between two leaves before and
 during a rotation, and the /v1/connect/ca/sign extension."""
 import datetime
+import os
 import re
+import signal
 import threading
 import time
 
@@ -13,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 import certs
+from conftest import wait_for
 
 
 def leaf(server, svc, **kw):
@@ -94,6 +97,51 @@ def test_leaf_is_cached_across_workers_until_renewal(server):
     assert serials == {first.json()["SerialNumber"]}
     # Both workers answered (the fixture runs two).
     assert len(server.workers()) == 2
+
+
+def test_leaf_private_keys_are_never_written_to_the_store(server):
+    """The cache is in memory shared by the workers, as Consul's agent
+    keeps it: no line of a leaf's private key reaches the database or
+    its WAL (the store held them until migration 006)."""
+    keys = [leaf(server, "nokey-%d" % i).json()["PrivateKeyPEM"] for i in range(5)]
+    assert leaf(server, "nokey-0").headers["X-Cache"] == "HIT"
+    blob = b""
+    for name in ("portcullis.db", "portcullis.db-wal"):
+        path = os.path.join(server.dir, name)
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                blob += f.read()
+    assert len(blob) > 0
+    for k in keys:
+        lines = k.strip().splitlines()
+        assert lines[0] == "-----BEGIN EC PRIVATE KEY-----"
+        for line in lines[1:-1]:
+            assert line.encode() not in blob
+
+
+def test_leaf_cache_survives_reloads_and_killed_workers_not_a_restart(make_server):
+    s = make_server()
+    first = leaf(s, "kept-svc").json()
+    before = s.workers()
+    os.kill(s.master.pid, signal.SIGHUP)
+    wait_for(lambda: len(s.workers()) == 2 and not set(s.workers()) & set(before),
+             timeout=15, what="reload")
+    r = leaf(s, "kept-svc")
+    assert r.headers["X-Cache"] == "HIT" and r.json() == first
+    before = s.workers()
+    os.kill(before[0], signal.SIGKILL)
+    wait_for(lambda: len(s.workers()) == 2 and s.workers() != before,
+             timeout=10, what="restart")
+    for _ in range(6):          # whichever worker answers
+        r = leaf(s, "kept-svc")
+        assert r.headers["X-Cache"] == "HIT" and r.json() == first
+    # A restart forgets it, like an agent restart: a fresh key and leaf.
+    s.stop_master()
+    s.start()
+    r = leaf(s, "kept-svc")
+    assert r.headers["X-Cache"] == "MISS"
+    assert r.json()["SerialNumber"] != first["SerialNumber"]
+    assert r.json()["PrivateKeyPEM"] != first["PrivateKeyPEM"]
 
 
 def test_leaf_endpoint_rejects_namespaces_and_other_datacenters(server):

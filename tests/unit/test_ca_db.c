@@ -1,8 +1,9 @@
 /*
  * test_ca_db.c -- the CA's store half: serial blocks are unique and
  * increasing, reserving a block purges leaf records that expired
- * more than a day ago while keeping live ones, and a service's cached
- * agent leaf is its newest record with a key, the only one keeping it.
+ * more than a day ago while keeping live ones, leaf records keep no
+ * private key (the agent leaf cache is in memory: test_leafcache.c),
+ * and migrating an older store drops the keys it kept.
  */
 #include "config.h"
 
@@ -34,10 +35,9 @@ count(sqlite3 *db, const char *sql)
 	return n;
 }
 
-/* Record one leaf of service in a transaction; key NULL: not cached. */
+/* Record one leaf of service in a transaction. */
 static int
-record(struct store *s, const char *service, uint64_t serial,
-    const char *key, time_t now)
+record(struct store *s, const char *service, uint64_t serial, time_t now)
 {
 	struct ca_issued	is;
 	struct perr		e;
@@ -46,12 +46,11 @@ record(struct store *s, const char *service, uint64_t serial,
 	is.serial = serial;
 	is.not_before = now - 60;
 	is.not_after = now + 86400;
-	is.cert_pem = "-----BEGIN CERTIFICATE-----\n";
 	if (store_begin(s, &e) == -1)
 		return -1;
 	is.index = store_tx_index(s);
 	if (ca_db_leaf_insert(s, &is, service, "spiffe://t/svc", "root",
-	    key, "skid", now + 3600, &e) == -1) {
+	    &e) == -1) {
 		store_rollback(s);
 		return -1;
 	}
@@ -59,47 +58,43 @@ record(struct store *s, const char *service, uint64_t serial,
 	return store_commit(s, &e);
 }
 
-/* The serial of service's cached leaf (query ca_leaf_cache_get), or 0. */
-static uint64_t
-cached(struct store *s, const char *service)
+static void
+test_record(struct store *s, sqlite3 *db, time_t now)
 {
-	sqlite3_stmt	*st;
-	struct perr	 e;
-	uint64_t	 serial = 0;
-
-	if ((st = store_stmt(s, SQL_CA_LEAF_CACHE_GET)) == NULL)
-		return 0;
-	store_bind_text(st, ":service", service);
-	if (store_step(s, st, &e) == 1)
-		serial = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return serial;
+	ok(record(s, "web", 1000, now) == 0 && record(s, "web", 1001, now) ==
+	    0, "two leaves of a service are recorded");
+	is_int(count(db, "SELECT count(*) FROM ca_leaf WHERE service = 'web' "
+	    "AND serial IN (1000, 1001) AND uri = 'spiffe://t/svc' AND "
+	    "root_id = 'root'"), 2, "with their serial, URI and root");
+	is_int(count(db, "SELECT count(*) FROM pragma_table_info('ca_leaf') "
+	    "WHERE name IN ('cert_pem', 'private_key_pem')"), 0,
+	    "a leaf record has no column for a chain or a private key");
 }
 
-static void
-test_cache(struct store *s, sqlite3 *db, time_t now)
+/* Does the file at path contain the bytes of needle? */
+static int
+file_has(const char *path, const char *needle)
 {
-	ok(record(s, "web", 1000, "KEY-1", now) == 0 &&
-	    cached(s, "web") == 1000, "an agent leaf is the service's "
-	    "cached leaf");
-	ok(record(s, "web", 1001, "KEY-2", now) == 0 &&
-	    cached(s, "web") == 1001, "a newer agent leaf replaces it");
-	is_int(count(db, "SELECT count(*) FROM ca_leaf WHERE serial = 1000 "
-	    "AND private_key_pem IS NULL AND cert_pem IS NULL"), 1,
-	    "the older record forgets its private key and chain");
-	ok(record(s, "web", 1002, NULL, now) == 0 && cached(s, "web") == 1001,
-	    "a signed CSR's record (no key) is not the cached leaf");
-	ok(record(s, "api", 1003, "KEY-3", now) == 0 &&
-	    cached(s, "api") == 1003 && cached(s, "web") == 1001,
-	    "services do not see each other's leaves");
-	ok(cached(s, "nobody") == 0, "no record: no cached leaf");
-	is_int(count(db, "SELECT count(*) FROM ca_leaf WHERE "
-	    "private_key_pem IS NOT NULL"), 2, "one key kept per service");
+	FILE	*f;
+	char	*buf;
+	size_t	 n, len = strlen(needle), i;
+	int	 found = 0;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		return -1;
+	buf = malloc(1 << 22);
+	n = fread(buf, 1, 1 << 22, f);
+	fclose(f);
+	for (i = 0; i + len <= n && !found; i++)
+		found = memcmp(buf + i, needle, len) == 0;
+	free(buf);
+	return found;
 }
 
 /*
- * A store made before migration 005 (leaf cache in its own table) keeps
- * its cached leaf: the row's chain and key move into the leaf record.
+ * A store made before migration 005 (leaf cache in its own table, with
+ * the private key) keeps its leaf records through 005 and 006, and no
+ * byte of the cached key is left in the database file.
  */
 static void
 test_migrate_cache(const char *dir)
@@ -122,22 +117,26 @@ test_migrate_cache(const char *dir)
 		    "(7, 'web', 'u', 1, 2, 'r', 5), (8, 'web', 'u', 1, 2, 'r', 6);"
 		    "INSERT INTO ca_leaf_cache (service, serial, cert_pem, "
 		    "private_key_pem, signing_key_id, renew_at, modify_index) "
-		    "VALUES ('web', 8, 'CERT', 'KEY', 'SKID', 99, 6);",
-		    NULL, NULL, NULL);
-	ok(rc == SQLITE_OK, "a store at version 4 with a cached leaf");
+		    "VALUES ('web', 8, 'CERT', 'SENTINEL-LEAF-PRIVATE-KEY', "
+		    "'SKID', 99, 6);", NULL, NULL, NULL);
+	sqlite3_close(db);
+	ok(rc == SQLITE_OK && file_has(path, "SENTINEL-LEAF-PRIVATE-KEY") == 1,
+	    "a store at version 4 with a cached leaf and its key");
 	ok(store_open(path, &s, &e) == 0 && store_migrate(s, &e) == 0,
 	    "migrates to the current schema");
-	is_int(count(db, "SELECT count(*) FROM ca_leaf WHERE serial = 8 AND "
-	    "cert_pem = 'CERT' AND private_key_pem = 'KEY' AND "
-	    "signing_key_id = 'SKID' AND renew_at = 99"), 1,
-	    "the cached leaf's chain, key, SigningKeyID and renewal moved");
-	is_int(count(db, "SELECT count(*) FROM ca_leaf WHERE serial = 7 AND "
-	    "private_key_pem IS NULL"), 1, "the older record has no key");
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		return;
+	is_int(count(db, "SELECT count(*) FROM ca_leaf WHERE serial IN (7, 8) "
+	    "AND service = 'web'"), 2, "the leaf records are kept");
 	is_int(count(db, "SELECT count(*) FROM sqlite_schema WHERE name = "
-	    "'ca_leaf_cache'"), 0, "the old table is gone");
-	ok(cached(s, "web") == 8, "and serves as the cached leaf");
-	store_close(s);
+	    "'ca_leaf_cache'"), 0, "the old cache table is gone");
+	is_int(count(db, "SELECT count(*) FROM pragma_table_info('ca_leaf') "
+	    "WHERE name IN ('cert_pem', 'private_key_pem', 'signing_key_id', "
+	    "'renew_at')"), 0, "and so are the cache's columns");
 	sqlite3_close(db);
+	store_close(s);		/* the last connection: WAL written back */
+	ok(file_has(path, "SENTINEL-LEAF-PRIVATE-KEY") == 0,
+	    "no byte of the key is left in the database file");
 }
 
 /* Group commit: threads with their own connections record leaves. */
@@ -178,9 +177,6 @@ gc_thread(void *p)
 		r.service = svc;
 		r.uri = "spiffe://t/svc";
 		r.root_id = "root";
-		r.key = "KEY";
-		r.skid = "skid";
-		r.renew = now + 3600;
 		if (ca_db_leaf_record(s, &r, &e) == -1 || a->is[i].index == 0)
 			a->failed++;
 	}
@@ -223,9 +219,6 @@ test_group_commit(const char *path, struct store *s, sqlite3 *db)
 	is_int(count(db, "SELECT count(*) FROM ca_leaf WHERE serial >= 100000"
 	    " AND serial < 100200"), GC_THREADS * GC_EACH, "every record is "
 	    "in the store");
-	is_int(count(db, "SELECT count(*) FROM ca_leaf WHERE service LIKE "
-	    "'gc-%' AND private_key_pem IS NOT NULL"), GC_THREADS,
-	    "one cached leaf per service, the newest");
 
 	memset(&dup, 0, sizeof(dup));
 	dup.serial = 100000;		/* taken above */
@@ -289,7 +282,7 @@ main(void)
 	ok(increasing, "101 serials across two blocks strictly increase "
 	    "(%llu..%llu)", (unsigned long long)a, (unsigned long long)b);
 
-	test_cache(s, db, now);
+	test_record(s, db, now);
 	test_group_commit(path, s, db);
 	test_migrate_cache(dir);
 
