@@ -12,7 +12,10 @@
 #     CPU steal from the host (seen at 3-18 % in vmstat on this kind of
 #     machine) moves either figure by itself; they are therefore taken
 #     in ROUNDS interleaved pairs (raw, then leaf) and the median of the
-#     per-pair ratios is reported with the spread.  The leaf endpoint is
+#     per-pair ratios is reported with the spread, then each round with
+#     the CPU time an operation cost (all processes, from /proc/stat)
+#     and the share of CPU time the host stole during each half, so a
+#     round the host disturbed can be told apart.  The leaf endpoint is
 #     driven with the same CONNS connections as every other row.
 #     The HTTP rows (baselines, authorize, roots) are taken in ROUNDS
 #     rounds too: medians, and the per-round ratios to the FastCGI
@@ -82,16 +85,33 @@ rounds 'measure "$CONNS" "$url/bench/static"' 'measure "$CONNS" "$url/bench/fcgi
     'measure "$CONNS" "$url/v1/agent/connect/ca/roots"'
 medians static fcgi authz roots
 authz_fcgi=$(printf '%s' "$rows" | ratios 5 3) roots_fcgi=$(printf '%s' "$rows" | ratios 7 3)
-pairs=""
+# CPU time the host took from us (steal) and CPU time spent, from
+# /proc/stat: "busy steal" in clock ticks, all CPUs.
+cpu_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $9 }' /proc/stat; }
+pairs="" perround=""
 for r in $(seq 1 "$ROUNDS"); do
+	set -- $(cpu_ticks); busy0=$1 steal0=$2
 	raw=$("$dir/bench_sign" "$DUR" "$(nproc)")
+	set -- $(cpu_ticks); busy1=$1 steal1=$2
 	leaf_lua "r$r"
 	before=$(leaves)
+	set -- $(cpu_ticks); busy1b=$1 steal1b=$2
 	set -- $(measure "$CONNS" "$url/v1/agent/connect/ca/leaf/x" "$dir/leaf.lua")
+	ticks=$(cpu_ticks) busy2=${ticks% *} steal2=${ticks#* }
 	# Replies wrk counted, each a new record (requests still in flight
 	# when wrk stopped may add a few more, never fewer).
 	issued=$(( $(leaves) - before ))
 	[ "$issued" -ge "$3" ] || { echo "leaf round $r: $3 replies but $issued leaves issued: cache hits" >&2; exit 1; }
+	# Per round: the two rates, their ratio, the CPU time each
+	# operation cost (all processes: us per op) and the share of the
+	# CPUs' time the host stole during each half.
+	perround="$perround$(awk -v r="$r" -v raw="$raw" -v leaf="$1" -v br=$((busy1 - busy0)) \
+	    -v bl=$((busy2 - busy1b)) -v sr=$((steal1 - steal0)) -v sl=$((steal2 - steal1b)) \
+	    -v hz="$(getconf CLK_TCK)" -v n="$(nproc)" -v d="$DUR" 'BEGIN {
+		printf "  round %d: raw %6.0f/s  leaf %6.0f/s  ratio %.2f   CPU per op raw %4.0f us, leaf %4.0f us   steal %2.0f%% / %2.0f%%\n",
+		    r, raw, leaf, (raw > 0 ? leaf / raw : 0), br * 1e6 / hz / (raw * d), bl * 1e6 / hz / (leaf * d),
+		    100 * sr / (hz * n * d), 100 * sl / (hz * n * d) }')
+"
 	pairs="$pairs$1 $2 $raw
 "
 done
@@ -117,3 +137,4 @@ printf '\nLeaf issuance on cache miss (CSRMaxPerSecond=0, %s connections; median
 printf '%-40s %10.0f %9s\n' "GET agent/connect/ca/leaf/<new>" "$leaf_rps" "$leaf_p99"
 printf '%-40s %10.0f\n' "raw GnuTLS keygen+sign, $(nproc) procs" "$raw_rps"
 printf '%-40s %10s   (rounds: %s)\n' "leaf issuance / raw GnuTLS" "$(ratio "$leaf_rps" "$raw_rps")" "$spread"
+printf '%s' "$perround"
