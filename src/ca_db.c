@@ -16,8 +16,7 @@
  * Writes run inside the caller's transaction, except
  * ca_db_serial_take() and ca_db_prune_due(), which make their own.
  * Private keys: ca_root.private_key passes through here as PEM text
- * only (x509.c alone parses them); nothing
- * here logs them.
+ * only (x509.c alone parses it); nothing here logs it.
  */
 #include "config.h"
 
