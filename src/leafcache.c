@@ -54,7 +54,7 @@ struct lc_head {
 	uint32_t	 len[4];	/* service, uri, cert, key, each + NUL */
 	uint64_t	 serial;
 	uint64_t	 index;
-	int64_t		 not_before, not_after, renew;
+	int64_t		 not_before, not_after;	/* renewal: lc_shm.renew */
 	char		 skid[LEAFCACHE_SKID_MAX];
 };
 
@@ -191,16 +191,16 @@ leafcache_get(const char *service, struct leafcache_ent *out)
 	out->index = s->h.index;
 	out->not_before = (time_t)s->h.not_before;
 	out->not_after = (time_t)s->h.not_after;
-	out->renew = (time_t)s->h.renew;
+	out->renew = (time_t)lc->renew[k];
 	memcpy(out->skid, s->h.skid, sizeof(out->skid));
 	n = (size_t)s->h.len[1] + s->h.len[2] + s->h.len[3];
 	out->buf = xmalloc(n);
 	out->buflen = n;
 	memcpy(out->buf, s->data + s->h.len[0], n);
-	leafcache_unlock();
 	out->uri = out->buf;
-	out->cert_pem = out->uri + strlen(out->uri) + 1;
-	out->key_pem = out->cert_pem + strlen(out->cert_pem) + 1;
+	out->cert_pem = out->uri + s->h.len[1];
+	out->key_pem = out->cert_pem + s->h.len[2];
+	leafcache_unlock();
 	return 1;
 }
 
@@ -252,7 +252,6 @@ leafcache_put(const char *service, const struct leafcache_ent *in)
 	s->h.index = in->index;
 	s->h.not_before = (int64_t)in->not_before;
 	s->h.not_after = (int64_t)in->not_after;
-	s->h.renew = (int64_t)in->renew;
 	memcpy(s->h.skid, in->skid, sizeof(s->h.skid));
 	lc->renew[k] = (int64_t)in->renew;
 	lc->hash[k] = h;
