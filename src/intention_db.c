@@ -144,7 +144,8 @@ intention_db_entry_load(struct req *req, const char *dest,
 			en->meta = arena_strdup(req->arena,
 			    store_col_text(st, 0));
 		en->nsources = (size_t)sqlite3_column_int64(st, 3);
-		en->nonlegacy = (size_t)sqlite3_column_int64(st, 4);
+		en->nonlegacy = en->nsources -
+		    (size_t)sqlite3_column_int64(st, 4);
 		en->with_legacy_meta = (size_t)sqlite3_column_int64(st, 5);
 	}
 	sqlite3_reset(st);

@@ -29,13 +29,15 @@ SELECT i.dest_name, i.source_name, i.source_peer, i.action, i.permissions,
  WHERE i.legacy_id = :id;
 
 -- name: intention_entry_get
+-- Its sources, how many are legacy ones, how many of those have a Meta
+-- (the legacy counts through the partial index intention_legacy).
 SELECT meta, create_index, modify_index,
        (SELECT count(*) FROM intention WHERE dest_name = :dest),
        (SELECT count(*) FROM intention
-         WHERE dest_name = :dest AND legacy_id IS NULL),
+         WHERE dest_name = :dest AND legacy_id IS NOT NULL),
        (SELECT count(*) FROM intention
-         WHERE dest_name = :dest AND legacy_meta IS NOT NULL
-           AND legacy_meta <> '{}')
+         WHERE dest_name = :dest AND legacy_id IS NOT NULL
+           AND legacy_meta IS NOT NULL AND legacy_meta <> '{}')
   FROM intention_entry WHERE dest_name = :dest;
 
 -- name: intention_entry_upsert
@@ -68,13 +70,19 @@ DELETE FROM intention WHERE dest_name = :dest AND source_name = :source
    AND source_peer = :peer;
 
 -- name: intention_clear_legacy
+-- The legacy rows only (intention_legacy): SQLite rewrites every row an
+-- UPDATE matches, changed or not, and matching the whole destination
+-- put all its sources' pages in the WAL at every by-name write.
 UPDATE intention SET legacy_id = NULL, legacy_meta = NULL,
     created_at = NULL, updated_at = NULL
- WHERE dest_name = :dest;
+ WHERE dest_name = :dest AND legacy_id IS NOT NULL;
 
 -- name: intention_source_position
 -- Where a source would sit in its entry (Sources[i] in Consul's texts):
 -- precedence descending, then name.
-SELECT count(*) FROM intention
- WHERE dest_name = :dest AND source_name <> :source
-   AND (precedence > :prec OR (precedence = :prec AND source_name < :source));
+-- Two ranges of intention_order (one OR would scan the destination).
+SELECT (SELECT count(*) FROM intention
+         WHERE dest_name = :dest AND precedence > :prec)
+     + (SELECT count(*) FROM intention
+         WHERE dest_name = :dest AND precedence = :prec
+           AND source_name < :source);

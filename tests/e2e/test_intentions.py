@@ -256,6 +256,20 @@ def test_exact_errors(server):
     assert r.status_code == 404
 
 
+def test_exact_put_error_names_the_source_by_its_place_in_the_entry(server):
+    # Sources sort by precedence (exact 9 before wildcard 8), then name;
+    # counted in the intention_order index (sql/007).
+    for src in ("api", "web", "*"):
+        assert put_exact(server, src, "db", {"Action": "allow"}).status_code == 200
+    bad = {"Action": "maybe"}
+    for src, place in (("aaa", 0), ("cache", 1), ("web", 1), ("zed", 2), ("*", 2)):
+        r = put_exact(server, src, "db", bad)
+        assert r.status_code == 500
+        assert r.text == "Sources[%d].Action must be set to 'allow' or 'deny'" % place, src
+    r = put_exact(server, "zed", "other", bad)
+    assert r.text == "Sources[0].Action must be set to 'allow' or 'deny'"
+
+
 def test_exact_put_validation(server):
     r = put_exact(server, "web", "db", {"Action": "maybe"})
     assert r.status_code == 500 and r.text == "Sources[0].Action must be set to 'allow' or 'deny'"
