@@ -32,16 +32,23 @@ struct ixn {
 	uint64_t	 modify_index;
 };
 
-/* An immutable snapshot (snap.h): every intention in evaluation order. */
+/*
+ * An immutable snapshot (snap.h): every intention in evaluation order,
+ * and the same intentions by name (ixn_snap_find()).
+ */
 struct ixn_snap {
 	struct snap	 hdr;		/* first; hdr.index: intentions table */
 	size_t		 n;
 	struct ixn	*v;
+	struct ixn	**by_name;	/* v sorted by destination, source, peer */
 };
 
 int	ixn_snap_get(struct req *, struct ixn_snap **, struct perr *)
 	    PC_MUSTCHECK;
 void	ixn_snap_put(struct ixn_snap *);
+void	ixn_snap_index(struct ixn_snap *);
+const struct ixn *ixn_snap_find(const struct ixn_snap *, const char *,
+	    const char *, const char *);
 int	intention_precedence(const char *, const char *);
 const struct ixn *intention_decide(const struct ixn_snap *, const char *,
 	    const char *);

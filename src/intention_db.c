@@ -4,8 +4,8 @@
  * the queries of sql/queries/intention.sql on the connection's prepared
  * statements (store.c).
  *
- *   snapshot   every intention in evaluation order, for the per-worker
- *              snapshot intention.c keeps (snap.h);
+ *   snapshot   every intention in evaluation order, and by name, for
+ *              the per-worker snapshot intention.c keeps (snap.h);
  *   entries    the config entry of one destination (Meta, counts);
  *   rows       one intention: read by legacy ID or names, upsert,
  *              delete, its position in its entry, legacy IDs cleared.
@@ -80,6 +80,7 @@ snap_free(struct snap *hdr)
 	for (i = 0; i < s->n; i++)
 		intention_db_ixn_clear(&s->v[i]);
 	free(s->v);
+	free(s->by_name);
 	free(s);
 }
 
@@ -116,6 +117,7 @@ intention_db_snap_load(struct store *st, void *arg, uint64_t idx,
 		snap_free(&s->hdr);
 		return -1;
 	}
+	ixn_snap_index(s);
 	*out = &s->hdr;
 	return 0;
 }
