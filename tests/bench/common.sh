@@ -2,12 +2,12 @@
 # from the top of the source tree, under "set -eu", with bench_tmp set
 # to the temporary dir's name prefix.
 #
-# Builds fcgi_hello, raises the fd limit, makes $dir, writes its
-# nginx + Portcullis configs on a free $port, starts the trivial libfcgi
-# responder ($hello), Portcullis ($master, once its socket exists) and
-# nginx ($web), and traps their clean-up.  Sets bin, DUR, CONNS, dir,
-# port, hello, master, web, ROUNDS; defines ratio(), med(), ratios(),
-# rounds(), medians().
+# Builds fcgi_hello, raises the fd limit, makes $dir, starts Portcullis
+# and nginx there on a free $port (instance()) and the trivial libfcgi
+# responder ($hello), and traps the clean-up of every dir in bench_dirs
+# (add a dir given to instance() there).  Sets bin, DUR, CONNS, dir,
+# port, hello, bench_dirs, ROUNDS; defines instance(), ratio(), med(),
+# ratios(), rounds(), medians().
 #
 # BUILD=dir uses an existing (out-of-tree) build instead of setup.sh's.
 if [ -n "${BUILD:-}" ]; then
@@ -20,15 +20,49 @@ make -s -C "$bin" tests/bench/fcgi_hello
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 DUR=${BENCH_SECONDS:-5}
 CONNS=${BENCH_CONNS:-64}
+
+# instance DIR [EXTRA_HCL]: start Portcullis and nginx in DIR on a free
+# port (contrib/mkconf.sh); prints the port.  Their pids go to DIR/pids
+# for bench_stop().
+instance() {
+	p=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	sh contrib/mkconf.sh "$1" "$p" ${2:+"$2"} >/dev/null
+	# (stdout away from the $(...) that called us, or it never ends)
+	"$bin/src/portcullis" -c "$1/portcullis.hcl" >/dev/null \
+	    2>"$1/portcullis.log" &
+	echo $! >>"$1/pids"
+	while [ ! -S "$1/portcullis.sock" ]; do sleep 0.05; done
+	nginx -p "$1/nginx" -c "$1/nginx.conf" -e "$1/nginx/error.log" \
+	    >/dev/null 2>&1 &
+	echo $! >>"$1/pids"
+	echo "$p"
+}
+# Stop every instance in bench_dirs and fcgi_hello (which ignores
+# SIGTERM while blocked in accept: KILL), then remove the dirs.  The
+# instances were started in $(...), so they are not our children to
+# wait for: their pids are watched (5 s at most).
+bench_stop() {
+	for d in $bench_dirs; do
+		kill $(cat "$d/pids" 2>/dev/null) 2>/dev/null || true
+	done
+	[ -z "${hello:-}" ] || kill -9 "$hello" 2>/dev/null || true
+	wait 2>/dev/null
+	for d in $bench_dirs; do
+		for p in $(cat "$d/pids" 2>/dev/null); do
+			n=0
+			while kill -0 "$p" 2>/dev/null && [ $n -lt 100 ]; do
+				sleep 0.05
+				n=$((n + 1))
+			done
+		done
+	done
+	rm -rf $bench_dirs
+}
 dir=$(mktemp -d "/tmp/$bench_tmp-XXXXXX")
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-sh contrib/mkconf.sh "$dir" "$port"
+bench_dirs=$dir
+trap bench_stop EXIT INT TERM
+port=$(instance "$dir")
 "$bin/tests/bench/fcgi_hello" "$dir/bench-fcgi.sock" 4 & hello=$!
-"$bin/src/portcullis" -c "$dir/portcullis.hcl" 2>"$dir/portcullis.log" & master=$!
-while [ ! -S "$dir/portcullis.sock" ]; do sleep 0.05; done
-nginx -p "$dir/nginx" -c "$dir/nginx.conf" -e "$dir/nginx/error.log" & web=$!
-# fcgi_hello ignores SIGTERM while blocked in accept: KILL it.
-trap 'kill $web $master 2>/dev/null; kill -9 $hello 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 

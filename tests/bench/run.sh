@@ -88,24 +88,9 @@ printf '%-34s %10s   (rounds: %s)\n' "exact / fastcgi, per round" "$1" "$2"
 # intentions and kept connections the rows above left.)
 # Target: enforcement costs <= 5% (on/off >= 0.95).
 make -s -C "$bin" tests/bench/bench_acl
-# instance DIR [EXTRA_HCL]: start Portcullis + nginx in DIR on a free
-# port; prints the port.  Their pids go to DIR/pids for the clean-up.
-instance() {
-	p=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-	sh contrib/mkconf.sh "$1" "$p" ${2:+"$2"} >/dev/null
-	# (stdout away from the $(...) that called us, or it never ends)
-	"$bin/src/portcullis" -c "$1/portcullis.hcl" >/dev/null \
-	    2>"$1/portcullis.log" &
-	echo $! >>"$1/pids"
-	while [ ! -S "$1/portcullis.sock" ]; do sleep 0.05; done
-	nginx -p "$1/nginx" -c "$1/nginx.conf" -e "$1/nginx/error.log" \
-	    >/dev/null 2>&1 &
-	echo $! >>"$1/pids"
-	echo "$p"
-}
 odir=$(mktemp -d /tmp/pc-bench-off-XXXXXX)
 adir=$(mktemp -d /tmp/pc-bench-acl-XXXXXX)
-trap 'kill $web $master $(cat "$odir/pids" "$adir/pids" 2>/dev/null) 2>/dev/null; kill -9 $hello 2>/dev/null; wait 2>/dev/null; rm -rf "$dir" "$odir" "$adir"' EXIT INT TERM
+bench_dirs="$bench_dirs $odir $adir"
 mgmt=$(cat /proc/sys/kernel/random/uuid)
 printf 'acl {\n enabled = true\n default_policy = "deny"\n tokens { initial_management = "%s" }\n}\n' "$mgmt" >"$adir/extra.hcl"
 ourl="http://127.0.0.1:$(instance "$odir")"
