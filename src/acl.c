@@ -471,6 +471,7 @@ snap_load(struct store *st, const uint64_t idx[3], struct acl_snap **out,
 {
 	struct acl_snap	*s;
 	struct perr	 pe;
+	char		*bidx = NULL;
 	size_t		 i, b;
 
 	s = xcalloc(1, sizeof(*s));
@@ -482,10 +483,13 @@ snap_load(struct store *st, const uint64_t idx[3], struct acl_snap **out,
 	    load_rows(st, SQL_ACL_POLICY_ALL, (void **)&s->policies,
 	    &s->npolicies, sizeof(struct acl_policy), fill_policy, e) == -1 ||
 	    load_rows(st, SQL_ACL_ROLE_ALL, (void **)&s->roles, &s->nroles,
-	    sizeof(struct acl_role), fill_role, e) == -1) {
+	    sizeof(struct acl_role), fill_role, e) == -1 ||
+	    store_meta_get(st, ACL_META_BOOTSTRAP, &bidx, e) == -1) {
 		snap_free(&s->hdr);
 		return -1;
 	}
+	s->bootstrapped = bidx != NULL;
+	free(bidx);
 	for (i = 0; i < s->npolicies; i++) {
 		perr_clear(&pe);
 		if (acl_rules_parse_text(s->policies[i].rules,
@@ -1031,6 +1035,13 @@ acl_resolve(struct req *req, struct perr *e)
 	t = acl_snap_token_secret(s, *secret == '\0' ? ACL_ANONYMOUS_SECRET :
 	    secret);
 	if (t == NULL || acl_token_expired(t, acl_now_ns())) {
+		/* Consul's words before the first bootstrap (its client tests). */
+		if (!s->bootstrapped) {
+			acl_snap_put(s);
+			return perr_set(e, 403, "ACL system must be bootstrapped "
+			    "before making any requests that require "
+			    "authorization: ACL not found");
+		}
 		acl_snap_put(s);
 		return perr_set(e, 403, "ACL not found");
 	}

@@ -23,6 +23,8 @@ struct store;
 #define ACL_ANONYMOUS_SECRET	"anonymous"
 #define ACL_RESERVED_PREFIX	"00000000-0000-0000-0000-0000000000"
 #define ACL_MGMT_POLICY_ID	"00000000-0000-0000-0000-000000000001"
+/* Meta key: the bootstrap reset index, present once bootstrapped. */
+#define ACL_META_BOOTSTRAP	"acl_bootstrap_index"
 
 /* One token as the snapshot holds it (columns of sql/003-acl.sql). */
 struct acl_token {
@@ -84,6 +86,7 @@ struct acl_snap {
 	uint32_t		*buckets;	/* secret hash -> token + 1 */
 	size_t			 nbuckets;
 	int64_t			 next_expiry;	/* ns; INT64_MAX: none */
+	int			 bootstrapped;	/* bootstrap or initial token */
 };
 
 /* The request's resolved identity (arena), valid while a handler runs. */

@@ -39,7 +39,7 @@
 #include "util.h"
 #include "worker.h"
 
-#define META_BOOTSTRAP	"acl_bootstrap_index"
+#define META_BOOTSTRAP	ACL_META_BOOTSTRAP
 
 /*
  * Insert a global token with no identities in the open transaction of

@@ -200,8 +200,12 @@ authorize(struct req *req, struct perr *e)
 	}
 	rc = 0;
 
-	/* Extension 1: the trust domain (Consul >= 1.4 skips it). */
-	if (strcasecmp(id->host, trust_domain(req)) != 0) {
+	/*
+	 * Extension 1: the trust domain.  Consul >= 1.4 does not check it;
+	 * connect.authorize_trust_domain_check = false does as Consul does.
+	 */
+	if (req->worker->conf->connect.authorize_td_check &&
+	    strcasecmp(id->host, trust_domain(req)) != 0) {
 		answer(req, 0, arena_printf(req->arena, "Identity from an "
 		    "external trust domain: %s", id->host), in.target);
 		goto out;

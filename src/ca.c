@@ -601,6 +601,46 @@ bootstrap_config(const struct conf *conf)
 }
 
 /*
+ * connect.ca_config.cluster_id, which Consul uses at the CA's first
+ * bootstrap (the trust domain is <cluster_id>.consul).  With one that
+ * differs from *cid, replaces *cid (owned) and returns 1; 0 when there
+ * is none or it is the same; -1 with e set for one that is not a UUID
+ * (Consul's words: the master refuses to start rather than bootstrap a
+ * CA under an ID nobody meant).
+ */
+static int
+config_cluster_id(const struct conf *conf, char **cid, struct perr *e)
+{
+	struct json_object	*v;
+	const char		*s;
+	char			*low;
+	size_t			 i;
+
+	if (conf->connect.ca_config == NULL ||
+	    !json_object_is_type(conf->connect.ca_config, json_type_object) ||
+	    !json_object_object_get_ex(conf->connect.ca_config, "cluster_id",
+	    &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return perr_set(e, 500, "cluster_id was supplied but was not "
+		    "a string");
+	s = json_object_get_string(v);
+	if (!uuid_valid(s))
+		return perr_set(e, 500, "cluster_id was supplied but was not "
+		    "a valid UUID");
+	low = xstrdup(s);
+	for (i = 0; low[i] != '\0'; i++)
+		low[i] = (char)tolower((unsigned char)low[i]);
+	if (strcmp(low, *cid) == 0) {
+		free(low);
+		return 0;
+	}
+	free(*cid);
+	*cid = low;
+	return 1;
+}
+
+/*
  * Master, at start, before the workers: map the limiter shared by the
  * workers and, with Connect enabled and no root yet, bootstrap the CA
  * (config, key, root) in one transaction.  Returns 0, or -1 with e set
@@ -615,7 +655,7 @@ ca_bootstrap(struct store *st, const struct conf *conf, struct perr *e)
 	struct ca_cfg		 c;
 	char			*cid = NULL, state[65];
 	void			*p;
-	int			 found, rc = -1;
+	int			 found, newcid, rc = -1;
 
 	p = mmap(NULL, sizeof(struct ca_shm), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -627,12 +667,19 @@ ca_bootstrap(struct store *st, const struct conf *conf, struct perr *e)
 	if (ca_db_active_get(st, &a, &found, e) == -1)
 		return -1;
 	ca_db_active_clear(&a);
-	if (found)
-		return 0;
 	if (store_meta_get(st, "cluster_id", &cid, e) == -1)
 		return -1;
 	if (cid == NULL)
 		return perr_set(e, 500, "no cluster ID");
+	if (found) {
+		if ((newcid = config_cluster_id(conf, &cid, e)) == 1)
+			log_warnx("connect: ca_config cluster_id %s ignored: "
+			    "the CA was bootstrapped already", cid);
+		free(cid);
+		return newcid == -1 ? -1 : 0;
+	}
+	if ((newcid = config_cluster_id(conf, &cid, e)) == -1)
+		goto out;
 	m = bootstrap_config(conf);
 	if (cfg_parse(m, &c, e) == -1 || cfg_validate(&c, e) == -1) {
 		perr_prefix(e, "connect.ca_config: ");
@@ -643,7 +690,8 @@ ca_bootstrap(struct store *st, const struct conf *conf, struct perr *e)
 		goto out;
 	if (store_begin(st, e) == -1)
 		goto out;
-	if (ca_db_config_put(st, "consul", json_object_to_json_string_ext(m,
+	if ((newcid == 1 && store_meta_put(st, "cluster_id", cid, e) == -1) ||
+	    ca_db_config_put(st, "consul", json_object_to_json_string_ext(m,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), 0,
 	    e) == -1 ||
 	    install_root(st, cid, &c, state, key, c.root_cert, NULL, 1,
@@ -653,8 +701,8 @@ ca_bootstrap(struct store *st, const struct conf *conf, struct perr *e)
 	}
 	if (store_commit(st, e) == -1)
 		goto out;
-	log_info("connect: CA bootstrapped (%s %" PRId64 ")", c.key_type,
-	    c.key_bits);
+	log_info("connect: CA bootstrapped (%s %" PRId64 ", cluster %s)",
+	    c.key_type, c.key_bits, cid);
 	rc = 0;
 out:
 	cfg_clear(&c);

@@ -62,6 +62,8 @@ static const struct key acl_keys[] = {
 static const struct key connect_keys[] = {
 	{ "enabled", K_BOOL, O(connect.enabled), NULL },
 	{ "ca_config", K_RAW, O(connect.ca_config), NULL },
+	{ "authorize_trust_domain_check", K_BOOL,
+	    O(connect.authorize_td_check), NULL },
 	{ NULL, 0, 0, NULL }
 };
 
@@ -220,6 +222,7 @@ conf_parse(const char *text, size_t len, int is_json, struct conf **out,
 	c->acl.login.timeout_ms = 10000;
 	c->acl.login.state_ttl_s = 600;
 	c->connect.enabled = 1;
+	c->connect.authorize_td_check = 1;
 	if (walk(c, root, top_keys, "", e) == -1 || validate(c, e) == -1) {
 		json_object_put(root);
 		conf_free(c);

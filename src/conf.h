@@ -40,6 +40,7 @@ struct conf {
 	struct {
 		int			 enabled;
 		struct json_object	*ca_config;	/* NULL: defaults */
+		int			 authorize_td_check; /* default 1 */
 	} connect;
 };
 

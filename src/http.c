@@ -422,9 +422,8 @@ http_reply(struct req *req, const struct perr *e)
 	    status_text(status));
 	if (ctype != NULL)
 		HADD("Content-Type: %s\r\n", ctype);
-	if (req->route != NULL)
-		HADD("X-Consul-Default-ACL-Policy: "
-		    "%s\r\n", c->acl.default_policy);
+	/* Consul sets it on every reply, 404s of unknown paths too. */
+	HADD("X-Consul-Default-ACL-Policy: %s\r\n", c->acl.default_policy);
 	if (req->meta_headers && (e == NULL || e->status == 0)) {
 		HADD("X-Consul-Index: %" PRIu64 "\r\n"
 		    "X-Consul-KnownLeader: true\r\n"
