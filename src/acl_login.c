@@ -16,28 +16,72 @@
  * endpoints are Enterprise-only in Consul; they follow go-sso's
  * behaviour (acl.md §9).
  *
- * OIDC states are rows of acl_oidc_state: any worker can finish a flow
- * another started; a state is deleted when looked up (single use,
- * DELETE ... RETURNING, atomic across workers) and expires after
- * acl.login.oidc_state_ttl_seconds.  They are not Raft data, so they
- * are written outside store_begin() and move no modify index.
+ * Where the state lives (issue #12).  Nothing an anonymous caller
+ * sends is written to the store.  Pending OIDC flows and failed-login
+ * counters sit in one anonymous shared region the master maps before it
+ * forks (acl_login_init(), as leafcache.c does for leaves), so any
+ * worker can finish a flow another started.  Its size is fixed: at
+ * LS_PENDING pending flows of one LS_SLOT_BYTES slot each (16 MiB of
+ * address space, backed by memory only as slots are used) and
+ * LS_COUNTERS counters.  A restart of the master forgets both, which
+ * costs the browser logins in flight a new start; a reload (SIGHUP)
+ * keeps them.  Consul too keeps OIDC pending state in the agent's
+ * memory.  Before, each auth-url call inserted a row with its Meta for
+ * 600 s: 400 calls grew the database by 363 MB, 10,000 cheap calls
+ * refused every real user for ten minutes, and concurrent inserts
+ * answered 500 "database is locked".
  *
- * Beyond Consul: failed logins (unknown method, rejected credential,
- * nothing bound, bad OIDC state) are counted per source address and
- * per auth method in acl_login_failure, shared by every worker; once a
- * counter reaches its acl.login limit within the window, logins from
- * that address or to that method get 429 until the window ends.  Every
- * login and logout, success or failure, is logged with the AccessorID,
- * the auth method and the source address; never a bearer token, secret
- * or code.
+ * Pending flows: a state is single use (taken under the lock) and
+ * expires after acl.login.oidc_state_ttl_seconds.  Each one is bounded:
+ * RedirectURI at most LS_REDIRECT_MAX bytes, ClientNonce
+ * LS_NONCE_MAX, Meta LS_META_MAX as JSON (400 beyond).  One source may
+ * hold at most LS_PENDING_PER_SOURCE unfinished flows (429 beyond), so
+ * filling the table takes LS_PENDING / LS_PENDING_PER_SOURCE
+ * addresses; a finished flow frees its slot at once.  The source is
+ * nginx's $remote_addr (REMOTE_ADDR, nginx/fastcgi.conf: the TCP peer,
+ * never X-Forwarded-For), an IPv6 address counted by its /64.
+ *
+ * Failed logins (beyond Consul) never refuse a valid credential
+ * because others failed.  A credential is always verified; a valid one
+ * always logs in.  Failures (unknown method, rejected credential,
+ * nothing bound, bad OIDC state) are counted in fixed windows of
+ * acl.login.window_seconds, per source and per presented credential
+ * (a SHA-256 of the method and the bearer token: never the token).
+ * Once a source has acl.login.max_failures_per_address failures, its
+ * further failed attempts answer 429 instead of the failure's text; a
+ * credential that failed that often is refused with 429 before the
+ * provider is asked again (only its holder is refused).  The per-method
+ * count (acl.login.max_failures_per_method) refuses nothing: reaching
+ * it logs one alarm line per window.  Load on a provider is bounded by
+ * the outbound pool instead (worker.c): at most LS_BUSY_PER_METHOD
+ * requests per worker talk to one auth method at a time (429 beyond).
+ * Every login and logout, success or failure, is logged with the
+ * AccessorID, the auth method and the source address; never a bearer
+ * token, secret or code.
+ *
+ * Locking: one process-shared robust mutex over the region, held for a
+ * scan of at most LS_PENDING entries.  A worker that dies holding it
+ * may have left an entry half-written: the next taker wipes the whole
+ * region and marks the mutex consistent.
  */
 #include "config.h"
 
+#include <sys/mman.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include <gnutls/gnutls.h>
+#include <gnutls/crypto.h>
 #include <json-c/json.h>
 #include <sqlite3.h>
 
@@ -55,7 +99,18 @@
 #include "worker.h"
 
 #define NS_PER_S		1000000000LL
-#define MAX_PENDING_STATES	10000
+
+/* The shared region (the file's top comment). */
+#define LS_PENDING		4096	/* pending OIDC flows, at most */
+#define LS_SLOT_BYTES		4096	/* one flow, at most */
+#define LS_PENDING_PER_SOURCE	32	/* unfinished flows of one source */
+#define LS_METHOD_MAX		128	/* auth method names (acl_auth_method.c) */
+#define LS_REDIRECT_MAX		1024	/* RedirectURI */
+#define LS_NONCE_MAX		256	/* ClientNonce */
+#define LS_META_MAX		2048	/* Meta, as JSON */
+#define LS_COUNTERS		16384	/* failure counters */
+#define LS_PROBE		16	/* counter probe window */
+#define LS_BUSY_PER_METHOD	8	/* per worker: half the outbound pool */
 
 struct login_in {
 	const char		*auth_method;
@@ -97,11 +152,16 @@ static const struct jfield callback_fields[] = {
 	{ NULL, 0, 0, NULL }
 };
 
+static uint64_t	source_key(const char *);
+
 /* A request's login attempt, for the limiter and the log line. */
 struct attempt {
 	const char	*what;		/* "login", "oidc login" */
 	const char	*addr;		/* source address, printable */
 	const char	*method;	/* as requested, printable */
+	const char	*method_key;	/* lower case (known only) */
+	uint64_t	 source;	/* source_key() */
+	uint64_t	 ident;		/* credential presented; 0: none */
 	int		 known;		/* the method exists */
 };
 
@@ -132,119 +192,293 @@ attempt_init(struct req *req, struct attempt *a, const char *what,
 	a->addr = printable(req, req->remote_addr != NULL &&
 	    *req->remote_addr != '\0' ? req->remote_addr : "-");
 	a->method = printable(req, method);
+	a->method_key = "";
+	a->source = source_key(a->addr);
+	a->ident = 0;
 	a->known = 0;
 }
 
 /* ---------------------------------------------------------------- */
-/* The failed-login limiter.                                          */
+/* The shared region: pending OIDC flows and failure counters.        */
+
+struct ls_flow {
+	char		 state[AM_STATE_LEN + 1];
+	char		 nonce[AM_STATE_LEN + 1];
+	char		 method[LS_METHOD_MAX + 1];
+	char		 redirect_uri[LS_REDIRECT_MAX + 1];
+	char		 client_nonce[LS_NONCE_MAX + 1];
+	char		 meta[LS_META_MAX + 1];		/* JSON or "" */
+};
+
+/* A fixed window of failures of one key. */
+struct ls_counter {
+	uint64_t	 key;		/* 0: free */
+	int64_t		 start_ns;	/* window start */
+	int32_t		 count;
+	int32_t		 alarmed;	/* alarm logged in this window */
+};
+
+/* Keys, expiries and sources apart: a scan reads no flow's page. */
+struct ls_shm {
+	pthread_mutex_t		 mtx;
+	uint64_t		 fkey[LS_PENDING];	/* hash of state; 0 free */
+	int64_t			 fexp[LS_PENDING];	/* expiry, ns */
+	uint64_t		 fsrc[LS_PENDING];	/* hash of the source */
+	struct ls_counter	 ctr[LS_COUNTERS];
+	struct ls_flow		 flow[LS_PENDING];
+};
+
+_Static_assert(sizeof(struct ls_flow) <= LS_SLOT_BYTES, "LS_SLOT_BYTES");
+
+static struct ls_shm	*ls;
+static pthread_once_t	 ls_once = PTHREAD_ONCE_INIT;
 
 static void
-limiter_key(struct req *req, const struct attempt *a, int per_method,
-    char **key)
+ls_map(void)
 {
-	char	*k;
-	size_t	 i;
+	pthread_mutexattr_t	 a;
+	void			*p;
 
-	if (!per_method) {
-		*key = arena_printf(req->arena, "addr:%s", a->addr);
-		return;
-	}
-	k = arena_printf(req->arena, "method:%s", a->method);
-	for (i = 0; k[i] != '\0'; i++)
-		if (k[i] >= 'A' && k[i] <= 'Z')
-			k[i] += 'a' - 'A';
-	*key = k;
+	p = mmap(NULL, sizeof(*ls), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		fatal("mmap login state");
+	(void)madvise(p, sizeof(*ls), MADV_DONTDUMP);	/* nonces */
+	if (pthread_mutexattr_init(&a) != 0 ||
+	    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED) != 0 ||
+	    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST) != 0 ||
+	    pthread_mutex_init(&((struct ls_shm *)p)->mtx, &a) != 0)
+		fatalx("login state mutex");
+	pthread_mutexattr_destroy(&a);
+	ls = p;
 }
 
 /*
- * 429 when the address (per_method 0) or the method (1) has used up
- * its failures in the current window.  Store errors do not block a
- * login (logged).  Returns 0 or -1 with 429 and a Retry-After header.
+ * Master, before forking the workers: map the region shared by them.
+ * A process that did not (unit tests) maps a private one on first use.
  */
-static int
-limiter_check(struct req *req, const struct attempt *a, int per_method,
-    struct perr *e)
+void
+acl_login_init(void)
 {
-	const struct conf	*c = req->worker->conf;
-	sqlite3_stmt		*st;
-	struct perr		 se;
-	char			*key, *ra;
-	int64_t			 now = acl_now_ns(), start, window, left;
-	int			 limit, count = 0, rc;
-
-	limit = per_method ? c->acl.login.max_fail_method :
-	    c->acl.login.max_fail_addr;
-	if (limit == 0)
-		return 0;
-	window = (int64_t)c->acl.login.window_s * NS_PER_S;
-	limiter_key(req, a, per_method, &key);
-	perr_clear(&se);
-	if ((st = store_stmt(req->store, SQL_LOGIN_FAILURE_GET)) == NULL)
-		return 0;
-	store_bind_text(st, ":key", key);
-	start = 0;
-	if ((rc = store_step(req->store, st, &se)) == 1) {
-		start = sqlite3_column_int64(st, 0);
-		count = sqlite3_column_int(st, 1);
-	}
-	sqlite3_reset(st);
-	if (rc < 0) {
-		log_warnx("acl: login limiter: %s", se.msg);
-		return 0;
-	}
-	if (count < limit || now - start >= window)
-		return 0;
-	left = (start + window - now + NS_PER_S - 1) / NS_PER_S;
-	if (left < 1)
-		left = 1;
-	ra = arena_printf(req->arena, "%lld", (long long)left);
-	req_header(req, "Retry-After", ra);
-	if (per_method)
-		return perr_set(e, 429, "Too many failed logins for auth "
-		    "method \"%s\"; try again in %lld seconds", a->method,
-		    (long long)left);
-	return perr_set(e, 429, "Too many failed logins from %s; try again in "
-	    "%lld seconds", a->addr, (long long)left);
+	pthread_once(&ls_once, ls_map);
 }
 
-/* Count one failure against the address and, if it exists, the method. */
+/* Take the region's lock; after a holder died, wipe it first. */
 static void
-limiter_fail(struct req *req, const struct attempt *a)
+ls_lock(void)
+{
+	pthread_once(&ls_once, ls_map);
+	if (pthread_mutex_lock(&ls->mtx) == EOWNERDEAD) {
+		log_warnx("acl: login state: a worker died holding it; "
+		    "pending OIDC logins and failure counts forgotten");
+		memset(ls->fkey, 0, sizeof(ls->fkey));
+		memset(ls->fexp, 0, sizeof(ls->fexp));
+		memset(ls->fsrc, 0, sizeof(ls->fsrc));
+		memset(ls->ctr, 0, sizeof(ls->ctr));
+		explicit_bzero(ls->flow, sizeof(ls->flow));
+		pthread_mutex_consistent(&ls->mtx);
+	}
+}
+
+static void
+ls_unlock(void)
+{
+	pthread_mutex_unlock(&ls->mtx);
+}
+
+/* 64 bits of SHA-256("<kind>\n<a>\n<b>"); never 0. */
+static uint64_t
+ls_hash(const char *kind, const char *a, const char *b)
+{
+	gnutls_hash_hd_t	h;
+	unsigned char		d[32];
+	uint64_t		k;
+
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) != 0)
+		fatalx("gnutls_hash_init");
+	gnutls_hash(h, kind, strlen(kind));
+	gnutls_hash(h, "\n", 1);
+	gnutls_hash(h, a, strlen(a));
+	gnutls_hash(h, "\n", 1);
+	if (b != NULL)
+		gnutls_hash(h, b, strlen(b));
+	gnutls_hash_deinit(h, d);
+	memcpy(&k, d, sizeof(k));
+	explicit_bzero(d, sizeof(d));
+	return k == 0 ? 1 : k;
+}
+
+/*
+ * The key the source address counts under: the address itself, or
+ * for IPv6 its /64 (one host is given a whole /64).
+ */
+static uint64_t
+source_key(const char *addr)
+{
+	struct in6_addr	a6;
+	char		buf[INET6_ADDRSTRLEN];
+
+	if (inet_pton(AF_INET6, addr, &a6) == 1 &&
+	    !IN6_IS_ADDR_V4MAPPED(&a6)) {
+		memset(a6.s6_addr + 8, 0, 8);
+		if (inet_ntop(AF_INET6, &a6, buf, sizeof(buf)) != NULL)
+			return ls_hash("source", buf, NULL);
+	}
+	return ls_hash("source", addr, NULL);
+}
+
+/*
+ * The counter of key, under the lock: found, or a free or finished
+ * one of its probe window, or (all busy) the one with fewest failures,
+ * restarted.  Never NULL.
+ */
+static struct ls_counter *
+counter(uint64_t key, int64_t now, int64_t window)
+{
+	struct ls_counter	*c, *best, *fr = NULL, *low = NULL;
+	size_t			 i;
+
+	for (i = 0; i < LS_PROBE; i++) {
+		c = &ls->ctr[(key + i) % LS_COUNTERS];
+		if (c->key == key) {
+			if (now - c->start_ns >= window) {
+				c->start_ns = now;
+				c->count = 0;
+				c->alarmed = 0;
+			}
+			return c;
+		}
+		if (c->key == 0 || now - c->start_ns >= window) {
+			if (fr == NULL)
+				fr = c;
+		} else if (low == NULL || c->count < low->count)
+			low = c;
+	}
+	best = fr != NULL ? fr : low;
+	best->key = key;
+	best->start_ns = now;
+	best->count = 0;
+	best->alarmed = 0;
+	return best;
+}
+
+/* Failures of key in its current window, and seconds until it ends. */
+static int
+counter_get(uint64_t key, int64_t window, int64_t *left_s)
+{
+	struct ls_counter	*c;
+	int64_t			 now = acl_now_ns();
+	size_t			 i;
+	int			 n = 0;
+
+	*left_s = 0;
+	ls_lock();
+	for (i = 0; i < LS_PROBE; i++) {
+		c = &ls->ctr[(key + i) % LS_COUNTERS];
+		if (c->key == key && now - c->start_ns < window) {
+			n = c->count;
+			*left_s = (c->start_ns + window - now + NS_PER_S - 1) /
+			    NS_PER_S;
+			break;
+		}
+	}
+	ls_unlock();
+	if (*left_s < 1)
+		*left_s = 1;
+	return n;
+}
+
+/* ---------------------------------------------------------------- */
+/* The failed-login limiter (policy: the file's top comment).         */
+
+static int64_t
+window_ns(const struct req *req)
+{
+	return (int64_t)req->worker->conf->acl.login.window_s * NS_PER_S;
+}
+
+static void
+retry_after(struct req *req, int64_t left)
+{
+	req_header(req, "Retry-After", arena_printf(req->arena, "%lld",
+	    (long long)left));
+}
+
+/*
+ * Before verifying: 429 when this very credential (a->ident) failed
+ * max_failures_per_address times in the window.  Nobody else's
+ * failures count here.  Returns 0 or -1 with 429 and Retry-After.
+ */
+static int
+limiter_check_ident(struct req *req, const struct attempt *a,
+    struct perr *e)
+{
+	int	limit = req->worker->conf->acl.login.max_fail_addr;
+	int64_t	left;
+
+	if (limit == 0 || a->ident == 0)
+		return 0;
+	if (counter_get(a->ident, window_ns(req), &left) < limit)
+		return 0;
+	retry_after(req, left);
+	return perr_set(e, 429, "Too many failed logins with this credential; "
+	    "try again in %lld seconds", (long long)left);
+}
+
+/*
+ * Count one failure against the source, the credential (if one was
+ * presented) and the method (if it exists: the alarm).  When the
+ * source is over its limit the failure is answered 429 instead of its
+ * own text (e is rewritten).
+ */
+static void
+limiter_fail(struct req *req, const struct attempt *a, struct perr *e)
 {
 	const struct conf	*c = req->worker->conf;
-	sqlite3_stmt		*st;
-	struct perr		 se;
-	char			*key;
-	int64_t			 now = acl_now_ns(), window;
-	int			 i;
+	struct ls_counter	*k;
+	int64_t			 now = acl_now_ns(), window = window_ns(req);
+	int64_t			 left = 0;
+	int			 over = 0, alarm = 0, mcount = 0;
 
-	window = (int64_t)c->acl.login.window_s * NS_PER_S;
-	for (i = 0; i < 2; i++) {
-		if (i == 1 && !a->known)
-			break;
-		if ((i == 0 ? c->acl.login.max_fail_addr :
-		    c->acl.login.max_fail_method) == 0)
-			continue;
-		limiter_key(req, a, i, &key);
-		perr_clear(&se);
-		if ((st = store_stmt(req->store, SQL_LOGIN_FAILURE_ADD)) ==
-		    NULL)
-			return;
-		store_bind_text(st, ":key", key);
-		store_bind_int(st, ":now", now);
-		store_bind_int(st, ":window", window);
-		if (store_step(req->store, st, &se) < 0)
-			log_warnx("acl: login limiter: %s", se.msg);
-		sqlite3_reset(st);
+	ls_lock();
+	if (c->acl.login.max_fail_addr > 0) {
+		k = counter(a->source, now, window);
+		if (k->count < INT32_MAX)
+			k->count++;
+		if (k->count > c->acl.login.max_fail_addr) {
+			over = 1;
+			left = (k->start_ns + window - now + NS_PER_S - 1) /
+			    NS_PER_S;
+		}
+		if (a->ident != 0) {
+			k = counter(a->ident, now, window);
+			if (k->count < INT32_MAX)
+				k->count++;
+		}
 	}
-	/* Now and then, forget windows long over. */
-	if ((now / NS_PER_S) % 64 == 0 &&
-	    (st = store_stmt(req->store, SQL_LOGIN_FAILURE_REAP)) != NULL) {
-		store_bind_int(st, ":before", now - 2 * window);
-		perr_clear(&se);
-		if (store_step(req->store, st, &se) < 0)
-			log_warnx("acl: login limiter: %s", se.msg);
-		sqlite3_reset(st);
+	if (a->known && c->acl.login.max_fail_method > 0) {
+		k = counter(ls_hash("method", a->method_key, NULL), now,
+		    window);
+		if (k->count < INT32_MAX)
+			k->count++;
+		if (k->count >= c->acl.login.max_fail_method && !k->alarmed) {
+			k->alarmed = 1;
+			alarm = 1;
+			mcount = k->count;
+		}
+	}
+	ls_unlock();
+	if (alarm)
+		log_warnx("acl: login alarm: %d failed logins for auth method "
+		    "%s within %d s (acl.login.max_failures_per_method); "
+		    "logins are not refused for it", mcount, a->method,
+		    c->acl.login.window_s);
+	if (over) {
+		if (left < 1)
+			left = 1;
+		retry_after(req, left);
+		perr_set(e, 429, "Too many failed logins from %s; try again in "
+		    "%lld seconds", a->addr, (long long)left);
 	}
 }
 
@@ -254,14 +488,79 @@ limiter_fail(struct req *req, const struct attempt *a)
  * cause by guessing).  Returns -1 for the handler to return.
  */
 static int
-failed(struct req *req, const struct attempt *a, int count,
-    const struct perr *e)
+failed(struct req *req, const struct attempt *a, int count, struct perr *e)
 {
+	char	why[160];
+
+	snprintf(why, sizeof(why), "%d %s", e->status, printable(req,
+	    e->msg));
 	if (count)
-		limiter_fail(req, a);
-	log_warnx("acl: %s failed: auth_method=%s addr=%s: %d %s", a->what,
-	    a->method, a->addr, e->status, printable(req, e->msg));
+		limiter_fail(req, a, e);
+	if (e->status == 429 && count)
+		log_warnx("acl: %s failed: auth_method=%s addr=%s: 429 (%s)",
+		    a->what, a->method, a->addr, why);
+	else
+		log_warnx("acl: %s failed: auth_method=%s addr=%s: %s",
+		    a->what, a->method, a->addr, why);
 	return -1;
+}
+
+/* ---------------------------------------------------------------- */
+/* Logins in progress per auth method, in this worker.                */
+
+static pthread_mutex_t	busy_mtx = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char	name[LS_METHOD_MAX + 1];	/* lower case; "" free */
+	int	n;
+} busy[WORKER_OUTBOUND_THREADS];
+
+/*
+ * Take one of the LS_BUSY_PER_METHOD places of method (lower-cased
+ * key) for a call to its provider.  Returns 0 (busy_leave() after) or
+ * -1 with 429.
+ */
+static int
+busy_enter(struct req *req, const char *key, const char *shown,
+    struct perr *e)
+{
+	size_t	i, fr = SIZE_MAX;
+
+	pthread_mutex_lock(&busy_mtx);
+	for (i = 0; i < WORKER_OUTBOUND_THREADS; i++) {
+		if (busy[i].n > 0 && strcmp(busy[i].name, key) == 0)
+			break;
+		if (busy[i].n == 0 && fr == SIZE_MAX)
+			fr = i;
+	}
+	if (i == WORKER_OUTBOUND_THREADS) {
+		/* Threads are fewer than places: one is free. */
+		assert(fr != SIZE_MAX);
+		i = fr;
+		snprintf(busy[i].name, sizeof(busy[i].name), "%s", key);
+	}
+	if (busy[i].n >= LS_BUSY_PER_METHOD) {
+		pthread_mutex_unlock(&busy_mtx);
+		req_header(req, "Retry-After", "1");
+		return perr_set(e, 429, "Too many logins in progress for auth "
+		    "method \"%s\"; try again later", shown);
+	}
+	busy[i].n++;
+	pthread_mutex_unlock(&busy_mtx);
+	return 0;
+}
+
+static void
+busy_leave(const char *key)
+{
+	size_t	i;
+
+	pthread_mutex_lock(&busy_mtx);
+	for (i = 0; i < WORKER_OUTBOUND_THREADS; i++)
+		if (busy[i].n > 0 && strcmp(busy[i].name, key) == 0) {
+			busy[i].n--;
+			break;
+		}
+	pthread_mutex_unlock(&busy_mtx);
 }
 
 /* ---------------------------------------------------------------- */
@@ -354,16 +653,17 @@ abort:
 }
 
 /*
- * The method the request names, checked against the limiter: 403
- * "ACL not found: auth method ... not found" (a counted failure) or
- * 429.  On success *am is the row and a->known is set.
+ * The method the request names: 403 "ACL not found: auth method ...
+ * not found" (a counted failure).  On success *am is the row and
+ * a->known, a->method_key are set.
  */
 static int
 method_for_login(struct req *req, struct attempt *a, const char *name,
     struct am_row **am, struct perr *e)
 {
-	if (limiter_check(req, a, 0, e) == -1)
-		return failed(req, a, 0, e);
+	char	*k;
+	size_t	 i;
+
 	if (acl_auth_method_get(req, name ? name : "", am, e) == -1)
 		return failed(req, a, 0, e);
 	if (*am == NULL) {
@@ -372,20 +672,52 @@ method_for_login(struct req *req, struct attempt *a, const char *name,
 		return failed(req, a, 1, e);
 	}
 	a->known = 1;
-	if (limiter_check(req, a, 1, e) == -1)
-		return failed(req, a, 0, e);
+	k = arena_strdup(req->arena, (*am)->name);
+	for (i = 0; k[i] != '\0'; i++)
+		if (k[i] >= 'A' && k[i] <= 'Z')
+			k[i] += 'a' - 'A';
+	a->method_key = k;
 	return 0;
 }
 
 /* ---------------------------------------------------------------- */
 /* Handlers.                                                          */
 
+/* Verify, bind and create the token; the method's busy place held. */
+static int
+login_run(struct req *req, struct attempt *a, const struct login_in *in,
+    struct am_row *am, struct perr *e)
+{
+	struct authmethod		*m = NULL;
+	struct authmethod_identity	*id = NULL;
+	const char			*acc = NULL;
+	int				 rc;
+
+	if (acl_auth_method_load(req, am, 0, &m, e) == -1)
+		return failed(req, a, 0, e);
+	if (authmethod_verify(m, in->bearer ? in->bearer : "", &id, e) == -1) {
+		authmethod_free(m);
+		return failed(req, a, 1, e);
+	}
+	rc = login_token(req, am->name, m, id, description(req,
+	    "token created via login", in->meta), &acc, e);
+	authmethod_identity_free(id);
+	authmethod_free(m);
+	if (rc == -1)
+		return failed(req, a, e->status == 403, e);
+	log_info("acl: login ok: accessor=%s auth_method=%s addr=%s", acc,
+	    a->method, a->addr);
+	return 0;
+}
+
 /*
  * POST /v1/acl/login  {AuthMethod, BearerToken, Meta}
  * Reply: the new token (SecretID shown).  400 decode; 403 unknown
  * method ("ACL not found: auth method \"x\" not found") or nothing
- * bound ("Permission denied"); 429 too many failures; 500 the
- * validator's text for a rejected credential, or a bad BindName.
+ * bound ("Permission denied"); 429 a credential or source with too many
+ * failures (the file's top comment), too many logins in progress for
+ * the method; 500 the validator's text for a rejected credential, or a
+ * bad BindName.
  */
 int
 acl_login(struct req *req, struct perr *e)
@@ -393,9 +725,6 @@ acl_login(struct req *req, struct perr *e)
 	struct login_in			 in;
 	struct attempt			 a;
 	struct am_row			*am;
-	struct authmethod		*m = NULL;
-	struct authmethod_identity	*id = NULL;
-	const char			*acc = NULL;
 	int				 rc;
 
 	memset(&in, 0, sizeof(in));
@@ -406,21 +735,15 @@ acl_login(struct req *req, struct perr *e)
 	a.method = printable(req, in.auth_method);
 	if (method_for_login(req, &a, in.auth_method, &am, e) == -1)
 		return -1;
-	if (acl_auth_method_load(req, am, 0, &m, e) == -1)
+	if (in.bearer != NULL && *in.bearer != '\0')
+		a.ident = ls_hash("credential", a.method_key, in.bearer);
+	if (limiter_check_ident(req, &a, e) == -1)
 		return failed(req, &a, 0, e);
-	if (authmethod_verify(m, in.bearer ? in.bearer : "", &id, e) == -1) {
-		authmethod_free(m);
-		return failed(req, &a, 1, e);
-	}
-	rc = login_token(req, am->name, m, id, description(req,
-	    "token created via login", in.meta), &acc, e);
-	authmethod_identity_free(id);
-	authmethod_free(m);
-	if (rc == -1)
-		return failed(req, &a, e->status == 403, e);
-	log_info("acl: login ok: accessor=%s auth_method=%s addr=%s", acc,
-	    a.method, a.addr);
-	return 0;
+	if (busy_enter(req, a.method_key, a.method, e) == -1)
+		return failed(req, &a, 0, e);
+	rc = login_run(req, &a, &in, am, e);
+	busy_leave(a.method_key);
+	return rc;
 }
 
 /*
@@ -494,47 +817,92 @@ oidc_type(const struct am_row *am, const char *what, struct perr *e)
 	    am->type);
 }
 
-/* Store a pending flow (outside any transaction; see the file top). */
+/*
+ * The bounds of one pending flow (the file's top comment): 400 when a
+ * part is too large to be kept.  *meta is Meta as JSON, or "".
+ */
+static int
+flow_bounds(const struct oidc_in *in, const char **meta, struct perr *e)
+{
+	*meta = "";
+	if (in->redirect_uri != NULL &&
+	    strlen(in->redirect_uri) > LS_REDIRECT_MAX)
+		return perr_set(e, 400, "RedirectURI is too long: at most %d "
+		    "bytes", LS_REDIRECT_MAX);
+	if (in->client_nonce != NULL &&
+	    strlen(in->client_nonce) > LS_NONCE_MAX)
+		return perr_set(e, 400, "ClientNonce is too long: at most %d "
+		    "bytes", LS_NONCE_MAX);
+	if (in->meta != NULL && json_object_object_length(in->meta) > 0)
+		*meta = json_object_to_json_string_ext(in->meta,
+		    JSON_C_TO_STRING_PLAIN);
+	if (strlen(*meta) > LS_META_MAX)
+		return perr_set(e, 400, "Meta is too large: at most %d bytes "
+		    "as JSON", LS_META_MAX);
+	return 0;
+}
+
+/*
+ * Keep a pending flow in the shared region.  429 when the source holds
+ * LS_PENDING_PER_SOURCE unfinished flows, or the table is full.
+ */
 static int
 state_put(struct req *req, const struct am_row *am, const char *state,
-    const char *nonce, const struct oidc_in *in, struct perr *e)
+    const char *nonce, const struct oidc_in *in, const char *meta,
+    const struct attempt *a, struct perr *e)
 {
-	sqlite3_stmt	*st;
-	int64_t		 now = acl_now_ns();
-	int		 n;
+	struct ls_flow	*f;
+	int64_t		 now = acl_now_ns(), first = INT64_MAX;
+	size_t		 i, fr = SIZE_MAX;
+	int		 mine = 0;
 
-	if ((st = store_stmt(req->store, SQL_OIDC_STATE_REAP)) == NULL)
-		return perr_set(e, 500, "internal store error");
-	store_bind_int(st, ":now", now);
-	if (store_step(req->store, st, e) < 0)
-		return -1;
-	sqlite3_reset(st);
-	if ((st = store_stmt(req->store, SQL_OIDC_STATE_COUNT)) == NULL)
-		return perr_set(e, 500, "internal store error");
-	if (store_step(req->store, st, e) != 1)
-		return perr_set(e, 500, "internal store error");
-	n = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
-	if (n >= MAX_PENDING_STATES)
+	ls_lock();
+	for (i = 0; i < LS_PENDING; i++) {
+		if (ls->fkey[i] != 0 && ls->fexp[i] <= now) {
+			ls->fkey[i] = 0;	/* expired: free it */
+			explicit_bzero(ls->flow[i].nonce,
+			    sizeof(ls->flow[i].nonce));
+		}
+		if (ls->fkey[i] == 0) {
+			if (fr == SIZE_MAX)
+				fr = i;
+			continue;
+		}
+		if (ls->fsrc[i] == a->source) {
+			mine++;
+			if (ls->fexp[i] < first)
+				first = ls->fexp[i];
+		}
+	}
+	if (mine >= LS_PENDING_PER_SOURCE) {
+		ls_unlock();
+		retry_after(req, (first - now + NS_PER_S - 1) / NS_PER_S);
+		return perr_set(e, 429, "Too many pending OIDC logins from %s "
+		    "(at most %d); finish one or try again in %lld seconds",
+		    a->addr, LS_PENDING_PER_SOURCE,
+		    (long long)((first - now + NS_PER_S - 1) / NS_PER_S));
+	}
+	if (fr == SIZE_MAX) {
+		ls_unlock();
+		req_header(req, "Retry-After", "10");
 		return perr_set(e, 429, "Too many pending OIDC logins; try "
 		    "again later");
-	if ((st = store_stmt(req->store, SQL_OIDC_STATE_PUT)) == NULL)
-		return perr_set(e, 500, "internal store error");
-	store_bind_text(st, ":state", state);
-	store_bind_text(st, ":auth_method", am->name);
-	store_bind_text(st, ":nonce", nonce);
-	store_bind_text(st, ":redirect_uri", in->redirect_uri);
-	store_bind_text(st, ":client_nonce", in->client_nonce ?
-	    in->client_nonce : "");
-	store_bind_text(st, ":meta", in->meta != NULL &&
-	    json_object_object_length(in->meta) > 0 ?
-	    json_object_to_json_string_ext(in->meta, JSON_C_TO_STRING_PLAIN) :
-	    NULL);
-	store_bind_int(st, ":expires_ns", now +
-	    (int64_t)req->worker->conf->acl.login.state_ttl_s * NS_PER_S);
-	if (store_step(req->store, st, e) < 0)
-		return -1;
-	sqlite3_reset(st);
+	}
+	f = &ls->flow[fr];
+	memset(f, 0, sizeof(*f));
+	snprintf(f->state, sizeof(f->state), "%s", state);
+	snprintf(f->nonce, sizeof(f->nonce), "%s", nonce);
+	snprintf(f->method, sizeof(f->method), "%s", am->name);
+	snprintf(f->redirect_uri, sizeof(f->redirect_uri), "%s",
+	    in->redirect_uri ? in->redirect_uri : "");
+	snprintf(f->client_nonce, sizeof(f->client_nonce), "%s",
+	    in->client_nonce ? in->client_nonce : "");
+	snprintf(f->meta, sizeof(f->meta), "%s", meta);
+	ls->fsrc[fr] = a->source;
+	ls->fexp[fr] = now +
+	    (int64_t)req->worker->conf->acl.login.state_ttl_s * NS_PER_S;
+	ls->fkey[fr] = ls_hash("state", state, NULL);
+	ls_unlock();
 	return 0;
 }
 
@@ -542,23 +910,31 @@ state_put(struct req *req, const struct am_row *am, const char *state,
  * POST /v1/acl/oidc/auth-url  {AuthMethod, RedirectURI, ClientNonce,
  * Meta}
  * Reply: {"AuthURL": "<provider authorize URL>"}; the state and nonce
- * in it are stored for the callback.  403 unknown method; 500 "missing
- * redirect_uri", "unauthorized redirect_uri: <uri>", a method not of
- * type oidc, discovery failures; 429 too many pending flows.
+ * in it are kept for the callback.  400 a part too large to keep; 403
+ * unknown method; 500 "missing redirect_uri", "unauthorized
+ * redirect_uri: <uri>", a method not of type oidc, discovery failures;
+ * 429 too many pending flows (from this source, or at all), too many
+ * requests in progress for the method.
  */
 int
 acl_oidc_auth_url(struct req *req, struct perr *e)
 {
 	struct oidc_in		 in;
+	struct attempt		 a;
 	struct am_row		*am;
 	struct authmethod	*m = NULL;
 	struct json_object	*o;
 	char			 state[AM_STATE_LEN + 1], nonce[AM_STATE_LEN + 1];
-	char			*url = NULL;
+	const char		*meta;
+	char			*url = NULL, *key;
+	size_t			 i;
+	int			 rc;
 
 	memset(&in, 0, sizeof(in));
+	attempt_init(req, &a, "oidc auth-url", NULL);
 	if (acl_decode(req, auth_url_fields, "structs.ACLOIDCAuthURLParams",
-	    &in, NULL, "Failed to decode request body: ", e) == -1)
+	    &in, NULL, "Failed to decode request body: ", e) == -1 ||
+	    flow_bounds(&in, &meta, e) == -1)
 		return -1;
 	if (acl_auth_method_get(req, in.auth_method ? in.auth_method : "", &am,
 	    e) == -1)
@@ -569,15 +945,26 @@ acl_oidc_auth_url(struct req *req, struct perr *e)
 	if (oidc_type(am, "GetAuthCodeURL", e) == -1 ||
 	    acl_auth_method_load(req, am, 0, &m, e) == -1)
 		return -1;
-	authmethod_oidc_state(state, nonce);
-	if (authmethod_oidc_auth_url(m, in.redirect_uri, state, nonce, &url,
-	    e) == -1) {
+	key = arena_strdup(req->arena, am->name);
+	for (i = 0; key[i] != '\0'; i++)
+		if (key[i] >= 'A' && key[i] <= 'Z')
+			key[i] += 'a' - 'A';
+	if (busy_enter(req, key, printable(req, am->name), e) == -1) {
 		authmethod_free(m);
 		return -1;
 	}
+	authmethod_oidc_state(state, nonce);
+	rc = authmethod_oidc_auth_url(m, in.redirect_uri, state, nonce, &url,
+	    e);
+	busy_leave(key);
 	authmethod_free(m);
-	if (state_put(req, am, state, nonce, &in, e) == -1) {
+	if (rc == -1)
+		return -1;
+	if (state_put(req, am, state, nonce, &in, meta, &a, e) == -1) {
 		free(url);
+		log_warnx("acl: oidc auth-url refused: auth_method=%s addr=%s: "
+		    "%d %s", printable(req, am->name), a.addr, e->status,
+		    e->msg);
 		return -1;
 	}
 	o = json_object_new_object();
@@ -585,61 +972,112 @@ acl_oidc_auth_url(struct req *req, struct perr *e)
 	free(url);
 	req->reply = o;
 	log_debug("acl: oidc auth-url: auth_method=%s addr=%s",
-	    printable(req, am->name), printable(req, req->remote_addr));
+	    printable(req, am->name), a.addr);
 	return 0;
 }
 
-/* A stored flow, consumed. */
+/* A kept flow, taken. */
 struct pending {
 	const char		*auth_method;
 	const char		*nonce;
 	const char		*redirect_uri;
 	const char		*client_nonce;
 	struct json_object	*meta;		/* owned, or NULL */
-	int64_t			 expires_ns;
 };
 
-/* Take (and so delete) the flow of state; *found 0 when there is none. */
-static int
+/*
+ * Take (and so free) the unexpired flow of state; *found 0 when there
+ * is none.  The strings are copied into the request's arena.
+ */
+static void
 state_take(struct req *req, const char *state, struct pending *p,
-    int *found, struct perr *e)
+    int *found)
 {
-	sqlite3_stmt	*st;
-	const char	*meta;
+	struct ls_flow	*f;
 	struct perr	 je;
-	int		 rc;
+	uint64_t	 k = ls_hash("state", state, NULL);
+	int64_t		 now = acl_now_ns();
+	const char	*meta = "";
+	size_t		 i;
 
 	*found = 0;
 	memset(p, 0, sizeof(*p));
-	if ((st = store_stmt(req->store, SQL_OIDC_STATE_TAKE)) == NULL)
-		return perr_set(e, 500, "internal store error");
-	store_bind_text(st, ":state", state);
-	if ((rc = store_step(req->store, st, e)) == 1) {
-		*found = 1;
-		p->auth_method = arena_strdup(req->arena,
-		    store_col_text(st, 0));
-		p->nonce = arena_strdup(req->arena, store_col_text(st, 1));
-		p->redirect_uri = arena_strdup(req->arena,
-		    store_col_text(st, 2));
-		p->client_nonce = arena_strdup(req->arena,
-		    store_col_text(st, 3));
-		if ((meta = store_col_text(st, 4)) != NULL) {
-			perr_clear(&je);
-			if (json_parse_text(meta, strlen(meta), &p->meta,
-			    &je) == -1)
-				p->meta = NULL;
+	ls_lock();
+	for (i = 0; i < LS_PENDING; i++) {
+		if (ls->fkey[i] != k)
+			continue;
+		f = &ls->flow[i];
+		if (strcmp(f->state, state) != 0)
+			continue;
+		ls->fkey[i] = 0;
+		if (ls->fexp[i] > now) {
+			*found = 1;
+			p->auth_method = arena_strdup(req->arena, f->method);
+			p->nonce = arena_strdup(req->arena, f->nonce);
+			p->redirect_uri = arena_strdup(req->arena,
+			    f->redirect_uri);
+			p->client_nonce = arena_strdup(req->arena,
+			    f->client_nonce);
+			meta = arena_strdup(req->arena, f->meta);
 		}
-		p->expires_ns = sqlite3_column_int64(st, 5);
-		/* RETURNING: the delete completes when stepped to the end. */
-		while ((rc = store_step(req->store, st, e)) == 1)
-			;
+		explicit_bzero(f->nonce, sizeof(f->nonce));
+		break;
 	}
-	sqlite3_reset(st);
-	if (rc < 0) {
-		json_object_put(p->meta);
+	ls_unlock();
+	perr_clear(&je);
+	if (*meta != '\0' && json_parse_text(meta, strlen(meta), &p->meta,
+	    &je) == -1)
 		p->meta = NULL;
-		return -1;
+}
+
+/* The callback once the method is known; its busy place held. */
+static int
+callback_run(struct req *req, struct attempt *a, const struct oidc_in *in,
+    struct am_row *am, struct perr *e)
+{
+	struct pending			 p;
+	struct authmethod		*m = NULL;
+	struct authmethod_identity	*id = NULL;
+	struct json_object		*meta;
+	const char			*acc = NULL;
+	int				 found, rc;
+
+	state_take(req, in->state ? in->state : "", &p, &found);
+	if (!found || strcasecmp(p.auth_method, am->name) != 0) {
+		json_object_put(p.meta);
+		perr_set(e, 500, "Provider login failed: Expired or missing "
+		    "OAuth state.");
+		return failed(req, a, 1, e);
 	}
+	/* XXX #5: Consul's text for this check is not public (acl.md §14). */
+	if (*p.client_nonce != '\0' && (in->client_nonce == NULL ||
+	    !ct_streq(p.client_nonce, in->client_nonce))) {
+		json_object_put(p.meta);
+		perr_set(e, 500, "Provider login failed: Invalid client "
+		    "nonce.");
+		return failed(req, a, 1, e);
+	}
+	if (acl_auth_method_load(req, am, 0, &m, e) == -1) {
+		json_object_put(p.meta);
+		return failed(req, a, 0, e);
+	}
+	if (authmethod_oidc_callback(m, in->code, p.redirect_uri, p.nonce, &id,
+	    e) == -1) {
+		authmethod_free(m);
+		json_object_put(p.meta);
+		return failed(req, a, 1, e);
+	}
+	meta = in->meta != NULL && json_object_object_length(in->meta) > 0 ?
+	    in->meta : p.meta;
+	rc = login_token(req, am->name, m, id, description(req,
+	    "token created via OIDC login", meta), &acc, e);
+	authmethod_identity_free(id);
+	authmethod_free(m);
+	json_object_put(p.meta);
+	if (rc == -1)
+		return failed(req, a, e->status == 403, e);
+	log_info("acl: oidc login ok: accessor=%s auth_method=%s addr=%s", acc,
+	    a->method, a->addr);
 	return 0;
 }
 
@@ -647,26 +1085,21 @@ state_take(struct req *req, const char *state, struct pending *p,
  * POST /v1/acl/oidc/callback  {AuthMethod, State, Code, ClientNonce,
  * Meta}
  * Reply: the new token.  The state is consumed whatever happens next.
- * 403 unknown method or nothing bound; 429 too many failures; 500
- * "Provider login failed: ..." (no code; expired, used or unknown
- * state; client nonce mismatch; code exchange) and "Token verification
- * failed: ..." (ID token signature, audience, nonce, expiry).
+ * 403 unknown method or nothing bound; 429 too many failures from the
+ * source, too many logins in progress for the method; 500 "Provider
+ * login failed: ..." (no code; expired, used or unknown state; client
+ * nonce mismatch; code exchange) and "Token verification failed: ..."
+ * (ID token signature, audience, nonce, expiry).
  */
 int
 acl_oidc_callback(struct req *req, struct perr *e)
 {
 	struct oidc_in			 in;
 	struct attempt			 a;
-	struct pending			 p;
 	struct am_row			*am;
-	struct authmethod		*m = NULL;
-	struct authmethod_identity	*id = NULL;
-	struct json_object		*meta;
-	const char			*acc = NULL;
-	int				 found, rc;
+	int				 rc;
 
 	memset(&in, 0, sizeof(in));
-	memset(&p, 0, sizeof(p));
 	attempt_init(req, &a, "oidc login", NULL);
 	if (acl_decode(req, callback_fields, "structs.ACLOIDCCallbackParams",
 	    &in, NULL, "Failed to decode request body: ", e) == -1)
@@ -681,43 +1114,9 @@ acl_oidc_callback(struct req *req, struct perr *e)
 		    "not provided");
 		return failed(req, &a, 1, e);
 	}
-	if (state_take(req, in.state ? in.state : "", &p, &found, e) == -1)
+	if (busy_enter(req, a.method_key, a.method, e) == -1)
 		return failed(req, &a, 0, e);
-	if (!found || p.expires_ns <= acl_now_ns() ||
-	    strcasecmp(p.auth_method, am->name) != 0) {
-		json_object_put(p.meta);
-		perr_set(e, 500, "Provider login failed: Expired or missing "
-		    "OAuth state.");
-		return failed(req, &a, 1, e);
-	}
-	/* XXX #5: Consul's text for this check is not public (acl.md §14). */
-	if (*p.client_nonce != '\0' && (in.client_nonce == NULL ||
-	    !ct_streq(p.client_nonce, in.client_nonce))) {
-		json_object_put(p.meta);
-		perr_set(e, 500, "Provider login failed: Invalid client "
-		    "nonce.");
-		return failed(req, &a, 1, e);
-	}
-	if (acl_auth_method_load(req, am, 0, &m, e) == -1) {
-		json_object_put(p.meta);
-		return failed(req, &a, 0, e);
-	}
-	if (authmethod_oidc_callback(m, in.code, p.redirect_uri, p.nonce, &id,
-	    e) == -1) {
-		authmethod_free(m);
-		json_object_put(p.meta);
-		return failed(req, &a, 1, e);
-	}
-	meta = in.meta != NULL && json_object_object_length(in.meta) > 0 ?
-	    in.meta : p.meta;
-	rc = login_token(req, am->name, m, id, description(req,
-	    "token created via OIDC login", meta), &acc, e);
-	authmethod_identity_free(id);
-	authmethod_free(m);
-	json_object_put(p.meta);
-	if (rc == -1)
-		return failed(req, &a, e->status == 403, e);
-	log_info("acl: oidc login ok: accessor=%s auth_method=%s addr=%s", acc,
-	    a.method, a.addr);
-	return 0;
+	rc = callback_run(req, &a, &in, am, e);
+	busy_leave(a.method_key);
+	return rc;
 }

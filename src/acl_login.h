@@ -9,6 +9,7 @@
 
 struct req;
 
+void	acl_login_init(void);
 int	acl_login(struct req *, struct perr *);
 int	acl_logout(struct req *, struct perr *);
 int	acl_oidc_auth_url(struct req *, struct perr *);

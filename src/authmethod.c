@@ -37,6 +37,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +185,151 @@ errs_add(struct errs *es, const char *fmt, ...)
 	es->v[es->n++] = xstrdup(buf);
 }
 
+/* ---------------------------------------------------------------- */
+/* Durations, exactly as Go's time.ParseDuration.                     */
+
+#define DUR_LIMIT	((uint64_t)1 << 63)
+
+/* Go's time.quote: "s" with \xNN for bytes outside printable ASCII. */
+static void
+go_quote(const char *s, char *out, size_t outlen)
+{
+	size_t	n = 0;
+
+	if (outlen < 3)
+		return;
+	out[n++] = '"';
+	for (; *s != '\0' && n + 5 < outlen; s++) {
+		unsigned char	c = (unsigned char)*s;
+
+		if (c < 0x20 || c >= 0x80)
+			n += (size_t)snprintf(out + n, outlen - n, "\\x%02x", c);
+		else {
+			if (c == '"' || c == '\\')
+				out[n++] = '\\';
+			out[n++] = (char)c;
+		}
+	}
+	out[n++] = '"';
+	out[n] = '\0';
+}
+
+/*
+ * Parse s as Go's time.ParseDuration does, in integers (no rounding
+ * through a double, no overflow: a value past the int64 range is
+ * refused as Go refuses it).  Returns 0 with *ns, or -1 with err set to
+ * Go's text: time: invalid duration "x", time: missing unit in
+ * duration "1", time: unknown unit "x" in duration "1x".
+ */
+int
+authmethod_duration(const char *s, int64_t *ns, char *err, size_t errlen)
+{
+	static const struct {
+		const char	*name;
+		uint64_t	 ns;
+	} units[] = {
+		{ "ns", 1 }, { "us", 1000 }, { "\xc2\xb5s", 1000 },
+		{ "\xce\xbcs", 1000 }, { "ms", 1000000 }, { "s", 1000000000 },
+		{ "m", 60 * (uint64_t)1000000000 },
+		{ "h", 3600 * (uint64_t)1000000000 },
+	};
+	const char	*orig = s, *u;
+	char		 q[160], qu[64];
+	uint64_t	 d = 0, v, f, unit;
+	double		 scale;
+	size_t		 i, ul;
+	int		 neg = 0, pre, post, over;
+
+	go_quote(orig, q, sizeof(q));
+	if (*s == '-' || *s == '+')
+		neg = *s++ == '-';
+	if (strcmp(s, "0") == 0) {
+		*ns = 0;
+		return 0;
+	}
+	if (*s == '\0')
+		goto invalid;
+	while (*s != '\0') {
+		if (*s != '.' && !isdigit((unsigned char)*s))
+			goto invalid;
+		/* [0-9]* */
+		for (v = 0, pre = 0; isdigit((unsigned char)*s); s++, pre = 1) {
+			if (v > DUR_LIMIT / 10)
+				goto invalid;
+			v = v * 10 + (uint64_t)(*s - '0');
+			if (v > DUR_LIMIT)
+				goto invalid;
+		}
+		/* (\.[0-9]*)? : digits past what fits are dropped, as Go */
+		f = 0;
+		scale = 1;
+		post = 0;
+		if (*s == '.') {
+			for (s++, over = 0; isdigit((unsigned char)*s); s++) {
+				post = 1;
+				if (over)
+					continue;
+				if (f > (DUR_LIMIT - 1) / 10 ||
+				    f * 10 + (uint64_t)(*s - '0') > DUR_LIMIT) {
+					over = 1;
+					continue;
+				}
+				f = f * 10 + (uint64_t)(*s - '0');
+				scale *= 10;
+			}
+		}
+		if (!pre && !post)
+			goto invalid;
+		for (u = s; *s != '\0' && *s != '.' &&
+		    !isdigit((unsigned char)*s); s++)
+			;
+		ul = (size_t)(s - u);
+		if (ul == 0) {
+			snprintf(err, errlen, "time: missing unit in duration %s",
+			    q);
+			return -1;
+		}
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (strlen(units[i].name) == ul &&
+			    strncmp(units[i].name, u, ul) == 0)
+				break;
+		if (i == sizeof(units) / sizeof(units[0])) {
+			char	uname[48];
+
+			snprintf(uname, sizeof(uname), "%.*s",
+			    (int)(ul < 40 ? ul : 40), u);
+			go_quote(uname, qu, sizeof(qu));
+			snprintf(err, errlen, "time: unknown unit %s in "
+			    "duration %s", qu, q);
+			return -1;
+		}
+		unit = units[i].ns;
+		if (v > DUR_LIMIT / unit)
+			goto invalid;
+		v *= unit;
+		if (f > 0) {
+			/* f < 2^63 and unit / scale <= unit: in range */
+			v += (uint64_t)((double)f * ((double)unit / scale));
+			if (v > DUR_LIMIT)
+				goto invalid;
+		}
+		d += v;
+		if (d > DUR_LIMIT)
+			goto invalid;
+	}
+	if (neg) {
+		*ns = d == DUR_LIMIT ? INT64_MIN : -(int64_t)d;
+		return 0;
+	}
+	if (d > DUR_LIMIT - 1)
+		goto invalid;
+	*ns = (int64_t)d;
+	return 0;
+invalid:
+	snprintf(err, errlen, "time: invalid duration %s", q);
+	return -1;
+}
+
 static int
 cmpstr(const void *a, const void *b)
 {
@@ -252,9 +398,10 @@ decode_field(struct authmethod *m, const struct cfield *f,
 	void		*dst = (char *)m + f->off;
 	struct strlist	*l;
 	struct json_object *map;
-	char		*s;
+	char		*s, derr[256];
 	size_t		 i, n;
 	int64_t		 ns;
+	double		 d;
 
 	if (v == NULL)
 		return;
@@ -324,11 +471,10 @@ decode_field(struct authmethod *m, const struct cfield *f,
 	case CT_DURATION:
 		switch (json_object_get_type(v)) {
 		case json_type_string:
-			if (duration_parse(json_object_get_string(v), &ns) ==
-			    -1) {
-				errs_add(es, "error decoding '%s': time: invalid "
-				    "duration \"%.64s\"", f->name,
-				    json_object_get_string(v));
+			if (authmethod_duration(json_object_get_string(v), &ns,
+			    derr, sizeof(derr)) == -1) {
+				errs_add(es, "error decoding '%s': %s", f->name,
+				    derr);
 				return;
 			}
 			break;
@@ -336,7 +482,18 @@ decode_field(struct authmethod *m, const struct cfield *f,
 			ns = json_object_get_int64(v);
 			break;
 		case json_type_double:
-			ns = (int64_t)json_object_get_double(v);
+			/*
+			 * Go converts with int64(f), whose result out of
+			 * range is unspecified (and UB in C): refused.
+			 */
+			d = json_object_get_double(v);
+			if (!(d > -9223372036854775808.0 &&
+			    d < 9223372036854775808.0)) {
+				errs_add(es, "error decoding '%s': %g overflows "
+				    "time.Duration", f->name, d);
+				return;
+			}
+			ns = (int64_t)d;
 			break;
 		case json_type_boolean:
 			ns = json_object_get_boolean(v) ? 1 : 0;
@@ -987,6 +1144,7 @@ static char *
 stringify(struct json_object *v)
 {
 	char	*s;
+	double	 d;
 
 	switch (json_object_get_type(v)) {
 	case json_type_string:
@@ -997,7 +1155,11 @@ stringify(struct json_object *v)
 		xasprintf(&s, "%lld", (long long)json_object_get_int64(v));
 		return s;
 	case json_type_double:
-		xasprintf(&s, "%lld", (long long)json_object_get_double(v));
+		/* Out of the int64 range the cast is UB: unconvertible. */
+		d = json_object_get_double(v);
+		if (!(d > -9223372036854775808.0 && d < 9223372036854775808.0))
+			return NULL;
+		xasprintf(&s, "%lld", (long long)d);
 		return s;
 	default:
 		return NULL;

@@ -44,6 +44,8 @@ struct authmethod_net {
 };
 
 int	 authmethod_type_parse(const char *);
+int	 authmethod_duration(const char *, int64_t *, char *, size_t)
+	    PC_MUSTCHECK;
 void	 authmethod_set_net(const struct authmethod_net *);
 
 int	 authmethod_load(const char *, const char *, struct json_object *,

@@ -583,6 +583,11 @@ http_dispatch(struct req *req)
 		goto reply;
 	req->meta_headers = req->method == M_GET &&
 	    !(req->route->flags & R_NOMETA);
+	/* Identity providers are called off the accept threads (worker.c). */
+	if ((req->route->flags & R_OUTBOUND) && worker_outbound(req, &e) == 0)
+		return;
+	if (e.status != 0)
+		goto reply;
 	/* The token and the row's ACL, then the handler. */
 	if (http_run_handler(req, &e) == -1)
 		goto reply;

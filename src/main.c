@@ -35,6 +35,7 @@
 
 #include "portcullis.h"
 #include "acl.h"
+#include "acl_login.h"
 #include "ca.h"
 #include "conf.h"
 #include "leafcache.h"
@@ -139,6 +140,7 @@ init_store(void)
 	if (ca_bootstrap(st, conf, &e) == -1)
 		fatalx("connect CA bootstrap: %s", e.msg);
 	leafcache_init();
+	acl_login_init();	/* OIDC flows, failure counts */
 	if (acl_store_init(st, conf, &e) == -1)
 		fatalx("ACL bootstrap: %s", e.msg);
 	if (store_load_shared(st, &e) == -1)

@@ -35,6 +35,7 @@ enum acl_need {
 #define R_ENTMETA	0x04	/* rejects ns/partition like CE Consul */
 #define R_NOMETA	0x08	/* no X-Consul-Index/KnownLeader headers */
 #define R_LONGWAIT	0x10	/* blocking default wait 10 min (Consul's leaf) */
+#define R_OUTBOUND	0x20	/* calls identity providers: outbound pool */
 
 typedef int (*handler_fn)(struct req *, struct perr *);
 

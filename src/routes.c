@@ -28,6 +28,7 @@
 #include "router.h"
 
 #define EM	R_ENTMETA
+#define OB	R_OUTBOUND	/* calls identity providers (worker.c) */
 #define W_IXN	TBIT(TBL_INTENTIONS)
 #define W_CA	(TBIT(TBL_CA_ROOTS) | TBIT(TBL_CA_CONFIG))
 #define W_TOK	TBIT(TBL_ACL_TOKENS)
@@ -102,18 +103,18 @@ const struct route routes[] = {
 	{ M_PUT,	"/v1/acl/binding-rule/:id",		acl_binding_rule_update, ACL_ACL_WRITE,	R_BODY | EM,		WATCH_NONE },
 	{ M_DELETE,	"/v1/acl/binding-rule/:id",		acl_binding_rule_delete, ACL_ACL_WRITE,	EM,			WATCH_NONE },
 	{ M_GET,	"/v1/acl/binding-rules",		acl_binding_rule_list,	ACL_ACL_READ,	R_BLOCKING | EM,	TBIT(TBL_ACL_BINDING_RULES) },
-	{ M_PUT,	"/v1/acl/auth-method",			acl_auth_method_create,	ACL_ACL_WRITE,	R_BODY | EM,		WATCH_NONE },
+	{ M_PUT,	"/v1/acl/auth-method",			acl_auth_method_create,	ACL_ACL_WRITE,	R_BODY | EM | OB,	WATCH_NONE },
 	{ M_GET,	"/v1/acl/auth-method/",			acl_auth_method_missing, ACL_NONE,	EM,			WATCH_NONE },
-	{ M_PUT,	"/v1/acl/auth-method/",			acl_auth_method_create,	ACL_ACL_WRITE,	R_BODY | EM,		WATCH_NONE },
+	{ M_PUT,	"/v1/acl/auth-method/",			acl_auth_method_create,	ACL_ACL_WRITE,	R_BODY | EM | OB,	WATCH_NONE },
 	{ M_DELETE,	"/v1/acl/auth-method/",			acl_auth_method_missing, ACL_NONE,	EM,			WATCH_NONE },
 	{ M_GET,	"/v1/acl/auth-method/:name",		acl_auth_method_read,	ACL_ACL_READ,	R_BLOCKING | EM,	TBIT(TBL_ACL_AUTH_METHODS) },
-	{ M_PUT,	"/v1/acl/auth-method/:name",		acl_auth_method_update,	ACL_ACL_WRITE,	R_BODY | EM,		WATCH_NONE },
+	{ M_PUT,	"/v1/acl/auth-method/:name",		acl_auth_method_update,	ACL_ACL_WRITE,	R_BODY | EM | OB,	WATCH_NONE },
 	{ M_DELETE,	"/v1/acl/auth-method/:name",		acl_auth_method_delete,	ACL_ACL_WRITE,	EM,			WATCH_NONE },
 	{ M_GET,	"/v1/acl/auth-methods",			acl_auth_method_list,	ACL_ACL_READ,	R_BLOCKING | EM,	TBIT(TBL_ACL_AUTH_METHODS) },
-	{ M_POST,	"/v1/acl/login",			acl_login,		ACL_NONE,	R_BODY | EM,		WATCH_NONE },
+	{ M_POST,	"/v1/acl/login",			acl_login,		ACL_NONE,	R_BODY | EM | OB,	WATCH_NONE },
 	{ M_POST,	"/v1/acl/logout",			acl_logout,		ACL_NONE,	0,			WATCH_NONE },
-	{ M_POST,	"/v1/acl/oidc/auth-url",		acl_oidc_auth_url,	ACL_NONE,	R_BODY | EM,		WATCH_NONE },
-	{ M_POST,	"/v1/acl/oidc/callback",		acl_oidc_callback,	ACL_NONE,	R_BODY | EM,		WATCH_NONE },
+	{ M_POST,	"/v1/acl/oidc/auth-url",		acl_oidc_auth_url,	ACL_NONE,	R_BODY | EM | OB,	WATCH_NONE },
+	{ M_POST,	"/v1/acl/oidc/callback",		acl_oidc_callback,	ACL_NONE,	R_BODY | EM | OB,	WATCH_NONE },
 };
 
 const size_t nroutes = sizeof(routes) / sizeof(routes[0]);

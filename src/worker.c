@@ -39,6 +39,23 @@
  * still serves.  The worker exits when nginx has closed them all, or
  * after DRAIN_CONN_MS (clients other than nginx).
  *
+ * Outbound pool: routes flagged R_OUTBOUND (login, the OIDC
+ * endpoints, auth method writes) call identity providers, each call up
+ * to acl.login.outbound_timeout_ms.  On the accept threads, 16 logins
+ * against an 8-second Kubernetes API pinned all 2 x 4 of them and an
+ * unrelated GET /v1/connect/ca/roots took 31 s (issue #12).  So the
+ * dispatcher hands such a request, parsed and routed, to this worker's
+ * pool (worker_outbound()): WORKER_OUTBOUND_THREADS threads, each with
+ * its own store connection, take requests from a ring of
+ * WORKER_OUTBOUND_QUEUE slots and answer them exactly as an accept
+ * thread would (token, ACL, handler, reply, worker_finish()), as the
+ * blocking thread does for parked queries.  A full ring answers 429 at
+ * once; acl_login.c caps the logins one auth method may run at a time,
+ * so one slow provider cannot take the whole pool.  Draining: after
+ * the accept threads have stopped (nothing more can be handed off),
+ * the pool finishes every request it holds, then the worker exits
+ * (the master's DRAIN_MAX_MS still bounds that).
+ *
  * Signals: libfcgi installs handlers of its own in FCGX_Init(); we put
  * ours back.  SIGTERM drains: stop accepting, finish in-flight
  * requests, answer parked blocking queries with current data, exit 0.
@@ -293,6 +310,92 @@ accept_thread(void *arg)
 	return NULL;
 }
 
+/* ---------------------------------------------------------------- */
+/* The outbound pool.                                                 */
+
+/*
+ * Hand req (parsed, routed, generic checks done) to the pool, which
+ * answers and frees it.  Returns 0 (the caller must not touch req
+ * again), or -1 with 429 when the ring is full (the caller answers).
+ */
+int
+worker_outbound(struct req *req, struct perr *e)
+{
+	struct worker	*w = req->worker;
+
+	pthread_mutex_lock(&w->ob_mtx);
+	if (w->ob_n == WORKER_OUTBOUND_QUEUE || w->ob_stop) {
+		pthread_mutex_unlock(&w->ob_mtx);
+		req_header(req, "Retry-After", "1");
+		return perr_set(e, 429, "Too many requests waiting on identity "
+		    "providers; try again later");
+	}
+	w->ob_q[(w->ob_head + w->ob_n) % WORKER_OUTBOUND_QUEUE] = req;
+	w->ob_n++;
+	pthread_cond_signal(&w->ob_cond);
+	pthread_mutex_unlock(&w->ob_mtx);
+	return 0;
+}
+
+static void *
+outbound_thread(void *arg)
+{
+	struct worker	*w = arg;
+	struct store	*st;
+	struct req	*req;
+	struct perr	 e;
+
+	if (store_open(w->db_path, &st, &e) == -1)
+		fatalx("worker: %s", e.msg);
+	for (;;) {
+		pthread_mutex_lock(&w->ob_mtx);
+		while (w->ob_n == 0 && !w->ob_stop)
+			pthread_cond_wait(&w->ob_cond, &w->ob_mtx);
+		if (w->ob_n == 0) {		/* stopping, and empty */
+			pthread_mutex_unlock(&w->ob_mtx);
+			break;
+		}
+		req = w->ob_q[w->ob_head];
+		w->ob_head = (w->ob_head + 1) % WORKER_OUTBOUND_QUEUE;
+		w->ob_n--;
+		pthread_mutex_unlock(&w->ob_mtx);
+		req->store = st;	/* the accept thread's is its own */
+		perr_clear(&e);
+		(void)http_run_handler(req, &e);
+		http_reply(req, &e);
+		worker_finish(req);
+	}
+	store_close(st);
+	return NULL;
+}
+
+static void
+outbound_start(struct worker *w, pthread_attr_t *attr)
+{
+	int	i;
+
+	if (pthread_mutex_init(&w->ob_mtx, NULL) != 0 ||
+	    pthread_cond_init(&w->ob_cond, NULL) != 0)
+		fatalx("worker: outbound pool");
+	for (i = 0; i < WORKER_OUTBOUND_THREADS; i++)
+		if (pthread_create(&w->ob_th[i], attr, outbound_thread, w) != 0)
+			fatalx("worker: pthread_create");
+}
+
+/* Drain: answer every request handed off, then stop the threads. */
+static void
+outbound_stop(struct worker *w)
+{
+	int	i;
+
+	pthread_mutex_lock(&w->ob_mtx);
+	w->ob_stop = 1;
+	pthread_cond_broadcast(&w->ob_cond);
+	pthread_mutex_unlock(&w->ob_mtx);
+	for (i = 0; i < WORKER_OUTBOUND_THREADS; i++)
+		pthread_join(w->ob_th[i], NULL);
+}
+
 /*
  * Run worker slot on the inherited listening socket.  Never returns.
  */
@@ -369,6 +472,7 @@ worker_main(struct conf *conf, int slot, int listen_fd)
 		log_warnx("worker: no checkpointer; commits will checkpoint");
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
+	outbound_start(&w, &attr);
 	th = xcalloc((size_t)conf->threads, sizeof(*th));
 	for (i = 0; i < conf->threads; i++)
 		if (pthread_create(&th[i], &attr, accept_thread, &w) != 0)
@@ -390,6 +494,7 @@ worker_main(struct conf *conf, int slot, int listen_fd)
 	w.drained = 1;
 	for (i = 0; i < conf->threads; i++)
 		pthread_join(th[i], NULL);
+	outbound_stop(&w);	/* nothing is handed off any more */
 	log_info("worker %d stopped", slot);
 	exit(0);
 }

@@ -97,3 +97,36 @@ def login(s, method, bearer, meta=None, headers=None):
     if meta is not None:
         body["Meta"] = meta
     return s.post("/v1/acl/login", body=body, headers=headers)
+
+
+class Reply:
+    """The parts of a response the tests read (as requests names them)."""
+
+    def __init__(self, status, text, headers):
+        self.status_code = status
+        self.text = text
+        self.headers = headers
+
+    def json(self):
+        return json.loads(self.text)
+
+
+def post_from(srv, source, path, body, headers=None, timeout=30):
+    """POST body (JSON) to srv from loopback address source (e.g.
+    "127.0.0.2"): to nginx another client, with its own $remote_addr."""
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=timeout,
+                                   source_address=(source, 0))
+    try:
+        h = {"Content-Type": "application/json"}
+        h.update(headers or {})
+        c.request("POST", path, body=json.dumps(body), headers=h)
+        r = c.getresponse()
+        return Reply(r.status, r.read().decode(), dict(r.getheaders()))
+    finally:
+        c.close()
+
+
+def login_from(srv, source, method, bearer):
+    return post_from(srv, source, "/v1/acl/login",
+                     {"AuthMethod": method, "BearerToken": bearer})

@@ -203,6 +203,27 @@ test_config(void)
 		    "\"bogus\"}", "error decoding config: 1 error(s) decoding:\n\n"
 		    "* error decoding 'ExpirationLeeway': time: invalid duration "
 		    "\"bogus\"", "jwt: durations are Go durations" },
+		{ "jwt", "{\"JWKSURL\":\"https://a\",\"ExpirationLeeway\":"
+		    "1e300}", "error decoding config: 1 error(s) decoding:\n\n"
+		    "* error decoding 'ExpirationLeeway': 1e+300 overflows "
+		    "time.Duration", "jwt: a number past int64 is refused, not "
+		    "cast (UB)" },
+		{ "jwt", "{\"JWKSURL\":\"https://a\",\"ClockSkewLeeway\":"
+		    "-9.3e18}", "error decoding config: 1 error(s) decoding:\n\n"
+		    "* error decoding 'ClockSkewLeeway': -9.3e+18 overflows "
+		    "time.Duration", "jwt: a number below int64 is refused" },
+		{ "jwt", "{\"JWKSURL\":\"https://a\",\"NotBeforeLeeway\":"
+		    "\"9223372036854775808ns\"}", "error decoding config: 1 "
+		    "error(s) decoding:\n\n* error decoding 'NotBeforeLeeway': "
+		    "time: invalid duration \"9223372036854775808ns\"",
+		    "jwt: a duration past int64 is Go's invalid duration" },
+		{ "jwt", "{\"JWKSURL\":\"https://a\",\"ExpirationLeeway\":"
+		    "\"10\"}", "error decoding config: 1 error(s) decoding:\n\n"
+		    "* error decoding 'ExpirationLeeway': time: missing unit in "
+		    "duration \"10\"", "jwt: Go's missing unit text" },
+		{ "jwt", "{\"JWKSURL\":\"https://a\",\"ExpirationLeeway\":"
+		    "\"2562047h47m16.854775807s\"}", "",
+		    "jwt: the largest Go duration is accepted" },
 		{ "jwt", "{\"JWKSURL\":\"https://a\",\"ExpirationLeeway\":\"2m\","
 		    "\"JWTSupportedAlgs\":\"ES256\"}", "",
 		    "jwt: a single string is a list of one (weak decoding)" },
@@ -223,6 +244,63 @@ test_config(void)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		is_str(load(cases[i].type, cases[i].cfg, NULL, 0),
 		    cases[i].want, "%s", cases[i].why);
+}
+
+static void
+test_duration(void)
+{
+	static const struct {
+		const char	*in;
+		int64_t		 ns;
+		const char	*err;	/* NULL: parses to ns */
+	} cases[] = {
+		{ "0", 0, NULL },
+		{ "-0", 0, NULL },
+		{ "1h30m", 5400000000000LL, NULL },
+		{ "1.5s", 1500000000LL, NULL },
+		{ ".5s", 500000000LL, NULL },
+		{ "-1.5h", -5400000000000LL, NULL },
+		{ "3\xc2\xb5s", 3000, NULL },
+		{ "1.00000000000000000000000001s", 1000000000LL, NULL },
+		{ "9223372036854775807ns", INT64_MAX, NULL },
+		{ "-9223372036854775808ns", INT64_MIN, NULL },
+		{ "2562047h47m16.854775807s", INT64_MAX, NULL },
+		{ "9223372036854775808ns", 0,
+		    "time: invalid duration \"9223372036854775808ns\"" },
+		{ "2562048h", 0, "time: invalid duration \"2562048h\"" },
+		{ "2562047h47m16.854775808s", 0,
+		    "time: invalid duration \"2562047h47m16.854775808s\"" },
+		{ "99999999999999999999s", 0,
+		    "time: invalid duration \"99999999999999999999s\"" },
+		{ "9999999999h9999999999h", 0,
+		    "time: invalid duration \"9999999999h9999999999h\"" },
+		{ "", 0, "time: invalid duration \"\"" },
+		{ "-", 0, "time: invalid duration \"-\"" },
+		{ ".s", 0, "time: invalid duration \".s\"" },
+		{ "1", 0, "time: missing unit in duration \"1\"" },
+		{ "1.5.5s", 0, "time: missing unit in duration \"1.5.5s\"" },
+		{ "1e30s", 0, "time: unknown unit \"e\" in duration \"1e30s\"" },
+		{ "1d", 0, "time: unknown unit \"d\" in duration \"1d\"" },
+		{ "\x01s", 0, "time: invalid duration \"\\x01s\"" },
+	};
+	char	err[256];
+	int64_t	ns;
+	size_t	i;
+	int	rc;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = '\0';
+		ns = 12345;
+		rc = authmethod_duration(cases[i].in, &ns, err, sizeof(err));
+		if (cases[i].err == NULL)
+			ok(rc == 0 && ns == cases[i].ns, "duration \"%s\" is "
+			    "%lld ns (got %lld, %s)", cases[i].in,
+			    (long long)cases[i].ns, (long long)ns, err);
+		else
+			ok(rc == -1 && strcmp(err, cases[i].err) == 0,
+			    "duration \"%s\" is refused as Go refuses it (%s)",
+			    cases[i].in, err);
+	}
 }
 
 static void
@@ -402,6 +480,40 @@ mint(struct fake *o, const char *alg, const char *extra)
 	    "");
 	json_object_put(r);
 	return out;
+}
+
+/* A number claim past the int64 range is unconvertible, not cast (UB). */
+static void
+test_jwt_huge_number_claim(struct fake *o)
+{
+	struct authmethod		*m = NULL;
+	struct authmethod_identity	*id = NULL;
+	struct perr			 e;
+	char				*cfg, *ca, *t;
+
+	perr_clear(&e);
+	ca = jstr(o->ca);
+	xasprintf(&cfg, "{\"JWKSURL\":\"%s/jwks\",\"JWKSCACert\":%s,"
+	    "\"ClaimMappings\":{\"huge\":\"huge\"},\"JWTSupportedAlgs\":"
+	    "[\"ES256\"]}", o->url, ca);
+	is_str(load("jwt", cfg, &m, AM_LOAD_REMOTE), "", "a JWKS method loads");
+	free(cfg);
+	free(ca);
+	if (m == NULL)
+		return;
+	t = mint(o, "ES256", ",\"huge\":1e300");
+	ok(authmethod_verify(m, t, &id, &e) == -1 && strcmp(e.msg,
+	    "error converting claim 'huge' to string from unknown type "
+	    "float64") == 0, "a claim of 1e300 is refused (%s)", e.msg);
+	authmethod_identity_free(id);
+	free(t);
+	t = mint(o, "ES256", ",\"huge\":1e15");
+	perr_clear(&e);
+	ok(authmethod_verify(m, t, &id, &e) == 0, "a claim of 1e15 maps "
+	    "(%s)", e.msg);
+	authmethod_identity_free(id);
+	free(t);
+	authmethod_free(m);
 }
 
 static void
@@ -658,6 +770,7 @@ main(void)
 		return 2;
 	authmethod_set_net(&n);
 	test_config();
+	test_duration();
 	test_bind_name();
 	test_redirects();
 	/* A missing dependency must fail the suite, never skip it. */
@@ -669,6 +782,7 @@ main(void)
 		test_fetch(&o);
 		test_k8s(&k);
 		test_jwt_remote(&o);
+		test_jwt_huge_number_claim(&o);
 		test_oidc(&o);
 	}
 	fake_stop(&k);
