@@ -241,6 +241,8 @@ reap(int stopping)
 		slots[i].pid = 0;
 		/* Its parked queries died with it (notify_commit()). */
 		__atomic_store_n(&store_shared->parked[i], 0, __ATOMIC_SEQ_CST);
+		/* And the CSR signings it had in flight (ca.c). */
+		ca_worker_gone(i);
 		if (stopping)
 			continue;
 		if (slots[i].retiring) {
