@@ -194,3 +194,147 @@ def test_run_sh_stops_both_on_sigterm_to_the_script(run_sh):
     os.kill(r.proc.pid, signal.SIGTERM)
     r.assert_all_stopped(timeout=20)
     assert r.proc.returncode == 143
+
+
+# ---------------------------------------------------------------------
+# Secrets: files only their owner reads; no token in any log.
+
+MGMT = "5d0f9e1c-2b7a-4c3d-8e6f-0a1b2c3d4e5f"
+ACL_ON = ('log_debug = true\nacl {\n enabled = true\n default_policy = "deny"\n'
+          ' tokens { initial_management = "%s" }\n}\n' % MGMT)
+
+
+def nobody_reads(path):
+    """True when the unprivileged user nobody can read path."""
+    r = subprocess.run(["runuser", "-u", "nobody", "--", "cat", path],
+                       capture_output=True)
+    return r.returncode == 0
+
+
+def secret_files(s):
+    d = s.dir
+    return [os.path.join(d, f) for f in ("portcullis.hcl", "nginx.conf", "portcullis.log",
+                                         "portcullis.db", "portcullis.db-wal",
+                                         "portcullis.db-shm")] + \
+        [os.path.join(d, "nginx", "error.log")]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to nobody needs root")
+def test_config_logs_and_store_are_unreadable_by_other_local_users(make_server):
+    s = make_server(ACL_ON)
+    assert s.get("/v1/acl/token/self", headers={"X-Consul-Token": MGMT}).status_code == 200
+    for d in (s.dir, os.path.join(s.dir, "nginx")):
+        assert os.stat(d).st_mode & 0o777 == 0o700, d
+    files = secret_files(s)
+    for f in files:
+        assert os.path.exists(f), f
+        assert os.stat(f).st_mode & 0o077 == 0, (f, oct(os.stat(f).st_mode))
+        assert not nobody_reads(f), f
+    # Even with the directories opened to traversal, each file itself
+    # refuses nobody (and the check does see a world-readable file).
+    probe = os.path.join(s.dir, "probe")
+    with open(probe, "w") as f:
+        f.write("x")
+    os.chmod(probe, 0o644)
+    os.chmod(s.dir, 0o711)
+    os.chmod(os.path.join(s.dir, "nginx"), 0o711)
+    try:
+        assert nobody_reads(probe)
+        for f in files:
+            assert not nobody_reads(f), f
+    finally:
+        os.chmod(s.dir, 0o700)
+        os.chmod(os.path.join(s.dir, "nginx"), 0o700)
+
+
+def test_mkconf_closes_a_data_dir_an_older_run_left_open(tmp_path):
+    data = tmp_path / "data"
+    (data / "nginx").mkdir(parents=True)
+    os.chmod(data, 0o755)
+    os.chmod(data / "nginx", 0o755)
+    for f in ("portcullis.hcl", "nginx.conf", "nginx/error.log"):
+        (data / f).write_text("old\n")
+        os.chmod(data / f, 0o644)
+    extra = tmp_path / "extra.hcl"
+    extra.write_text(ACL_ON)
+    subprocess.run(["sh", os.path.join(SRC, "contrib", "mkconf.sh"), str(data), "8599",
+                    str(extra)], check=True)
+    assert os.stat(data).st_mode & 0o777 == 0o700
+    assert os.stat(data / "nginx").st_mode & 0o777 == 0o700
+    for f in ("portcullis.hcl", "nginx.conf", "nginx/error.log"):
+        assert os.stat(data / f).st_mode & 0o777 == 0o600, f
+    assert MGMT in (data / "portcullis.hcl").read_text()
+
+
+def test_a_query_token_works_and_reaches_no_log_when_portcullis_is_down(make_server):
+    s = make_server(ACL_ON)
+    tq = {"token": MGMT}
+    # Through the location that serves token queries: ACL, bodies, paths.
+    assert s.get("/v1/acl/tokens", params=tq).status_code == 200
+    assert s.get("/v1/acl/tokens").status_code == 403
+    r = s.put("/v1/connect/intentions/exact?source=web&destination=db&token=" + MGMT,
+              {"Action": "allow"})
+    assert (r.status_code, r.text) == (200, "true")
+    r = s.get("/v1/connect/intentions/exact?source=web&destination=db&%74oken=" + MGMT)
+    assert r.status_code == 200 and r.json()["Action"] == "allow"
+    # Served as through the header, odd paths included.
+    for path in ("/v1/agent/connect/ca/leaf/web-1%2Fx", "/v1/agent/connect/ca/leaf/a%20b",
+                 "/v1/connect/intentions/exact?source=web&destination=db", "/v1/acl/tokens",
+                 "/v1/nope", "/v1/acl/policy/..%2F..%2Fx"):
+        a = s.get(path + ("&" if "?" in path else "?") + "token=" + MGMT)
+        b = s.get(path, headers={"X-Consul-Token": MGMT})
+        assert (a.status_code, a.text) == (b.status_code, b.text), path
+    r = s.get("/v1/agent/connect/ca/leaf/web-1", params=tq)
+    assert r.status_code == 200 and r.json()["ServiceURI"].endswith("/svc/web-1")
+
+    secrets = []
+
+    def send_secrets(tag):
+        forms = [
+            lambda v: s.get("/v1/connect/intentions?token=" + v),
+            lambda v: s.get("/v1/connect/intentions?stale&TOKEN=" + v),
+            lambda v: s.get("/v1/connect/intentions?%74ok%65n=" + v),
+            lambda v: s.put("/v1/connect/intentions/exact?source=a&destination=b&token=" + v,
+                            {"Action": "deny"}),
+            lambda v: s.get("/v1/connect/intentions", headers={"X-Consul-Token": v}),
+            lambda v: s.get("/v1/connect/intentions", headers={"Authorization": "Bearer " + v}),
+        ]
+        codes = []
+        for i, form in enumerate(forms):
+            v = "sekrit-%s-%d-%s" % (tag, i, os.urandom(6).hex())
+            secrets.append(v)
+            codes.append(form(v).status_code)
+        codes.append(s.get("/v1/connect/intentions", params=tq).status_code)
+        codes.append(s.get("/v1/connect/intentions?filter=marker-" + tag).status_code)
+        return codes
+
+    # Up: unknown tokens are refused (403), nothing logged with them.
+    # (?TOKEN= is no token to Portcullis: anonymous, 200.)
+    up = send_secrets("up")
+    assert up[:6] == [403, 200, 403, 403, 403, 403], up
+    # The master killed (socket left behind: nginx logs "connection
+    # refused" errors), then stopped (socket gone: "no such file", crit).
+    s.stop_master(signal.SIGKILL)
+    wait_for(lambda: not s.workers(), timeout=10, what="workers gone")
+    assert set(send_secrets("refused")) == {502}
+    s.start()
+    s.stop_master(signal.SIGTERM)
+    assert set(send_secrets("nosock")) == {502}
+    s.stop()
+
+    with open(os.path.join(s.dir, "nginx", "error.log")) as f:
+        errlog = f.read()
+    # Errors of requests without a token are still logged, query and all.
+    assert "Connection refused" in errlog and "marker-refused" in errlog
+    assert "No such file or directory" in errlog and "marker-nosock" in errlog
+    for root, _, names in os.walk(s.dir):
+        for n in names:
+            p = os.path.join(root, n)
+            if not os.path.isfile(p):
+                continue
+            with open(p, "rb") as f:
+                blob = f.read()
+            for v in secrets:
+                assert v.encode() not in blob, (p, v)
+            if n.endswith(".log"):
+                assert MGMT.encode() not in blob, p
