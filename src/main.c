@@ -104,6 +104,20 @@ usage(void)
 	exit(2);
 }
 
+/*
+ * Warn when other users may read path: the config may hold
+ * initial_management, the data dir holds the store (every token).
+ */
+static void
+warn_open_to_others(const char *what, const char *path)
+{
+	struct stat	sb;
+
+	if (stat(path, &sb) == 0 && (sb.st_mode & S_IRWXO) != 0)
+		log_warnx("%s %s is open to other users (mode %04o); "
+		    "chmod o-rwx it", what, path, (unsigned)(sb.st_mode & 07777));
+}
+
 /* Open, migrate and bootstrap the store: cluster ID, datacenter. */
 static void
 init_store(void)
@@ -115,6 +129,8 @@ init_store(void)
 	perr_clear(&e);
 	if (mkdir(conf->data_dir, 0700) == -1 && errno != EEXIST)
 		fatal("mkdir %s", conf->data_dir);
+	warn_open_to_others("data_dir", conf->data_dir);
+	warn_open_to_others("configuration", conf->path);
 	xasprintf(&path, "%s/portcullis.db", conf->data_dir);
 	if (store_open(path, &st, &e) == -1 || store_migrate(st, &e) == -1 ||
 	    store_prepare_all(st, &e) == -1 ||

@@ -215,7 +215,7 @@ def secret_files(s):
     d = s.dir
     return [os.path.join(d, f) for f in ("portcullis.hcl", "nginx.conf", "portcullis.log",
                                          "portcullis.db", "portcullis.db-wal",
-                                         "portcullis.db-shm")] + \
+                                         "portcullis.db-shm", "portcullis.db.wlock")] + \
         [os.path.join(d, "nginx", "error.log")]
 
 
@@ -264,6 +264,18 @@ def test_mkconf_closes_a_data_dir_an_older_run_left_open(tmp_path):
     for f in ("portcullis.hcl", "nginx.conf", "nginx/error.log"):
         assert os.stat(data / f).st_mode & 0o777 == 0o600, f
     assert MGMT in (data / "portcullis.hcl").read_text()
+
+
+def test_the_master_warns_of_a_data_dir_or_config_open_to_others(make_server):
+    s = make_server(ACL_ON)
+    assert "open to other users" not in s.logtext()
+    s.stop_master()
+    os.chmod(s.dir, 0o755)
+    os.chmod(os.path.join(s.dir, "portcullis.hcl"), 0o644)
+    s.start()
+    log = s.logtext()
+    assert "data_dir %s is open to other users (mode 0755); chmod o-rwx it" % s.dir in log
+    assert "configuration %s/portcullis.hcl is open to other users (mode 0644)" % s.dir in log
 
 
 def test_a_query_token_works_and_reaches_no_log_when_portcullis_is_down(make_server):
