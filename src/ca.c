@@ -503,12 +503,14 @@ limit_leave(int held)
 /*
  * Master, once it has reaped the worker of slot (before it starts the
  * next one there): give back the CSRMaxConcurrent shares it held.
+ * Returns how many there were (a worker killed while signing).
  */
-void
+int64_t
 ca_worker_gone(int slot)
 {
-	if (slot >= 0 && slot < NOTIFY_MAX_WORKERS)
-		__atomic_store_n(&shm->inflight[slot], 0, __ATOMIC_SEQ_CST);
+	if (slot < 0 || slot >= NOTIFY_MAX_WORKERS)
+		return 0;
+	return __atomic_exchange_n(&shm->inflight[slot], 0, __ATOMIC_SEQ_CST);
 }
 
 /* ---------------------------------------------------------------- */

@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -246,7 +247,7 @@ reap(int stopping)
 {
 	pid_t	pid;
 	int	status, i;
-	int64_t	lived;
+	int64_t	lived, held;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (i = 0; i < NOTIFY_MAX_WORKERS; i++)
@@ -258,7 +259,10 @@ reap(int stopping)
 		/* Its parked queries died with it (notify_commit()). */
 		__atomic_store_n(&store_shared->parked[i], 0, __ATOMIC_SEQ_CST);
 		/* And the CSR signings it had in flight (ca.c). */
-		ca_worker_gone(i);
+		if ((held = ca_worker_gone(i)) > 0)
+			log_warnx("worker %d (pid %d) died signing; gave back "
+			    "%" PRId64 " CSRMaxConcurrent share(s)", i,
+			    (int)pid, held);
 		if (stopping)
 			continue;
 		if (slots[i].retiring) {
