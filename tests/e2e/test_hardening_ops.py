@@ -361,3 +361,82 @@ def test_a_query_token_works_and_reaches_no_log_when_portcullis_is_down(make_ser
                 assert v.encode() not in blob, (p, v)
             if n.endswith(".log"):
                 assert MGMT.encode() not in blob, p
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+def test_an_instance_run_by_an_unprivileged_user_hides_its_files_and_tokens():
+    import pwd
+    nob = pwd.getpwnam("nobody")
+    other = ["setpriv", "--reuid=65533", "--regid=65533", "--clear-groups"]
+    as_nobody = ["setpriv", "--reuid=%d" % nob.pw_uid, "--regid=%d" % nob.pw_gid,
+                 "--clear-groups"]
+    base = tempfile.mkdtemp(prefix="pc-nobody-")    # /tmp: nobody reaches it
+    os.chmod(base, 0o755)
+    os.chown(base, nob.pw_uid, nob.pw_gid)
+    data, port = os.path.join(base, "data"), free_port()
+    subprocess.run(as_nobody + ["sh", os.path.join(SRC, "contrib", "mkconf.sh"), data,
+                                str(port)], check=True)
+    log = open(os.path.join(base, "out.log"), "w")
+    procs = []
+    try:
+        procs.append(subprocess.Popen(
+            as_nobody + [os.path.join(SRC, "src", "portcullis"), "-c",
+                         os.path.join(data, "portcullis.hcl")], stdout=log, stderr=log))
+        wait_for(lambda: os.path.exists(os.path.join(data, "portcullis.sock")), what="socket")
+        procs.append(subprocess.Popen(
+            as_nobody + [shutil.which("nginx"), "-p", os.path.join(data, "nginx"),
+                         "-c", os.path.join(data, "nginx.conf"), "-e", "stderr"],
+            stdout=log, stderr=log))
+        url = "http://127.0.0.1:%d" % port
+
+        def up():
+            try:
+                return requests.get(url + "/v1/connect/intentions", timeout=1).status_code == 200
+            except requests.RequestException:
+                return False
+        wait_for(up, what="HTTP")
+        secret = "sekrit-nobody-" + os.urandom(6).hex()
+        assert requests.get(url + "/v1/connect/intentions?token=" + secret).status_code == 200
+        files = [os.path.join(data, f) for f in ("portcullis.hcl", "nginx.conf", "portcullis.db",
+                                                 "portcullis.db-wal", "portcullis.db-shm")]
+        files.append(os.path.join(data, "nginx", "error.log"))
+        for f in files:
+            st = os.stat(f)
+            assert (st.st_uid, st.st_mode & 0o777) == (nob.pw_uid, 0o600), f
+        assert os.stat(data).st_mode & 0o777 == 0o700
+        for f in files:
+            assert subprocess.run(other + ["cat", f], capture_output=True).returncode != 0, f
+        for d in (data, os.path.join(data, "nginx")):
+            os.chmod(d, 0o711)      # traversable: the files' own modes decide
+        for f in files:
+            assert subprocess.run(other + ["cat", f], capture_output=True).returncode != 0, f
+            # (the same user does read them: the check itself works)
+            assert subprocess.run(as_nobody + ["cat", f], capture_output=True).returncode == 0, f
+        for d in (data, os.path.join(data, "nginx")):
+            os.chmod(d, 0o700)
+        procs[0].send_signal(signal.SIGKILL)
+        procs[0].wait(10)
+        # (its workers drain first: SIGTERM when their parent dies)
+        wait_for(lambda: requests.get(url + "/v1/connect/intentions").status_code == 502,
+                 what="workers gone")
+        assert requests.get(url + "/v1/connect/intentions?token=" + secret).status_code == 502
+        assert requests.get(url + "/v1/connect/intentions?filter=marker").status_code == 502
+        with open(os.path.join(data, "nginx", "error.log")) as f:
+            errlog = f.read()
+        assert "marker" in errlog and secret not in errlog
+        for root, _, names in os.walk(data):
+            for n in names:
+                p = os.path.join(root, n)
+                if os.path.isfile(p):
+                    with open(p, "rb") as f:
+                        assert secret.encode() not in f.read(), p
+        log.flush()
+        with open(os.path.join(base, "out.log")) as f:
+            assert secret not in f.read()   # Portcullis's and nginx's stderr
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait(20)
+        log.close()
+        shutil.rmtree(base, ignore_errors=True)
