@@ -17,7 +17,7 @@ web=""
 stop() {
 	trap - EXIT INT TERM
 	set +e
-	[ -n "$web" ] && kill -TERM -"$web" 2>/dev/null
+	[ -n "$web" ] && { kill -TERM -"$web" || kill "$web"; } 2>/dev/null
 	[ -n "$master" ] && kill "$master" 2>/dev/null
 	wait 2>/dev/null
 }

@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 
 import pytest
 import requests
@@ -303,7 +304,8 @@ def test_a_query_token_works_and_reaches_no_log_when_portcullis_is_down(make_ser
     # Served as through the header, odd paths included.
     for path in ("/v1/agent/connect/ca/leaf/web-1%2Fx", "/v1/agent/connect/ca/leaf/a%20b",
                  "/v1/connect/intentions/exact?source=web&destination=db", "/v1/acl/tokens",
-                 "/v1/nope", "/v1/acl/policy/..%2F..%2Fx"):
+                 "/v1/nope", "/v1/acl/policy/..%2F..%2Fx", "/v1/acl/policy/a%3Fb%0Ac%23d",
+                 "/v1/connect/intentions?filter=" + urllib.parse.quote('SourceName == "web"')):
         a = s.get(path + ("&" if "?" in path else "?") + "token=" + MGMT)
         b = s.get(path, headers={"X-Consul-Token": MGMT})
         assert (a.status_code, a.text) == (b.status_code, b.text), path
