@@ -3,12 +3,25 @@
 # Writes DATA_DIR/portcullis.hcl and DATA_DIR/nginx.conf for a local
 # instance on 127.0.0.1:PORT.  The one place both the start command and
 # the test fixture get their configuration from.
+#
+# Only the user running it may read what it makes: the config may hold
+# initial_management, nginx's error log the requests it logs, the store
+# every ACL token.  So the data dir and nginx's dir are 0700, the
+# files 0600, also when an older run left them more open.
 set -eu
+umask 077
 src=$(cd "$(dirname "$0")/.." && pwd)
 data=$(mkdir -p "$1" && cd "$1" && pwd)
 port=$2
 extra=${3:-}
 mkdir -p "$data/nginx/tmp"
+chmod 700 "$data" "$data/nginx"
+# nginx creates its logs 0644 (less its umask); made first, they keep
+# their mode.
+for f in "$data/portcullis.hcl" "$data/nginx.conf" "$data/nginx/error.log"; do
+	: >> "$f"
+	chmod 600 "$f"
+done
 sock="$data/portcullis.sock"
 # nginx may not raise its fd limit past the hard limit (not root-only).
 hard=$(ulimit -Hn)

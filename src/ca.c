@@ -63,6 +63,7 @@
 #include "conf.h"
 #include "http.h"
 #include "json.h"
+#include "notify.h"
 #include "spiffe.h"
 #include "store.h"
 #include "util.h"
@@ -377,9 +378,19 @@ cfg_state_key(const struct ca_cfg *c, char out[65])
 /* ---------------------------------------------------------------- */
 /* The CSR limiter, shared by every worker.                            */
 
+/*
+ * What a worker that dies (SIGKILL, a crash) leaves here must not
+ * outlive it.  The token bucket holds only a time: a dead worker's
+ * reservation passes by itself.  The semaphore is one counter per
+ * worker slot, each changed only by its own worker (and by the master
+ * once that worker is reaped: ca_worker_gone()), the number in flight
+ * being their sum; a single shared counter kept a dead worker's share
+ * for good and answered 429 to every new leaf until a restart.
+ */
 struct ca_shm {
 	int64_t		next_ns;	/* token bucket (burst 1): next slot */
-	int64_t		inflight;	/* CSRMaxConcurrent semaphore */
+	int64_t		inflight[NOTIFY_MAX_WORKERS]; /* CSRMaxConcurrent:
+					   held, per worker slot */
 };
 
 static struct ca_shm	 shm_private;
@@ -407,6 +418,28 @@ sleep_ns(int64_t ns)
 		;
 }
 
+/* Our worker's slot in ca_shm.inflight (0 outside a worker: unit tests). */
+static int
+limit_slot(void)
+{
+	if (the_worker == NULL || the_worker->slot < 0 ||
+	    the_worker->slot >= NOTIFY_MAX_WORKERS)
+		return 0;
+	return the_worker->slot;
+}
+
+/* Shares held by every worker together. */
+static int64_t
+limit_sum(void)
+{
+	int64_t	n = 0;
+	int	i;
+
+	for (i = 0; i < NOTIFY_MAX_WORKERS; i++)
+		n += __atomic_load_n(&shm->inflight[i], __ATOMIC_SEQ_CST);
+	return n;
+}
+
 /*
  * Consul's CSR limits (§4.5): with CSRMaxPerSecond > 0 a token bucket
  * of that rate and burst 1, else with CSRMaxConcurrent > 0 a semaphore;
@@ -416,7 +449,7 @@ sleep_ns(int64_t ns)
 static int
 limit_enter(const struct ca_cfg *c, int *held, struct perr *e)
 {
-	int64_t	 now, cur, slot, interval, start;
+	int64_t	 now, cur, slot, interval, start, *mine;
 
 	*held = 0;
 	if (c->csr_rate > 0) {
@@ -437,16 +470,21 @@ limit_enter(const struct ca_cfg *c, int *held, struct perr *e)
 	}
 	if (c->csr_concurrent <= 0)
 		return 0;
+	/*
+	 * Take a share in our own slot, then count: of several that took
+	 * one at once, the last to take it sees every share (sequentially
+	 * consistent), so at most csr_concurrent keep theirs.
+	 */
+	mine = &shm->inflight[limit_slot()];
 	start = mono_ns();
 	for (;;) {
-		cur = __atomic_load_n(&shm->inflight, __ATOMIC_ACQUIRE);
-		if (cur < c->csr_concurrent) {
-			if (__atomic_compare_exchange_n(&shm->inflight, &cur,
-			    cur + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		if (limit_sum() < c->csr_concurrent) {
+			__atomic_add_fetch(mine, 1, __ATOMIC_SEQ_CST);
+			if (limit_sum() <= c->csr_concurrent) {
 				*held = 1;
 				return 0;
 			}
-			continue;
+			__atomic_sub_fetch(mine, 1, __ATOMIC_SEQ_CST);
 		}
 		if (mono_ns() - start >= LIMIT_WAIT_NS)
 			return perr_set(e, 429, TXT_RATE);
@@ -458,7 +496,21 @@ static void
 limit_leave(int held)
 {
 	if (held)
-		__atomic_sub_fetch(&shm->inflight, 1, __ATOMIC_ACQ_REL);
+		__atomic_sub_fetch(&shm->inflight[limit_slot()], 1,
+		    __ATOMIC_SEQ_CST);
+}
+
+/*
+ * Master, once it has reaped the worker of slot (before it starts the
+ * next one there): give back the CSRMaxConcurrent shares it held.
+ * Returns how many there were (a worker killed while signing).
+ */
+int64_t
+ca_worker_gone(int slot)
+{
+	if (slot < 0 || slot >= NOTIFY_MAX_WORKERS)
+		return 0;
+	return __atomic_exchange_n(&shm->inflight[slot], 0, __ATOMIC_SEQ_CST);
 }
 
 /* ---------------------------------------------------------------- */

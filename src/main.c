@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -105,6 +106,20 @@ usage(void)
 	exit(2);
 }
 
+/*
+ * Warn when other users may read path: the config may hold
+ * initial_management, the data dir holds the store (every token).
+ */
+static void
+warn_open_to_others(const char *what, const char *path)
+{
+	struct stat	sb;
+
+	if (stat(path, &sb) == 0 && (sb.st_mode & S_IRWXO) != 0)
+		log_warnx("%s %s is open to other users (mode %04o); "
+		    "chmod o-rwx it", what, path, (unsigned)(sb.st_mode & 07777));
+}
+
 /* Open, migrate and bootstrap the store: cluster ID, datacenter. */
 static void
 init_store(void)
@@ -116,6 +131,8 @@ init_store(void)
 	perr_clear(&e);
 	if (mkdir(conf->data_dir, 0700) == -1 && errno != EEXIST)
 		fatal("mkdir %s", conf->data_dir);
+	warn_open_to_others("data_dir", conf->data_dir);
+	warn_open_to_others("configuration", conf->path);
 	xasprintf(&path, "%s/portcullis.db", conf->data_dir);
 	if (store_open(path, &st, &e) == -1 || store_migrate(st, &e) == -1 ||
 	    store_prepare_all(st, &e) == -1 ||
@@ -232,7 +249,7 @@ reap(int stopping)
 {
 	pid_t	pid;
 	int	status, i;
-	int64_t	lived;
+	int64_t	lived, held;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (i = 0; i < NOTIFY_MAX_WORKERS; i++)
@@ -243,6 +260,11 @@ reap(int stopping)
 		slots[i].pid = 0;
 		/* Its parked queries died with it (notify_commit()). */
 		__atomic_store_n(&store_shared->parked[i], 0, __ATOMIC_SEQ_CST);
+		/* And the CSR signings it had in flight (ca.c). */
+		if ((held = ca_worker_gone(i)) > 0)
+			log_warnx("worker %d (pid %d) died signing; gave back "
+			    "%" PRId64 " CSRMaxConcurrent share(s)", i,
+			    (int)pid, held);
 		if (stopping)
 			continue;
 		if (slots[i].retiring) {

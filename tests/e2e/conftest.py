@@ -48,7 +48,9 @@ class Server:
                    PORTCULLIS_THREADS=str(threads))
         subprocess.run(["sh", os.path.join(SRC, "contrib", "mkconf.sh"),
                         self.dir, str(self.port), extra], check=True, env=env)
-        self.log = open(os.path.join(self.dir, "portcullis.log"), "w")
+        # Logs may name what only the operator should see: 0600.
+        self.log = os.fdopen(os.open(os.path.join(self.dir, "portcullis.log"),
+                                     os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w")
         self.session = requests.Session()
         self.master = None
         self.nginx = None
