@@ -19,6 +19,7 @@
  */
 #include "config.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,15 +252,26 @@ am_json(const struct am_row *r, int stub)
 static int
 parse_ttl(struct json_object *v, int64_t *ns, struct perr *e)
 {
+	double	d;
+
 	*ns = 0;
 	if (v == NULL)
 		return 0;
 	switch (json_object_get_type(v)) {
 	case json_type_int:
-		*ns = json_object_get_int64(v);
-		return 0;
 	case json_type_double:
-		*ns = (int64_t)json_object_get_double(v);
+		/*
+		 * Go takes a float64 and converts it: out of int64's range
+		 * that gives INT64_MIN on amd64 (in C it would be undefined).
+		 */
+		if (json_get_int64(v, ns) == 0)
+			return 0;
+		d = json_object_get_double(v);
+		if (isfinite(d) && d >= -9223372036854775808.0 &&
+		    d < 9223372036854775808.0)
+			*ns = (int64_t)d;
+		else
+			*ns = INT64_MIN;
 		return 0;
 	case json_type_string:
 		if (duration_parse(json_object_get_string(v), ns) == -1)
