@@ -591,11 +591,14 @@ http_check_common(struct req *req, struct perr *e)
 	    duration_parse(v, &ns) == -1)
 		return perr_set(e, 400, "Invalid max_stale value \"%s\"", v);
 
-	/* ?index=&wait= are parsed on every route, as Consul does. */
-	if ((v = req_query(req, "wait")) != NULL &&
+	/*
+	 * ?index=&wait= are parsed on every route, as Consul does; like
+	 * its parseWait, empty values are skipped.
+	 */
+	if ((v = req_query(req, "wait")) != NULL && *v != '\0' &&
 	    duration_parse(v, &ns) == -1)
 		return perr_set(e, 400, "Invalid wait time");
-	if ((v = req_query(req, "index")) != NULL) {
+	if ((v = req_query(req, "index")) != NULL && *v != '\0') {
 		errno = 0;
 		idx = strtoull(v, &end, 10);
 		if (*v == '\0' || *v == '-' || *v == '+' || errno ||
@@ -613,7 +616,7 @@ http_set_deadline(struct req *req)
 	const char	*v;
 	int64_t		 ns = 0, ms;
 
-	if ((v = req_query(req, "wait")) != NULL)
+	if ((v = req_query(req, "wait")) != NULL && *v != '\0')
 		(void)duration_parse(v, &ns);
 	ms = ns / 1000000;
 	if (ms <= 0)

@@ -352,32 +352,30 @@ json_get_int64(struct json_object *v, int64_t *out)
 }
 
 /*
- * The first non-finite number (1e400: Go fails to make a float64 of it)
- * below v, with the map keys leading to it appended to path (size
- * bytes).  NULL when there is none.
+ * The first non-finite number (1e400: Go fails to make a float64 of
+ * it) below v, or NULL.
  */
 static struct json_object *
-nonfinite(struct json_object *v, char *path, size_t size)
+nonfinite(struct json_object *v)
 {
 	struct json_object	*r;
-	size_t			 n = strlen(path), i;
+	size_t			 i;
 
 	switch (json_object_get_type(v)) {
 	case json_type_double:
 		return isfinite(json_object_get_double(v)) ? NULL : v;
 	case json_type_object: {
 		json_object_object_foreach(v, k, c) {
-			snprintf(path + n, size - n, ".%s", k);
-			if ((r = nonfinite(c, path, size)) != NULL)
+			(void)k;
+			if ((r = nonfinite(c)) != NULL)
 				return r;
-			path[n] = '\0';
 		}
 		return NULL;
 	}
 	case json_type_array:
 		for (i = 0; i < json_object_array_length(v); i++)
-			if ((r = nonfinite(json_object_array_get_idx(v, i),
-			    path, size)) != NULL)
+			if ((r = nonfinite(json_object_array_get_idx(v, i))) !=
+			    NULL)
 				return r;
 		return NULL;
 	default:
@@ -398,7 +396,7 @@ json_decode_object(struct req *req, struct json_object *obj,
 {
 	const struct jfield	*f;
 	struct json_object	*bad;
-	char			*base = out, path[256];
+	char			*base = out;
 	const char		*gs;
 	size_t			 i;
 	int64_t			 iv;
@@ -473,15 +471,17 @@ json_decode_object(struct req *req, struct json_object *obj,
 			*(struct json_object **)(base + f->off) = val;
 			break;
 		case J_ANY:
-			/* Numbers in interface{} values become float64. */
-			snprintf(path, sizeof(path), "%s", f->name);
+			/*
+			 * Numbers in interface{} values become float64; Go
+			 * names the struct field, not the map keys below it.
+			 */
 			if ((strncmp(f->gotype, "map[", 4) == 0 ||
 			    strcmp(f->gotype, "interface {}") == 0) &&
-			    (bad = nonfinite(val, path, sizeof(path))) != NULL)
+			    (bad = nonfinite(val)) != NULL)
 				return perr_set(e, 400, "json: cannot "
 				    "unmarshal number %s into Go struct "
 				    "field %s.%s of type float64",
-				    json_number_text(bad), gs, path);
+				    json_number_text(bad), gs, f->name);
 			*(struct json_object **)(base + f->off) = val;
 			break;
 		case J_IGNORE:

@@ -72,9 +72,9 @@ static const struct {
 	{ "NaN", "invalid character 'N' looking for beginning of value" },
 	{ "{\"S\": \"NaN Infinity\"}", "" },
 	{ "{\"Config\": {\"a\": 1e400}}", "json: cannot unmarshal number "
-	    "1e400 into Go struct field T.Config.a of type float64" },
+	    "1e400 into Go struct field T.Config of type float64" },
 	{ "{\"Config\": {\"a\": {\"b\": [-1e999]}}}", "json: cannot "
-	    "unmarshal number -1e999 into Go struct field T.Config.a.b of "
+	    "unmarshal number -1e999 into Go struct field T.Config of "
 	    "type float64" },
 	{ "{\"Config\": {\"a\": 1e308, \"b\": 18446744073709551616}}", "" },
 	{ "{\"Config\": {\"a\": true, \"b\": null, \"c\": false}}", "" },
