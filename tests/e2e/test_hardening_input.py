@@ -133,3 +133,122 @@ def test_expiration_ttl_beyond_int64_is_400_as_go_words_it(acl, lit):
     assert r.text == ("Token decoding failed: json: cannot unmarshal "
                       "number %s into Go struct field "
                       "ACLToken.ExpirationTTL of type time.Duration" % lit)
+
+
+# Item 9: UUID-keyed objects compare IDs as UUIDs (any letter case),
+# store them as given; SecretIDs stay case-sensitive.
+
+ACC = "4C2E8A7B-1D3F-4E5A-9B6C-7D8E9F0A1B2C"
+
+
+def test_accessor_id_in_other_case_is_already_in_use_and_reads_back(acl):
+    r = acl.put("/v1/acl/token", headers=H,
+                body={"AccessorID": ACC, "Description": "upper"})
+    assert r.status_code == 200, r.text
+    assert r.json()["AccessorID"] == ACC        # stored and echoed as given
+    r = acl.put("/v1/acl/token", headers=H,
+                body={"AccessorID": ACC.lower(), "Description": "lower"})
+    assert r.status_code == 500
+    assert r.text == "Invalid Token: AccessorID is already in use"
+    r = acl.get("/v1/acl/token/" + ACC.lower(), headers=H)
+    assert r.status_code == 200, r.text
+    assert r.json()["AccessorID"] == ACC
+    assert r.json()["Description"] == "upper"
+    r = acl.put("/v1/acl/token/" + ACC.lower(), headers=H,
+                body={"Description": "updated"})
+    assert r.status_code == 200, r.text
+    assert r.json()["AccessorID"] == ACC
+    toks = [t for t in acl.get("/v1/acl/tokens", headers=H).json()
+            if t["AccessorID"].lower() == ACC.lower()]
+    assert [t["Description"] for t in toks] == ["updated"]
+    r = acl.delete("/v1/acl/token/" + ACC.lower(), headers=H)
+    assert r.status_code == 200 and r.text == "true"
+    assert acl.get("/v1/acl/token/" + ACC, headers=H).status_code == 404
+
+
+def test_secret_id_stays_case_sensitive(acl):
+    sec = "9A8B7C6D-5E4F-4A3B-8C2D-1E0F9A8B7C6D"
+    r = acl.put("/v1/acl/token", headers=H, body={"SecretID": sec})
+    assert r.status_code == 200, r.text
+    r = acl.get("/v1/acl/token/self", headers={"X-Consul-Token": sec})
+    assert r.status_code == 200
+    r = acl.get("/v1/acl/token/self",
+                headers={"X-Consul-Token": sec.lower()})
+    assert r.status_code in (403, 404) and r.status_code != 200
+
+
+def test_policy_and_role_ids_match_in_any_case(acl):
+    r = acl.put("/v1/acl/policy", headers=H,
+                body={"Name": "case-pol", "Rules": 'key "" { policy = "read" }'})
+    assert r.status_code == 200, r.text
+    pid = r.json()["ID"]
+    up = pid.upper()
+    r = acl.get("/v1/acl/policy/" + up, headers=H)
+    assert r.status_code == 200 and r.json()["ID"] == pid
+    r = acl.put("/v1/acl/policy/" + up, headers=H,
+                body={"Name": "case-pol", "Description": "d"})
+    assert r.status_code == 200, r.text
+    assert r.json()["ID"] == pid
+    pols = [p for p in acl.get("/v1/acl/policies", headers=H).json()
+            if p["Name"] == "case-pol"]
+    assert len(pols) == 1 and pols[0]["ID"] == pid
+    # A link by the other case resolves to the stored ID.
+    r = acl.put("/v1/acl/role", headers=H,
+                body={"Name": "case-role", "Policies": [{"ID": up}]})
+    assert r.status_code == 200, r.text
+    role = r.json()
+    assert role["Policies"] == [{"ID": pid, "Name": "case-pol"}]
+    r = acl.get("/v1/acl/role/" + role["ID"].upper(), headers=H)
+    assert r.status_code == 200 and r.json()["ID"] == role["ID"]
+    r = acl.put("/v1/acl/token", headers=H,
+                body={"Roles": [{"ID": role["ID"].upper()}]})
+    assert r.status_code == 200, r.text
+    assert r.json()["Roles"] == [{"ID": role["ID"], "Name": "case-role"}]
+    r = acl.delete("/v1/acl/role/" + role["ID"].upper(), headers=H)
+    assert r.status_code == 200
+    assert acl.get("/v1/acl/role/" + role["ID"], headers=H).status_code \
+        == 404
+    r = acl.delete("/v1/acl/policy/" + up, headers=H)
+    assert r.status_code == 200
+    assert acl.get("/v1/acl/policy/" + pid, headers=H).status_code == 404
+
+
+def test_binding_rule_id_matches_in_any_case(acl):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    pub = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.PEM,
+        serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    r = acl.put("/v1/acl/auth-method", headers=H, body={
+        "Name": "case-jwt", "Type": "jwt",
+        "Config": {"JWTValidationPubKeys": [pub]}})
+    assert r.status_code == 200, r.text
+    r = acl.put("/v1/acl/binding-rule", headers=H, body={
+        "AuthMethod": "case-jwt", "BindType": "service", "BindName": "web"})
+    assert r.status_code == 200, r.text
+    rid = r.json()["ID"]
+    r = acl.get("/v1/acl/binding-rule/" + rid.upper(), headers=H)
+    assert r.status_code == 200 and r.json()["ID"] == rid
+
+
+def test_legacy_intention_id_matches_in_any_case(server):
+    r = server.post("/v1/connect/intentions", {
+        "SourceName": "case-a", "DestinationName": "case-b",
+        "Action": "allow"})
+    assert r.status_code == 200, r.text
+    xid = r.json()["ID"]
+    up = xid.upper()
+    r = server.get("/v1/connect/intentions/" + up)
+    assert r.status_code == 200 and r.json()["ID"] == xid
+    r = server.put("/v1/connect/intentions/" + up, {
+        "SourceName": "case-a", "DestinationName": "case-b",
+        "Action": "deny"})
+    assert r.status_code == 200, r.text
+    r = server.get("/v1/connect/intentions/" + xid)
+    assert r.json()["Action"] == "deny"
+    lst = [x for x in server.get("/v1/connect/intentions").json()
+           if x["DestinationName"] == "case-b"]
+    assert len(lst) == 1
+    r = server.delete("/v1/connect/intentions/" + up)
+    assert r.status_code == 200, r.text
+    assert server.get("/v1/connect/intentions/" + xid).status_code == 404
