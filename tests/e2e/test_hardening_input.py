@@ -252,3 +252,88 @@ def test_legacy_intention_id_matches_in_any_case(server):
     r = server.delete("/v1/connect/intentions/" + up)
     assert r.status_code == 200, r.text
     assert server.get("/v1/connect/intentions/" + xid).status_code == 404
+
+
+# Item 8: invalid UTF-8 never reaches a reply.  Consul accepts any bytes
+# in intention and leaf service names (its validation checks wildcards,
+# not characters), and Go's encoder writes each invalid byte as \ufffd.
+
+def test_intention_with_invalid_utf8_source_keeps_replies_decodable(server):
+    r = server.put("/v1/connect/intentions/exact?source=%FF%FE&"
+                   "destination=utf8-db", body={"Action": "allow"})
+    assert r.status_code == 200 and r.content == b"true"
+    for path in ("/v1/connect/intentions",
+                 "/v1/connect/intentions?pretty",
+                 "/v1/connect/intentions/match?by=source&name=%FF%FE",
+                 "/v1/connect/intentions/match?by=destination&name=utf8-db",
+                 "/v1/connect/intentions/exact?source=%FF%FE&"
+                 "destination=utf8-db"):
+        r = server.get(path)
+        assert r.status_code == 200, (path, r.text)
+        assert b"\xff" not in r.content and b"\xfe" not in r.content
+        strict_json(r.content)
+        assert b"\\ufffd\\ufffd" in r.content, path
+    m = strict_json(server.get("/v1/connect/intentions/match?by=source&"
+                               "name=%FF%FE").content)
+    assert list(m) == ["\ufffd\ufffd"]
+    assert m["\ufffd\ufffd"][0]["SourceName"] == "\ufffd\ufffd"
+    r = server.get("/v1/connect/intentions/check?source=%FF%FE&"
+                   "destination=utf8-db")
+    assert r.status_code == 200 and r.content == b'{"Allowed":true}'
+    r = server.delete("/v1/connect/intentions/exact?source=%FF%FE&"
+                      "destination=utf8-db")
+    assert r.status_code == 200
+
+
+def test_legacy_intention_body_with_invalid_utf8_is_stored_as_fffd(server):
+    raw = (b'{"SourceName": "bad\xff", "DestinationName": "utf8-legacy", '
+           b'"Action": "allow", "Description": "d\xc3\xa9\xed\xa0\x80"}')
+    r = server.post("/v1/connect/intentions", raw=raw)
+    assert r.status_code == 200, r.text
+    x = strict_json(server.get("/v1/connect/intentions/" +
+                               r.json()["ID"]).content)
+    assert x["SourceName"] == "bad\ufffd"
+    assert x["Description"] == "d\u00e9\ufffd\ufffd\ufffd"
+    # Go decoded the body so: the name is now U+FFFD, not the raw byte.
+    r = server.get("/v1/connect/intentions/check?source=bad%EF%BF%BD&"
+                   "destination=utf8-legacy")
+    assert r.content == b'{"Allowed":true}'
+
+
+def test_leaf_for_invalid_utf8_service_escapes_uri_and_reply(server):
+    r = server.get("/v1/agent/connect/ca/leaf/%FF%FE")
+    assert r.status_code == 200, r.text
+    assert b"\xff" not in r.content and b"\xfe" not in r.content
+    leaf = strict_json(r.content)
+    assert leaf["Service"] == "\ufffd\ufffd"
+    assert leaf["ServiceURI"].endswith("/svc/%FF%FE")
+    r = server.get("/v1/agent/connect/ca/leaf/a%C3%A9b")
+    assert r.status_code == 200
+    leaf = strict_json(r.content)
+    assert leaf["Service"] == "a\u00e9b"
+    assert leaf["ServiceURI"].endswith("/svc/a%C3%A9b")
+
+
+def test_stored_nan_from_an_older_version_goes_out_as_null(server):
+    """The writer is the last line of defence: a Config stored before
+    bodies were checked (here written into the store directly) still
+    gives a reply that strict clients decode."""
+    import os
+    import sqlite3
+    db = sqlite3.connect(os.path.join(server.dir, "portcullis.db"),
+                         timeout=10)
+    old = db.execute("SELECT config FROM ca_config").fetchone()[0]
+    cfg = json.loads(old)
+    try:
+        db.execute("UPDATE ca_config SET config = ?",
+                   (old[:-1] + ', "Stale": NaN, "Big": -Infinity}',))
+        db.commit()
+        r = server.get("/v1/connect/ca/configuration")
+        assert r.status_code == 200
+        got = strict_json(r.content)["Config"]
+        assert got["Stale"] is None and got["Big"] is None
+        assert got["LeafCertTTL"] == cfg["LeafCertTTL"]
+    finally:
+        db.execute("UPDATE ca_config SET config = ?", (old,))
+        db.commit()
+        db.close()
