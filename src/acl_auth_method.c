@@ -19,7 +19,6 @@
  */
 #include "config.h"
 
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,8 +251,6 @@ am_json(const struct am_row *r, int stub)
 static int
 parse_ttl(struct json_object *v, int64_t *ns, struct perr *e)
 {
-	double	d;
-
 	*ns = 0;
 	if (v == NULL)
 		return 0;
@@ -266,11 +263,7 @@ parse_ttl(struct json_object *v, int64_t *ns, struct perr *e)
 		 */
 		if (json_get_int64(v, ns) == 0)
 			return 0;
-		d = json_object_get_double(v);
-		if (isfinite(d) && d >= -9223372036854775808.0 &&
-		    d < 9223372036854775808.0)
-			*ns = (int64_t)d;
-		else
+		if (json_double_int64(json_object_get_double(v), ns) == -1)
 			*ns = INT64_MIN;
 		return 0;
 	case json_type_string:

@@ -352,6 +352,22 @@ json_get_int64(struct json_object *v, int64_t *out)
 }
 
 /*
+ * d truncated to an int64, as Go's int64(d) for a d in range.  Returns
+ * 0, or -1 (*out untouched) for NaN, infinities and values outside
+ * int64, where a C cast would be undefined.  For every double-to-
+ * integer conversion of request data.
+ */
+int
+json_double_int64(double d, int64_t *out)
+{
+	if (!isfinite(d) || d < -9223372036854775808.0 ||
+	    d >= 9223372036854775808.0)
+		return -1;
+	*out = (int64_t)d;
+	return 0;
+}
+
+/*
  * The first non-finite number (1e400: Go fails to make a float64 of
  * it) below v, or NULL.
  */

@@ -37,6 +37,7 @@ int	json_decode_object(struct req *, struct json_object *,
 	    struct perr *) PC_MUSTCHECK;
 int	json_parse_text(const char *, size_t, struct json_object **,
 	    struct perr *) PC_MUSTCHECK;
+int	json_double_int64(double, int64_t *) PC_MUSTCHECK;
 int	json_get_int64(struct json_object *, int64_t *) PC_MUSTCHECK;
 struct json_object *json_map_sorted(struct json_object *);
 const char	*json_number_text(struct json_object *);

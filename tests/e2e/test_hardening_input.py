@@ -337,3 +337,17 @@ def test_stored_nan_from_an_older_version_goes_out_as_null(server):
         db.execute("UPDATE ca_config SET config = ?", (old,))
         db.commit()
         db.close()
+
+
+@pytest.mark.parametrize("lit", ["1e30", "-1e30", "18446744073709551616"])
+def test_auth_method_max_token_ttl_beyond_int64_is_refused_not_cast(
+        acl, lit):
+    """Consul converts the float64 with Go's int64(), which gives the
+    minimum on amd64 (a C cast would be undefined): the range check
+    then refuses it."""
+    raw = ('{"Name": "ttl-m", "Type": "jwt", "MaxTokenTTL": %s, '
+           '"Config": {"JWTValidationPubKeys": []}}' % lit)
+    r = acl.put("/v1/acl/auth-method", raw=raw, headers=H)
+    assert r.status_code == 500
+    assert r.text == ("MaxTokenTTL -2562047h47m16.854775808s cannot be "
+                      "less than 1m0s")

@@ -238,9 +238,40 @@ test_render_nonfinite(void)
 	json_object_put(o);
 }
 
+/* Double -> int64 only within range: a C cast beyond it is undefined. */
+static const struct {
+	double	d;
+	int	rc;
+	int64_t	v;
+} d2i_cases[] = {
+	{ 0.0, 0, 0 }, { -1.9, 0, -1 }, { 1.9, 0, 1 },
+	{ 9223372036854774784.0, 0, 9223372036854774784LL },
+	{ -9223372036854775808.0, 0, INT64_MIN },
+	{ 9223372036854775808.0, -1, 0 }, { -9223372036854777856.0, -1, 0 },
+	{ 1e30, -1, 0 }, { -1e30, -1, 0 }, { INFINITY, -1, 0 },
+	{ -INFINITY, -1, 0 }, { NAN, -1, 0 },
+};
+
+static void
+test_double_int64(void)
+{
+	int64_t	v;
+	size_t	i;
+
+	for (i = 0; i < sizeof(d2i_cases) / sizeof(d2i_cases[0]); i++) {
+		v = 0;
+		is_int(json_double_int64(d2i_cases[i].d, &v), d2i_cases[i].rc,
+		    "double %g to int64", d2i_cases[i].d);
+		if (d2i_cases[i].rc == 0)
+			is_int(v, d2i_cases[i].v, "  value of %g",
+			    d2i_cases[i].d);
+	}
+}
+
 int
 main(void)
 {
+	test_double_int64();
 	test_decode();
 	test_big_int_in_map();
 	test_decode_utf8();
