@@ -102,8 +102,8 @@ int_overflows(const char *s, size_t n)
 
 /* What scan() found in a body. */
 struct jscan {
-	int	fix;		/* a rewrite is needed (invalid UTF-8, big int) */
-	size_t	word;		/* offset of the first stray letter, or SIZE_MAX */
+	int	fix;		/* rewrite: invalid UTF-8, big integers */
+	size_t	word;		/* first stray letter, or SIZE_MAX */
 	int	word_neg;	/* ... just after a '-' */
 };
 
@@ -161,7 +161,10 @@ scan(const char *t, size_t len, struct jscan *js, char *out)
 			while (k < len && (isalnum((unsigned char)t[k]) ||
 			    t[k] == '.' || t[k] == '+' || t[k] == '-'))
 				k++;
-			if (k == j && j - i > 19 && int_overflows(t + i, j - i)) {
+			/* (A leading zero stays for json-c to refuse.) */
+			if (k == j && j - i > 19 &&
+			    t[i + (t[i] == '-')] != '0' &&
+			    int_overflows(t + i, j - i)) {
 				EMIT(t + i, j - i);
 				EMIT(".0", 2);
 				js->fix = 1;
@@ -179,8 +182,9 @@ scan(const char *t, size_t len, struct jscan *js, char *out)
 			continue;
 		}
 		if (isalpha((unsigned char)t[i])) {
-			for (j = i; j < len && isalpha((unsigned char)t[j]); j++)
-				;
+			j = i;
+			while (j < len && isalpha((unsigned char)t[j]))
+				j++;
 			/*
 			 * Go fails at the first letter of a word that cannot
 			 * start true, false or null (NaN, Infinity).
@@ -234,8 +238,9 @@ unmark(struct json_object *v)
 			break;
 		orig = xstrdup(txt);
 		orig[n - 2] = '\0';
-		json_object_set_serializer(v, json_object_userdata_to_json_string,
-		    orig, json_object_free_userdata);
+		json_object_set_serializer(v,
+		    json_object_userdata_to_json_string, orig,
+		    json_object_free_userdata);
 		break;
 	default:
 		break;

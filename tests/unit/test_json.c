@@ -35,7 +35,7 @@ static const struct jfield fields[] = {
 	{ NULL, 0, 0, NULL }
 };
 
-/* Body -> "" (decodes) or the exact 400 text. */
+/* Body -> "" (decodes), the exact 400 text, or "!" (a 400, any text). */
 static const struct {
 	const char	*body;
 	const char	*err;
@@ -51,6 +51,7 @@ static const struct {
 	    "of type int64" },
 	{ "{\"N\": -9223372036854775809}", "json: cannot unmarshal number "
 	    "-9223372036854775809 into Go struct field T.N of type int64" },
+	{ "{\"N\": 000000000000000000000000001}", "!" },	/* any text */
 	{ "{\"N\": 1e30}", "json: cannot unmarshal number 1e30 into Go "
 	    "struct field T.N of type int64" },
 	{ "{\"N\": 1e400}", "json: cannot unmarshal number 1e400 into Go "
@@ -102,7 +103,7 @@ test_decode(void)
 		else
 			ok(rc == -1 && e.status == 400,
 			    "refuses %s with 400", decode_cases[i].body);
-		if (rc == -1)
+		if (rc == -1 && strcmp(decode_cases[i].err, "!") != 0)
 			is_str(e.msg, decode_cases[i].err, "  text of %s",
 			    decode_cases[i].body);
 		json_object_put(req.json);

@@ -76,7 +76,7 @@ static const struct {
 /* RFC 3339 as Go's time.Parse(time.RFC3339) takes it. */
 static const struct {
 	const char	*in;
-	int		 rc;		/* 0, -1 malformed, -2 out of range */
+	int		 rc;	/* 0, -1 malformed, -2 out of range */
 	int64_t		 sec;
 	long		 nsec;
 	const char	*what;
