@@ -87,44 +87,25 @@ acl_time_format(int64_t ns, char out[40])
 
 /*
  * Parse an RFC 3339 time ("2024-05-03T09:15:02.5Z", "...+02:00") into
- * ns since the epoch.  Returns 0, or -1 when malformed.
+ * ns since the epoch, saturated at INT64_MIN/INT64_MAX.  Returns 0, or
+ * -1 when malformed or out of range (time_parse_rfc3339()).
  */
 int
 acl_time_parse(const char *s, int64_t *out)
 {
-	struct tm	tm;
-	const char	*p;
-	int64_t		frac = 0, scale = 100000000, off = 0;
-	int		n = 0, oh, om;
-	time_t		t;
+	const char	*what;
+	int64_t		 sec;
+	long		 nsec;
 
-	memset(&tm, 0, sizeof(tm));
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
-	    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
-	    n != 19)
+	if (time_parse_rfc3339(s, &sec, &nsec, &what) != 0)
 		return -1;
-	p = s + n;
-	if (*p == '.') {
-		for (p++; *p >= '0' && *p <= '9'; p++) {
-			frac += (*p - '0') * scale;
-			scale /= 10;
-		}
-	}
-	if (*p == 'Z' || *p == 'z')
-		p++;
-	else if (*p == '+' || *p == '-') {
-		if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2 || strlen(p) != 6)
-			return -1;
-		off = (int64_t)(oh * 3600 + om * 60) * (*p == '+' ? 1 : -1);
-		p += 6;
-	} else
-		return -1;
-	if (*p != '\0' || tm.tm_mon < 1 || tm.tm_mon > 12)
-		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	t = timegm(&tm);
-	*out = ((int64_t)t - off) * 1000000000 + frac;
+	/* Saturate: year 9999 is a valid time beyond int64 ns. */
+	if (sec > INT64_MAX / 1000000000 - 1)
+		*out = INT64_MAX;
+	else if (sec < INT64_MIN / 1000000000 + 1)
+		*out = INT64_MIN;
+	else
+		*out = sec * 1000000000 + nsec;
 	return 0;
 }
 

@@ -256,10 +256,15 @@ parse_ttl(struct json_object *v, int64_t *ns, struct perr *e)
 		return 0;
 	switch (json_object_get_type(v)) {
 	case json_type_int:
-		*ns = json_object_get_int64(v);
-		return 0;
 	case json_type_double:
-		*ns = (int64_t)json_object_get_double(v);
+		/*
+		 * Go takes a float64 and converts it: out of int64's range
+		 * that gives INT64_MIN on amd64 (in C it would be undefined).
+		 */
+		if (json_get_int64(v, ns) == 0)
+			return 0;
+		if (json_double_int64(json_object_get_double(v), ns) == -1)
+			*ns = INT64_MIN;
 		return 0;
 	case json_type_string:
 		if (duration_parse(json_object_get_string(v), ns) == -1)

@@ -521,7 +521,8 @@ check_expiry(int64_t create, int64_t exp, struct perr *e)
 	if (exp < create)
 		return perr_set(e, 500, "ExpirationTime cannot be before "
 		    "CreateTime");
-	duration_format(exp - create, d);
+	/* A saturated exp (year 2262 on) saturates the span, as Go's Sub. */
+	duration_format(exp == INT64_MAX ? INT64_MAX : exp - create, d);
 	if (exp - create > TTL_MAX_NS) {
 		duration_format(TTL_MAX_NS, b);
 		return perr_set(e, 500, "ExpirationTime cannot be more than %s "
@@ -542,8 +543,14 @@ parse_ttl(struct json_object *v, int64_t *ns, struct perr *e)
 	*ns = 0;
 	if (v == NULL)
 		return 0;
-	if (json_object_is_type(v, json_type_int)) {
-		*ns = json_object_get_int64(v);
+	if (json_object_is_type(v, json_type_int) ||
+	    json_object_is_type(v, json_type_double)) {
+		/* Go's int64 decoding: integer literals within range only. */
+		if (json_get_int64(v, ns) == -1)
+			return perr_set(e, 400, "Token decoding failed: json: "
+			    "cannot unmarshal number %s into Go struct field "
+			    "ACLToken.ExpirationTTL of type time.Duration",
+			    json_number_text(v));
 		return 0;
 	}
 	if (json_object_is_type(v, json_type_string)) {
@@ -561,9 +568,16 @@ parse_ttl(struct json_object *v, int64_t *ns, struct perr *e)
 static int
 parse_exptime(const char *v, int64_t *ns, struct perr *e)
 {
+	const char	*what;
+	int64_t		 sec;
+	long		 nsec;
+
 	*ns = 0;
 	if (v == NULL || *v == '\0')
 		return 0;
+	if (time_parse_rfc3339(v, &sec, &nsec, &what) == -2)
+		return perr_set(e, 400, "Token decoding failed: parsing time "
+		    "\"%s\": %s out of range", v, what);
 	if (acl_time_parse(v, ns) == -1)
 		return perr_set(e, 400, "Token decoding failed: parsing time "
 		    "\"\\\"%s\\\"\" as \"\\\"2006-01-02T15:04:05Z07:00\\\"\": "

@@ -26,6 +26,7 @@
 
 #include "portcullis.h"
 #include "acl_rules.h"
+#include "hcl.h"
 
 enum htok {
 	HT_EOF,
@@ -119,6 +120,8 @@ struct hparser {
 	struct hgroup	 *lead;		/* pending lead comment */
 	struct hgroup	 *line;		/* pending line comment */
 	int		  json;		/* the source is JSON */
+	int		  depth;	/* objects and lists open */
+	int		  fatal;	/* error no '}' may recover from */
 	struct perr	 *e;
 };
 
@@ -156,6 +159,21 @@ hperr(struct hparser *p, struct hpos pos, const char *fmt, ...)
 	va_end(ap);
 	return perr_set(p->e, 400, "Failed to parse rules: At %d:%d: %s",
 	    pos.line, pos.col, msg);
+}
+
+/*
+ * Open one more object or list at pos.  The parsers recurse once per
+ * level, so the depth is bounded as the policy parser (hcl.c) bounds
+ * it: past HCL_MAX_DEPTH levels a fatal 400.  Returns 0 or -1.
+ */
+static int
+hdescend(struct hparser *p, struct hpos pos)
+{
+	if (++p->depth <= HCL_MAX_DEPTH)
+		return 0;
+	p->fatal = 1;
+	return hperr(p, pos, "nesting too deep (more than %d levels)",
+	    HCL_MAX_DEPTH);
 }
 
 static int
@@ -382,11 +400,13 @@ hobject_type(struct hparser *p, struct hval **out)
 	struct hval	*v;
 	int		 rc;
 
+	if (hdescend(p, p->tok->pos) == -1)
+		return -1;
 	v = arena_alloc(p->ar, sizeof(*v));
 	v->kind = HV_OBJECT;
 	v->pos = p->tok->pos;
 	rc = hobject_list(p, 1, &v->items, &v->nitems);
-	if (rc == -1 && p->tok->type != HT_RBRACE)
+	if (rc == -1 && (p->fatal || p->tok->type != HT_RBRACE))
 		return -1;
 	/* HCL v1 carries on after an error that stopped at a '}'. */
 	if (rc == -1)
@@ -395,6 +415,7 @@ hobject_type(struct hparser *p, struct hval **out)
 		return hperr(p, p->tok->pos, "object expected closing RBRACE "
 		    "got: %s", htok_names[p->tok->type]);
 	v->end = p->tok->pos;
+	p->depth--;
 	*out = v;
 	return 0;
 }
@@ -406,6 +427,8 @@ hlist_type(struct hparser *p, struct hval **out)
 	struct htoken	*t;
 	int		 need_comma = 0;
 
+	if (hdescend(p, p->tok->pos) == -1)
+		return -1;
 	v = arena_alloc(p->ar, sizeof(*v));
 	v->kind = HV_LIST;
 	v->pos = p->tok->pos;
@@ -420,6 +443,7 @@ hlist_type(struct hparser *p, struct hval **out)
 			continue;
 		case HT_RBRACK:
 			v->end = t->pos;
+			p->depth--;
 			*out = v;
 			return 0;
 		case HT_NUMBER:
@@ -683,6 +707,8 @@ hjson_object(struct hparser *p, struct hval **out)
 	struct hitem	*it;
 	struct htoken	*t;
 
+	if (hdescend(p, p->tok->pos) == -1)
+		return -1;
 	v = arena_alloc(p->ar, sizeof(*v));
 	v->kind = HV_OBJECT;
 	v->pos = p->tok->pos;
@@ -713,6 +739,7 @@ hjson_object(struct hparser *p, struct hval **out)
 			    "RBRACE got: %s", htok_names[t->type]);
 	}
 	v->end = t->pos;
+	p->depth--;
 	*out = v;
 	return 0;
 }
@@ -728,6 +755,8 @@ hjson_value(struct hparser *p, struct hval **out)
 	case HT_LBRACE:
 		return hjson_object(p, out);
 	case HT_LBRACK:
+		if (hdescend(p, t->pos) == -1)
+			return -1;
 		v = arena_alloc(p->ar, sizeof(*v));
 		v->kind = HV_LIST;
 		v->pos = t->pos;
@@ -749,6 +778,7 @@ hjson_value(struct hparser *p, struct hval **out)
 				    htok_names[t->type]);
 		}
 		v->end = p->tok->pos;
+		p->depth--;
 		*out = v;
 		return 0;
 	case HT_STRING:
@@ -1182,6 +1212,11 @@ acl_rules_translate_legacy(const char *src, size_t len, char **out,
 	if (hlex(&p) == -1)
 		goto out;
 	root.kind = HV_OBJECT;
+	/*
+	 * Count as hcl.c does: in HCL the file is the top-level object;
+	 * JSON goes through json-c there, which stops one level earlier.
+	 */
+	p.depth = 1;
 	if (p.json) {
 		if (hscan(&p)->type != HT_LBRACE ||
 		    hjson_object(&p, &proot) == -1)

@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include "blocking.h"
 #include "conf.h"
 #include "http.h"
+#include "json.h"
 #include "router.h"
 #include "store.h"
 #include "util.h"
@@ -296,28 +298,121 @@ http_read(struct req *req, struct perr *e)
 }
 
 /*
+ * Replace every NaN and infinity below v with null (json-c prints them
+ * bare, which no JSON client reads).  Returns how many were replaced.
+ */
+static int
+drop_nonfinite(struct json_object *v)
+{
+	struct json_object	*c;
+	size_t			 i;
+	int			 n = 0;
+
+	if (json_object_is_type(v, json_type_object)) {
+		json_object_object_foreach(v, k, ch) {
+			if (json_object_is_type(ch, json_type_double) &&
+			    !isfinite(json_object_get_double(ch))) {
+				json_object_object_add(v, k, NULL);
+				n++;
+			} else
+				n += drop_nonfinite(ch);
+		}
+	} else if (json_object_is_type(v, json_type_array)) {
+		for (i = 0; i < json_object_array_length(v); i++) {
+			c = json_object_array_get_idx(v, i);
+			if (json_object_is_type(c, json_type_double) &&
+			    !isfinite(json_object_get_double(c))) {
+				json_object_array_put_idx(v, i, NULL);
+				n++;
+			} else
+				n += drop_nonfinite(c);
+		}
+	}
+	return n;
+}
+
+/*
+ * How many bytes the rendering of s[0] takes, *adv set to how many
+ * bytes of s it consumes: Go's encoder writes each byte of invalid
+ * UTF-8 as \ufffd and U+2028/U+2029 as \u2028/\u2029.
+ */
+static size_t
+render_width(const char *s, size_t *adv, int pretty)
+{
+	size_t	k;
+
+	*adv = 1;
+	switch (s[0]) {
+	case '<':
+	case '>':
+	case '&':
+		return 6;
+	case '\t':
+		return pretty ? 4 : 1;
+	default:
+		break;
+	}
+	if ((unsigned char)s[0] < 0x80)
+		return 1;
+	if ((k = json_utf8_seq(s, strnlen(s, 4))) == 0)
+		return 6;
+	*adv = k;
+	if (k == 3 && memcmp(s, "\xe2\x80", 2) == 0 &&
+	    (s[2] == '\xa8' || s[2] == '\xa9'))
+		return 6;
+	return k;
+}
+
+/*
+ * Whether json-c's text s holds a bare NaN or Infinity: outside
+ * strings, json-c writes no other 'N' or 'I'.
+ */
+static int
+has_nonfinite(const char *s)
+{
+	int	instr = 0;
+
+	for (; *s != '\0'; s++) {
+		if (instr && *s == '\\' && s[1] != '\0')
+			s++;
+		else if (*s == '"')
+			instr = !instr;
+		else if (!instr && (*s == 'N' || *s == 'I'))
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * Render obj as Go's encoding/json would: compact, or as MarshalIndent
  * with 4 spaces ("key": value, empty {} and [] on one line) and a
  * final newline; '<', '>' and '&' become \u003c, \u003e, \u0026.
- * Returns a malloc'd string and its length.
+ * The last line of defence for strict clients: invalid UTF-8 becomes
+ * \ufffd as Go writes it, and a NaN or infinity (which Go refuses to
+ * marshal and json-c prints bare) becomes null, with a warning; obj is
+ * changed in that case.  Returns a malloc'd string and its length.
  */
 char *
 http_render_json(struct json_object *obj, int pretty, size_t *lenp)
 {
 	const char	*s;
 	char		*out, *w;
-	size_t		 n = 0, i;
+	size_t		 n = 0, i, adv, k;
 	int		 flags;
 
 	flags = JSON_C_TO_STRING_NOSLASHESCAPE;
 	flags |= pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_PRETTY_TAB |
 	    JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN;
 	s = json_object_to_json_string_ext(obj, flags);
-	for (i = 0; s[i]; i++)
-		n += (s[i] == '<' || s[i] == '>' || s[i] == '&') ? 6 :
-		    s[i] == '\t' ? 4 : 1;
+	if (has_nonfinite(s)) {
+		log_warnx("reply: %d NaN or infinite number(s) sent as null",
+		    drop_nonfinite(obj));
+		s = json_object_to_json_string_ext(obj, flags);
+	}
+	for (i = 0; s[i]; i += adv)
+		n += render_width(s + i, &adv, pretty);
 	w = out = xmalloc(n + 2);
-	for (i = 0; s[i]; i++) {
+	for (i = 0; s[i]; i += adv) {
 		/*
 		 * Go writes empty containers as {} and [] where json-c
 		 * breaks them over two lines.  A raw newline is always
@@ -332,29 +427,34 @@ http_render_json(struct json_object *obj, int pretty, size_t *lenp)
 				*w++ = s[i];
 				*w++ = s[j];
 				i = j;
+				adv = 1;
 				continue;
 			}
 		}
+		k = render_width(s + i, &adv, pretty);
 		switch (s[i]) {
 		case '<':
 			memcpy(w, "\\u003c", 6);
-			w += 6;
 			break;
 		case '>':
 			memcpy(w, "\\u003e", 6);
-			w += 6;
 			break;
 		case '&':
 			memcpy(w, "\\u0026", 6);
-			w += 6;
 			break;
 		case '\t':	/* only indentation: json-c escapes tabs */
-			memcpy(w, "    ", 4);
-			w += 4;
+			memcpy(w, pretty ? "    " : "\t", k);
 			break;
 		default:
-			*w++ = s[i];
+			if (k == 6 && adv == 1)
+				memcpy(w, "\\ufffd", 6);
+			else if (k == 6)
+				memcpy(w, s[i + 2] == '\xa8' ? "\\u2028" :
+				    "\\u2029", 6);
+			else
+				memcpy(w, s + i, k);
 		}
+		w += k;
 	}
 	if (pretty)
 		*w++ = '\n';
@@ -490,11 +590,14 @@ http_check_common(struct req *req, struct perr *e)
 	    duration_parse(v, &ns) == -1)
 		return perr_set(e, 400, "Invalid max_stale value \"%s\"", v);
 
-	/* ?index=&wait= are parsed on every route, as Consul does. */
-	if ((v = req_query(req, "wait")) != NULL &&
+	/*
+	 * ?index=&wait= are parsed on every route, as Consul does; like
+	 * its parseWait, empty values are skipped.
+	 */
+	if ((v = req_query(req, "wait")) != NULL && *v != '\0' &&
 	    duration_parse(v, &ns) == -1)
 		return perr_set(e, 400, "Invalid wait time");
-	if ((v = req_query(req, "index")) != NULL) {
+	if ((v = req_query(req, "index")) != NULL && *v != '\0') {
 		errno = 0;
 		idx = strtoull(v, &end, 10);
 		if (*v == '\0' || *v == '-' || *v == '+' || errno ||
@@ -512,7 +615,7 @@ http_set_deadline(struct req *req)
 	const char	*v;
 	int64_t		 ns = 0, ms;
 
-	if ((v = req_query(req, "wait")) != NULL)
+	if ((v = req_query(req, "wait")) != NULL && *v != '\0')
 		(void)duration_parse(v, &ns);
 	ms = ns / 1000000;
 	if (ms <= 0)

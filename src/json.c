@@ -11,6 +11,8 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -44,9 +46,215 @@ json_type_go(struct json_object *v)
 }
 
 /*
+ * The length of the UTF-8 sequence at s (at most n bytes) when it is
+ * one that Go's utf8.DecodeRune accepts (shortest form, no surrogates,
+ * at most U+10FFFF), else 0.
+ */
+size_t
+json_utf8_seq(const char *s, size_t n)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+	unsigned int		 c;
+	size_t			 len, i;
+
+	if (n == 0)
+		return 0;
+	if (u[0] < 0x80)
+		return 1;
+	if (u[0] >= 0xc2 && u[0] <= 0xdf)
+		len = 2, c = u[0] & 0x1f;
+	else if (u[0] >= 0xe0 && u[0] <= 0xef)
+		len = 3, c = u[0] & 0x0f;
+	else if (u[0] >= 0xf0 && u[0] <= 0xf4)
+		len = 4, c = u[0] & 0x07;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((u[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (u[i] & 0x3f);
+	}
+	if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+	    (len == 4 && (c < 0x10000 || c > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+/*
+ * Whether the integer literal s[0..n) (an optional '-', then digits
+ * without leading zeros) lies outside int64.
+ */
+static int
+int_overflows(const char *s, size_t n)
+{
+	const char	*lim = "9223372036854775807";
+	size_t		 nd;
+	int		 neg = *s == '-', c;
+
+	nd = n - (size_t)neg;
+	if (nd != 19)
+		return nd > 19;
+	c = memcmp(s + neg, neg ? "9223372036854775808" : lim, 19);
+	return c > 0;
+}
+
+/* What scan() found in a body. */
+struct jscan {
+	int	fix;		/* rewrite: invalid UTF-8, big integers */
+	size_t	word;		/* first stray letter, or SIZE_MAX */
+	int	word_neg;	/* ... just after a '-' */
+};
+
+/*
+ * Walk a body as Go's scanner sees it, outside and inside strings.
+ * With out non-NULL, also write the text json-c should parse: each
+ * invalid UTF-8 byte inside a string becomes U+FFFD (Go's decoder
+ * replaces them so), and each integer literal beyond int64 gets ".0"
+ * so that json-c keeps it as a double instead of saturating it
+ * silently (json_parse_text() strips the ".0" again).  Returns the
+ * output length.
+ */
+static size_t
+scan(const char *t, size_t len, struct jscan *js, char *out)
+{
+	size_t	i = 0, j, k, w = 0;
+	int	instr = 0;
+
+#define EMIT(p, n) do {							\
+	if (out != NULL)						\
+		memcpy(out + w, (p), (n));				\
+	w += (n);							\
+} while (0)
+	js->fix = 0;
+	js->word = SIZE_MAX;
+	js->word_neg = 0;
+	while (i < len) {
+		if (instr) {
+			if (t[i] == '\\' && i + 1 < len) {
+				EMIT(t + i, 2);
+				i += 2;
+			} else if ((k = json_utf8_seq(t + i, len - i)) == 0) {
+				EMIT("\xef\xbf\xbd", 3);
+				js->fix = 1;
+				i++;
+			} else {
+				if (t[i] == '"')
+					instr = 0;
+				EMIT(t + i, k);
+				i += k;
+			}
+			continue;
+		}
+		if (t[i] == '"') {
+			instr = 1;
+			EMIT(t + i, 1);
+			i++;
+			continue;
+		}
+		if (t[i] == '-' || isdigit((unsigned char)t[i])) {
+			j = i + 1;
+			while (j < len && isdigit((unsigned char)t[j]))
+				j++;
+			k = j;
+			while (k < len && (isalnum((unsigned char)t[k]) ||
+			    t[k] == '.' || t[k] == '+' || t[k] == '-'))
+				k++;
+			/* (A leading zero stays for json-c to refuse.) */
+			if (k == j && j - i > 19 &&
+			    t[i + (t[i] == '-')] != '0' &&
+			    int_overflows(t + i, j - i)) {
+				EMIT(t + i, j - i);
+				EMIT(".0", 2);
+				js->fix = 1;
+				i = j;
+				continue;
+			}
+			if (t[i] == '-' && j == i + 1 && j < len &&
+			    isalpha((unsigned char)t[j]) &&
+			    js->word == SIZE_MAX) {	/* -Infinity */
+				js->word = w + 1;
+				js->word_neg = 1;
+			}
+			EMIT(t + i, k - i);
+			i = k;
+			continue;
+		}
+		if (isalpha((unsigned char)t[i])) {
+			j = i;
+			while (j < len && isalpha((unsigned char)t[j]))
+				j++;
+			/*
+			 * Go fails at the first letter of a word that cannot
+			 * start true, false or null (NaN, Infinity).
+			 */
+			if (js->word == SIZE_MAX && t[i] != 't' &&
+			    t[i] != 'f' && t[i] != 'n')
+				js->word = w;
+			EMIT(t + i, j - i);
+			i = j;
+			continue;
+		}
+		EMIT(t + i, 1);
+		i++;
+	}
+#undef EMIT
+	return w;
+}
+
+/*
+ * Give back the text of the integer literals scan() marked with ".0":
+ * "18446744073709551616.0" prints and is reported as written.
+ */
+static void
+unmark(struct json_object *v)
+{
+	const char	*txt;
+	size_t		 n, i;
+	char		*orig;
+
+	switch (json_object_get_type(v)) {
+	case json_type_object: {
+		json_object_object_foreach(v, k, c) {
+			(void)k;
+			unmark(c);
+		}
+		break;
+	}
+	case json_type_array:
+		for (i = 0; i < json_object_array_length(v); i++)
+			unmark(json_object_array_get_idx(v, i));
+		break;
+	case json_type_double:
+		txt = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+		n = strlen(txt);
+		if (n < 22 || strcmp(txt + n - 2, ".0") != 0)
+			break;
+		for (i = *txt == '-'; i < n - 2; i++)
+			if (!isdigit((unsigned char)txt[i]))
+				return;
+		if (!int_overflows(txt, n - 2))
+			break;
+		orig = xstrdup(txt);
+		orig[n - 2] = '\0';
+		json_object_set_serializer(v,
+		    json_object_userdata_to_json_string, orig,
+		    json_object_free_userdata);
+		break;
+	default:
+		break;
+	}
+}
+
+/*
  * Parse text as one JSON value.  Errors (status 400) are worded like
  * Go's: "EOF", "unexpected EOF", "invalid character 'x' looking for
- * beginning of value".  *out is a new reference.
+ * beginning of value".  NaN and Infinity, which json-c takes, are
+ * refused as Go refuses them; invalid UTF-8 in strings becomes U+FFFD
+ * as in Go; integers beyond int64 stay doubles with their own text (so
+ * json_decode_object() can refuse them for integer fields).  *out is a
+ * new reference.
  */
 int
 json_parse_text(const char *text, size_t len, struct json_object **out,
@@ -55,35 +263,145 @@ json_parse_text(const char *text, size_t len, struct json_object **out,
 	struct json_tokener	*tok;
 	struct json_object	*v;
 	enum json_tokener_error	 err;
+	struct jscan		 js;
+	char			*fixed = NULL;
 	size_t			 i, off;
 
 	for (i = 0; i < len && isspace((unsigned char)text[i]); i++)
 		;
 	if (i == len)
 		return perr_set(e, 400, "EOF");
+	if (len > INT_MAX)
+		return perr_set(e, 400, "unexpected EOF");
+	(void)scan(text, len, &js, NULL);
+	if (js.fix) {
+		fixed = xmalloc(len * 3 + 2);
+		len = scan(text, len, &js, fixed);
+		fixed[len] = '\0';
+		if (len > INT_MAX) {
+			free(fixed);
+			return perr_set(e, 400, "unexpected EOF");
+		}
+		text = fixed;
+	}
 	tok = json_tokener_new_ex(64);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	v = json_tokener_parse_ex(tok, text, (int)len);
 	err = json_tokener_get_error(tok);
 	off = (size_t)json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
-	if (v == NULL && err == json_tokener_continue)
-		return perr_set(e, 400, "unexpected EOF");
+	if (js.word != SIZE_MAX && (v != NULL ? js.word < off :
+	    js.word <= off)) {
+		/* json-c takes NaN and Infinity: Go's scanner stops there. */
+		json_object_put(v);
+		v = NULL;
+		perr_set(e, 400, "invalid character '%c' %s", text[js.word],
+		    js.word_neg ? "in numeric literal" :
+		    "looking for beginning of value");
+		goto out;
+	}
+	if (v == NULL && err == json_tokener_continue) {
+		perr_set(e, 400, "unexpected EOF");
+		goto out;
+	}
 	if (v == NULL) {
 		if (err == json_tokener_error_depth)
-			return perr_set(e, 400, "exceeded max depth");
-		if (off >= len)
-			return perr_set(e, 400, "unexpected EOF");
-		if (isprint((unsigned char)text[off]))
-			return perr_set(e, 400, "invalid character '%c' "
+			perr_set(e, 400, "exceeded max depth");
+		else if (off >= len)
+			perr_set(e, 400, "unexpected EOF");
+		else if (isprint((unsigned char)text[off]))
+			perr_set(e, 400, "invalid character '%c' "
 			    "looking for beginning of value", text[off]);
-		return perr_set(e, 400, "invalid character '\\x%02x' "
-		    "looking for beginning of value",
-		    (unsigned char)text[off]);
+		else
+			perr_set(e, 400, "invalid character '\\x%02x' "
+			    "looking for beginning of value",
+			    (unsigned char)text[off]);
+		goto out;
 	}
+	if (js.fix)
+		unmark(v);
 	/* Go's Decoder reads one value and ignores what follows it. */
 	*out = v;
+out:
+	free(fixed);
+	return v == NULL ? -1 : 0;
+}
+
+/*
+ * The text Go puts after "cannot unmarshal number ": the literal as
+ * the body wrote it (json-c keeps a parsed double's text).  Borrowed
+ * from v.
+ */
+const char *
+json_number_text(struct json_object *v)
+{
+	return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+}
+
+/*
+ * v as an int64 the way Go's encoding/json stores a number into an
+ * int64: only an integer literal within range.  Returns 0, or -1 for
+ * a fraction, an exponent or a number beyond int64 (Go's
+ * UnmarshalTypeError).
+ */
+int
+json_get_int64(struct json_object *v, int64_t *out)
+{
+	if (!json_object_is_type(v, json_type_int))
+		return -1;
+	*out = json_object_get_int64(v);
+	/* json-c keeps 2^63..2^64-1 as uint64; get_int64 saturates. */
+	if (*out == INT64_MAX && json_object_get_uint64(v) > INT64_MAX)
+		return -1;
 	return 0;
+}
+
+/*
+ * d truncated to an int64, as Go's int64(d) for a d in range.  Returns
+ * 0, or -1 (*out untouched) for NaN, infinities and values outside
+ * int64, where a C cast would be undefined.  For every double-to-
+ * integer conversion of request data.
+ */
+int
+json_double_int64(double d, int64_t *out)
+{
+	if (!isfinite(d) || d < -9223372036854775808.0 ||
+	    d >= 9223372036854775808.0)
+		return -1;
+	*out = (int64_t)d;
+	return 0;
+}
+
+/*
+ * The first non-finite number (1e400: Go fails to make a float64 of
+ * it) below v, or NULL.
+ */
+static struct json_object *
+nonfinite(struct json_object *v)
+{
+	struct json_object	*r;
+	size_t			 i;
+
+	switch (json_object_get_type(v)) {
+	case json_type_double:
+		return isfinite(json_object_get_double(v)) ? NULL : v;
+	case json_type_object: {
+		json_object_object_foreach(v, k, c) {
+			(void)k;
+			if ((r = nonfinite(c)) != NULL)
+				return r;
+		}
+		return NULL;
+	}
+	case json_type_array:
+		for (i = 0; i < json_object_array_length(v); i++)
+			if ((r = nonfinite(json_object_array_get_idx(v, i))) !=
+			    NULL)
+				return r;
+		return NULL;
+	default:
+		return NULL;
+	}
 }
 
 /*
@@ -98,11 +416,15 @@ json_decode_object(struct req *req, struct json_object *obj,
     uint64_t *seen, struct perr *e)
 {
 	const struct jfield	*f;
+	struct json_object	*bad;
 	char			*base = out;
+	const char		*gs;
 	size_t			 i;
 	int64_t			 iv;
-	double			 dv;
 
+	/* Go names the struct without its package in field errors. */
+	gs = strchr(gostruct, '.') != NULL ? strchr(gostruct, '.') + 1 :
+	    gostruct;
 	if (seen != NULL)
 		*seen = 0;
 	if (!json_object_is_type(obj, json_type_object))
@@ -127,20 +449,16 @@ json_decode_object(struct req *req, struct json_object *obj,
 			    req->arena, json_object_get_string(val));
 			break;
 		case J_INT:
-			if (json_object_is_type(val, json_type_double)) {
-				dv = json_object_get_double(val);
-				if (dv != (double)(int64_t)dv)
-					return perr_set(e, 400, "json: cannot "
-					    "unmarshal number %g into Go struct "
-					    "field %s.%s of type %s", dv,
-					    strchr(gostruct, '.') ?
-					    strchr(gostruct, '.') + 1 : gostruct,
-					    f->name, f->gotype);
-				iv = (int64_t)dv;
-			} else if (json_object_is_type(val, json_type_int))
-				iv = json_object_get_int64(val);
-			else
+			if (!json_object_is_type(val, json_type_int) &&
+			    !json_object_is_type(val, json_type_double))
 				goto type;
+			/* Go's ParseInt: no fraction, no exponent, int64. */
+			if (json_get_int64(val, &iv) == -1)
+				return perr_set(e, 400, "json: cannot "
+				    "unmarshal number %s into Go struct "
+				    "field %s.%s of type %s",
+				    json_number_text(val), gs, f->name,
+				    f->gotype);
 			*(int64_t *)(base + f->off) = iv;
 			break;
 		case J_BOOL:
@@ -174,6 +492,17 @@ json_decode_object(struct req *req, struct json_object *obj,
 			*(struct json_object **)(base + f->off) = val;
 			break;
 		case J_ANY:
+			/*
+			 * Numbers in interface{} values become float64; Go
+			 * names the struct field, not the map keys below it.
+			 */
+			if ((strncmp(f->gotype, "map[", 4) == 0 ||
+			    strcmp(f->gotype, "interface {}") == 0) &&
+			    (bad = nonfinite(val)) != NULL)
+				return perr_set(e, 400, "json: cannot "
+				    "unmarshal number %s into Go struct "
+				    "field %s.%s of type float64",
+				    json_number_text(bad), gs, f->name);
 			*(struct json_object **)(base + f->off) = val;
 			break;
 		case J_IGNORE:

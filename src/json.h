@@ -37,7 +37,11 @@ int	json_decode_object(struct req *, struct json_object *,
 	    struct perr *) PC_MUSTCHECK;
 int	json_parse_text(const char *, size_t, struct json_object **,
 	    struct perr *) PC_MUSTCHECK;
+int	json_double_int64(double, int64_t *) PC_MUSTCHECK;
+int	json_get_int64(struct json_object *, int64_t *) PC_MUSTCHECK;
 struct json_object *json_map_sorted(struct json_object *);
+const char	*json_number_text(struct json_object *);
+size_t	json_utf8_seq(const char *, size_t);
 const char	*json_type_go(struct json_object *);
 
 #endif /* JSON_H */

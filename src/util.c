@@ -108,6 +108,115 @@ time_rfc3339(time_t t, char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+static int
+leap(int64_t y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; m 1-12). */
+static int64_t
+days_from_civil(int64_t y, int m, int d)
+{
+	int64_t	era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* n digits at s as a number, or -1. */
+static int
+digits(const char *s, int n)
+{
+	int	v = 0;
+
+	for (; n > 0; n--, s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+/*
+ * Parse an RFC 3339 time as Go's time.Parse(time.RFC3339, s) does:
+ * "2006-01-02T15:04:05[.frac](Z|+hh:mm)", any year 0000-9999, each
+ * field range-checked, February 30 refused.  Returns 0 with the seconds
+ * since the epoch in *sec and the fraction in *nsec; -1 when s does
+ * not have that form; -2 when a field is out of range, *what then
+ * names it as Go's "<what> out of range" error does ("day", "month",
+ * "hour", "minute", "second", "time zone offset hour"...).
+ */
+int
+time_parse_rfc3339(const char *s, int64_t *sec, long *nsec,
+    const char **what)
+{
+	static const int mdays[12] = {
+		31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+	};
+	int	 y, mo, d, h, mi, se, oh = 0, om = 0, sign = 0, nd;
+	long	 frac = 0, scale = 100000000;
+	size_t	 i;
+
+	*what = NULL;
+	if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' ||
+	    s[10] != 'T' || s[13] != ':' || s[16] != ':')
+		return -1;
+	if ((y = digits(s, 4)) < 0 || (mo = digits(s + 5, 2)) < 0 ||
+	    (d = digits(s + 8, 2)) < 0 || (h = digits(s + 11, 2)) < 0 ||
+	    (mi = digits(s + 14, 2)) < 0 || (se = digits(s + 17, 2)) < 0)
+		return -1;
+	i = 19;
+	if (s[i] == '.' || s[i] == ',') {
+		for (i++, nd = 0; s[i] >= '0' && s[i] <= '9'; i++, nd++)
+			if (nd < 9) {
+				frac += (s[i] - '0') * scale;
+				scale /= 10;
+			}
+		if (nd == 0)
+			return -1;
+	}
+	if (s[i] == 'Z' || s[i] == 'z')
+		i++;
+	else if (s[i] == '+' || s[i] == '-') {
+		sign = s[i] == '-' ? -1 : 1;
+		if (s[i + 3] != ':' || (oh = digits(s + i + 1, 2)) < 0 ||
+		    (om = digits(s + i + 4, 2)) < 0)
+			return -1;
+		i += 6;
+	} else
+		return -1;
+	if (s[i] != '\0')
+		return -1;
+	/* Go checks the month, then the clock, then the day's end. */
+	if (mo < 1 || mo > 12)
+		*what = "month";
+	else if (d > 31)
+		*what = "day";
+	else if (h > 23)
+		*what = "hour";
+	else if (mi > 59)
+		*what = "minute";
+	else if (se > 59)
+		*what = "second";
+	else if (d < 1 || d > mdays[mo - 1] + (mo == 2 && leap(y)))
+		*what = "day";
+	else if (oh > 23)
+		*what = "time zone offset hour";
+	else if (om > 59)
+		*what = "time zone offset minute";
+	if (*what != NULL)
+		return -2;
+	*sec = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se -
+	    sign * (oh * 3600 + om * 60);
+	*nsec = frac;
+	return 0;
+}
+
 /*
  * Parse a Go duration ("300ms", "1.5h", "2h45m", "-1s", "0") into
  * nanoseconds.  Returns 0, or -1 when Go's time.ParseDuration would

@@ -1,6 +1,8 @@
 -- acl.sql -- queries of the ACL family (acl.c, acl_token.c,
 -- acl_policy.c, acl_role.c, acl_misc.c).  Each table's reads return the
 -- same columns in the same order, decoded by one function per type.
+-- IDs (not SecretIDs) are UUIDs matched in any letter case, as Consul's
+-- UUID indexes match them (indexes: 009-uuid-nocase.sql).
 
 -- name: acl_token_all
 SELECT accessor_id, secret_id, description, policies, roles,
@@ -14,10 +16,12 @@ SELECT accessor_id, secret_id, description, policies, roles,
        service_identities, node_identities, local, auth_method,
        expiration_time, expiration_ns, create_time, hash, create_index,
        modify_index
-  FROM acl_token WHERE accessor_id = :id;
+  FROM acl_token WHERE accessor_id = :id COLLATE NOCASE;
 
 -- name: acl_token_id_in_use
-SELECT 1 FROM acl_token WHERE accessor_id = :v OR secret_id = :v;
+-- AccessorIDs compare as UUIDs (any letter case), SecretIDs exactly.
+SELECT 1 FROM acl_token WHERE accessor_id = :v COLLATE NOCASE
+    OR secret_id = :v;
 
 -- name: acl_token_secret_exists
 SELECT accessor_id FROM acl_token WHERE secret_id = :secret;
@@ -38,7 +42,7 @@ INSERT INTO acl_token (accessor_id, secret_id, description, policies,
         hash = excluded.hash, modify_index = excluded.modify_index;
 
 -- name: acl_token_delete
-DELETE FROM acl_token WHERE accessor_id = :id;
+DELETE FROM acl_token WHERE accessor_id = :id COLLATE NOCASE;
 
 -- name: acl_token_reap
 DELETE FROM acl_token WHERE expiration_ns IS NOT NULL
@@ -52,7 +56,7 @@ SELECT id, name, description, rules, datacenters, hash, create_index,
 -- name: acl_policy_get
 SELECT id, name, description, rules, datacenters, hash, create_index,
        modify_index
-  FROM acl_policy WHERE id = :id;
+  FROM acl_policy WHERE id = :id COLLATE NOCASE;
 
 -- name: acl_policy_get_name
 SELECT id, name, description, rules, datacenters, hash, create_index,
@@ -71,7 +75,7 @@ INSERT INTO acl_policy (id, name, name_key, description, rules,
         modify_index = excluded.modify_index;
 
 -- name: acl_policy_delete
-DELETE FROM acl_policy WHERE id = :id;
+DELETE FROM acl_policy WHERE id = :id COLLATE NOCASE;
 
 -- name: acl_role_all
 SELECT id, name, description, policies, service_identities,
@@ -81,7 +85,7 @@ SELECT id, name, description, policies, service_identities,
 -- name: acl_role_get
 SELECT id, name, description, policies, service_identities,
        node_identities, hash, create_index, modify_index
-  FROM acl_role WHERE id = :id;
+  FROM acl_role WHERE id = :id COLLATE NOCASE;
 
 -- name: acl_role_get_name
 SELECT id, name, description, policies, service_identities,
@@ -101,4 +105,4 @@ INSERT INTO acl_role (id, name, name_key, description, policies,
         modify_index = excluded.modify_index;
 
 -- name: acl_role_delete
-DELETE FROM acl_role WHERE id = :id;
+DELETE FROM acl_role WHERE id = :id COLLATE NOCASE;

@@ -21,12 +21,13 @@ SELECT i.dest_name, i.source_name, i.source_peer, i.action, i.permissions,
    AND i.source_peer = :peer;
 
 -- name: intention_get_id
+-- The legacy ID is a UUID: any letter case, as Consul's UUID index.
 SELECT i.dest_name, i.source_name, i.source_peer, i.action, i.permissions,
        i.description, i.source_type, i.precedence, i.legacy_id,
        i.legacy_meta, i.created_at, i.updated_at, e.meta, e.create_index,
        e.modify_index
   FROM intention i JOIN intention_entry e USING (dest_name)
- WHERE i.legacy_id = :id;
+ WHERE i.legacy_id = :id COLLATE NOCASE;
 
 -- name: intention_entry_get
 -- Its sources, how many are legacy ones, how many of those have a Meta

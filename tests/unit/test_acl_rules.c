@@ -314,6 +314,69 @@ test_validation(void)
 	fclose(fp);
 }
 
+/* n nested blocks (HCL) or objects (JSON) around one assignment. */
+static char *
+nested(int n, int json)
+{
+	char	*s, *w;
+	int	 i;
+
+	w = s = xmalloc((size_t)n * 8 + 32);
+	if (json)
+		w += sprintf(w, "{");
+	for (i = 0; i < n; i++)
+		w += sprintf(w, json ? "\"k\":{" : "k {");
+	w += sprintf(w, json ? "\"policy\":\"read\"" : "policy = \"read\"");
+	for (i = 0; i < n; i++)
+		w += sprintf(w, "}");
+	if (json)
+		w += sprintf(w, "}");
+	return s;
+}
+
+/*
+ * Deep nesting: the legacy parser used to recurse without a bound and
+ * a large input overflowed a worker's stack.  It now stops where the
+ * policy parser (hcl.c) stops, with a 400.
+ */
+static void
+test_translate_depth(void)
+{
+	struct perr		 e;
+	struct json_object	*tree;
+	char			*src, *got;
+	int			 n, json, tr, pol;
+
+	for (json = 0; json <= 1; json++) {
+		for (n = HCL_MAX_DEPTH - 3; n <= HCL_MAX_DEPTH + 1; n++) {
+			src = nested(n, json);
+			perr_clear(&e);
+			tr = acl_rules_translate_legacy(src, strlen(src), &got,
+			    &e);
+			free(got);
+			perr_clear(&e);
+			tree = NULL;
+			pol = hcl_parse(src, strlen(src), &tree, &e);
+			json_object_put(tree);
+			ok(tr == pol, "translate and the policy parser agree "
+			    "on %d nested %s", n, json ? "objects" : "blocks");
+			free(src);
+		}
+		src = nested(200000, json);
+		perr_clear(&e);
+		got = NULL;
+		tr = acl_rules_translate_legacy(src, strlen(src), &got, &e);
+		ok(tr == -1 && e.status == 400 && strstr(e.msg,
+		    "nesting too deep (more than 100 levels)") != NULL,
+		    "translate refuses 200000 nested %s with a 400",
+		    json ? "objects" : "blocks");
+		if (tr == -1)
+			printf("#   %s\n", e.msg);
+		free(got);
+		free(src);
+	}
+}
+
 /* Legacy translation: acl_translate.txt. */
 static void
 test_translate(void)
@@ -838,6 +901,7 @@ main(int argc, char *argv[])
 	test_open_questions();
 	test_names();
 	test_translate();
+	test_translate_depth();
 	test_hcl();
 	for (i = 0; i < nauthzs; i++) {
 		acl_authz_free(authzs[i].authz);

@@ -50,7 +50,10 @@ static const struct {
 	{ "index=0", 0, "", 0 },
 	{ "index=abc", 400, "Invalid index", 0 },
 	{ "index=-1", 400, "Invalid index", 0 },
-	{ "index=", 400, "Invalid index", 0 },
+	{ "index=", 0, "", 0 },		/* Consul skips empty values */
+	{ "wait=", 0, "", 0 },
+	{ "index=&wait=", 0, "", 0 },
+	{ "index=7&wait=", 0, "", 7 },
 	{ "index=18446744073709551616", 400, "Invalid index", 0 },
 	{ "wait=10", 400, "Invalid wait time", 0 },
 	{ "wait=forever", 400, "Invalid wait time", 0 },
@@ -70,6 +73,42 @@ static const struct {
 	{ "ns=", 0, "", 0 },
 };
 
+/* RFC 3339 as Go's time.Parse(time.RFC3339) takes it. */
+static const struct {
+	const char	*in;
+	int		 rc;	/* 0, -1 malformed, -2 out of range */
+	int64_t		 sec;
+	long		 nsec;
+	const char	*what;
+} times[] = {
+	{ "1970-01-01T00:00:00Z", 0, 0, 0, NULL },
+	{ "2024-05-03T09:15:02.5Z", 0, 1714727702, 500000000, NULL },
+	{ "2024-05-03T11:15:02+02:00", 0, 1714727702, 0, NULL },
+	{ "2024-05-03T04:15:02.123456789-05:00", 0, 1714727702, 123456789,
+	    NULL },
+	{ "9999-12-31T23:59:59Z", 0, 253402300799LL, 0, NULL },
+	{ "0000-01-01T00:00:00Z", 0, -62167219200LL, 0, NULL },
+	{ "2024-02-29T00:00:00Z", 0, 1709164800, 0, NULL },
+	{ "2000-02-29T00:00:00Z", 0, 951782400, 0, NULL },
+	{ "2099-02-30T00:00:00Z", -2, 0, 0, "day" },
+	{ "2100-02-29T00:00:00Z", -2, 0, 0, "day" },
+	{ "2023-04-31T00:00:00Z", -2, 0, 0, "day" },
+	{ "2023-04-00T00:00:00Z", -2, 0, 0, "day" },
+	{ "2023-04-32T00:00:00Z", -2, 0, 0, "day" },
+	{ "2023-13-01T00:00:00Z", -2, 0, 0, "month" },
+	{ "2023-00-01T00:00:00Z", -2, 0, 0, "month" },
+	{ "2023-01-01T24:00:00Z", -2, 0, 0, "hour" },
+	{ "2023-01-01T23:60:00Z", -2, 0, 0, "minute" },
+	{ "2023-01-01T23:59:60Z", -2, 0, 0, "second" },
+	{ "2023-01-01", -1, 0, 0, NULL },
+	{ "2023-01-01T00:00:00", -1, 0, 0, NULL },
+	{ "2023-01-01 00:00:00Z", -1, 0, 0, NULL },
+	{ "2023-1-01T00:00:00Z", -1, 0, 0, NULL },
+	{ "2023-01-01T00:00:00.Z", -1, 0, 0, NULL },
+	{ "2023-01-01T00:00:00Zjunk", -1, 0, 0, NULL },
+	{ "+2023-01-01T00:00:00Z", -1, 0, 0, NULL },
+};
+
 int
 main(void)
 {
@@ -85,6 +124,23 @@ main(void)
 	size_t		 i;
 	int		 b;
 
+	for (i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		int64_t		 sec = -1;
+		long		 nsec = -1;
+		const char	*what = NULL;
+		int		 rc;
+
+		rc = time_parse_rfc3339(times[i].in, &sec, &nsec, &what);
+		is_int(rc, times[i].rc, "time \"%s\" parses as Go does",
+		    times[i].in);
+		if (rc == 0 && times[i].rc == 0)
+			ok(sec == times[i].sec && nsec == times[i].nsec,
+			    "  time \"%s\" is %lld.%09ld", times[i].in,
+			    (long long)sec, nsec);
+		if (times[i].rc == -2)
+			is_str(what, times[i].what, "  time \"%s\": "
+			    "which field", times[i].in);
+	}
 	for (i = 0; i < sizeof(durs) / sizeof(durs[0]); i++) {
 		ns = 0;
 		is_int(duration_parse(durs[i].in, &ns), durs[i].rc,
