@@ -151,8 +151,10 @@ cfg_duration(struct json_object *m, const char *name, int64_t *out,
 			    "\"%s\"", name, json_object_get_string(v));
 		break;
 	case json_type_int:
-	case json_type_double:
-		*out = (int64_t)json_object_get_double(v);	/* ns */
+	case json_type_double:		/* ns; out of int64: UB in C */
+		if (json_double_int64(json_object_get_double(v), out) == -1)
+			derr(d, "error decoding '%s': %g overflows "
+			    "time.Duration", name, json_object_get_double(v));
 		break;
 	default:
 		derr(d, "'%s' expected type 'time.Duration', got "
@@ -173,7 +175,9 @@ cfg_int(struct json_object *m, const char *name, int64_t *out,
 	switch (json_object_get_type(v)) {
 	case json_type_int:
 	case json_type_double:
-		*out = (int64_t)json_object_get_double(v);
+		if (json_double_int64(json_object_get_double(v), out) == -1)
+			derr(d, "error decoding '%s': %g overflows int", name,
+			    json_object_get_double(v));
 		break;
 	case json_type_string:
 		s = json_object_get_string(v);
@@ -453,7 +457,9 @@ limit_enter(const struct ca_cfg *c, int *held, struct perr *e)
 
 	*held = 0;
 	if (c->csr_rate > 0) {
-		interval = (int64_t)((double)NS / c->csr_rate);
+		/* A rate below one per ~30 years: every call waits too long. */
+		interval = c->csr_rate < 1e-9 ?
+		    INT64_MAX / 4 : (int64_t)((double)NS / c->csr_rate);
 		for (;;) {
 			now = mono_ns();
 			cur = __atomic_load_n(&shm->next_ns, __ATOMIC_ACQUIRE);

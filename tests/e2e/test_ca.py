@@ -151,6 +151,13 @@ def test_config_get_shows_bootstrap_defaults_without_index_header(server):
     ({"LeafCertTTL": "soon"},
      "error decoding config: 1 error(s) decoding:\n\n"
      "* error decoding 'LeafCertTTL': time: invalid duration \"soon\""),
+    # Finite but beyond int64: Go's conversion is unspecified, C's is UB (#12 item 11).
+    ({"LeafCertTTL": 1e30},
+     "error decoding config: 1 error(s) decoding:\n\n"
+     "* error decoding 'LeafCertTTL': 1e+30 overflows time.Duration"),
+    ({"PrivateKeyBits": -1e300},
+     "error decoding config: 1 error(s) decoding:\n\n"
+     "* error decoding 'PrivateKeyBits': -1e+300 overflows int"),
     ({"PrivateKeyBits": "many"},
      "error decoding config: 1 error(s) decoding:\n\n"
      "* cannot parse 'PrivateKeyBits' as int: strconv.ParseInt: parsing \"many\": invalid syntax"),
