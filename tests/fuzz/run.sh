@@ -66,14 +66,15 @@ fuzz_one() {
 	t=$1
 	mkdir -p "$B/corpus/$t"
 	rm -f "$B/crashes/$t-"*
+	r=0
 	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	nice -n "$nice" "$S/tests/fuzz/fuzz_$t" -max_total_time="$secs" \
 	    -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 	    -artifact_prefix="$B/crashes/$t-" \
 	    "$B/corpus/$t" "$top/tests/fuzz/corpus/$t" \
-	    >"$B/logs/$t.log" 2>&1
-	echo $? >"$B/logs/$t.rc"
+	    >"$B/logs/$t.log" 2>&1 || r=$?
+	echo $r >"$B/logs/$t.rc"
 }
 
 n=0
