@@ -2133,13 +2133,39 @@ rex_repeat_max(const char *s, size_t len)
 }
 
 /*
- * Size accounting for re_translate: glibc's regcomp and regexec grow
- * with the number of states, and counted repeats copy their operand, so
- * the size of what is repeated is multiplied by the count.  Past
- * RE_MAXSIZE the pattern is refused, as Go refuses its largest ones.
+ * Bounds for re_translate, so that glibc's regcomp(3) can neither
+ * overflow a worker thread's 256 KiB stack nor run away in time or
+ * memory.  Measured with glibc 2.36 (x86-64, -O2) on a thread stack:
+ *
+ *  - parsing recurses once per nested group, about 680 bytes a level:
+ *    Go's 1000 levels would need 680 KiB.  RE_MAXDEPTH is 100 (68 KiB),
+ *    a documented difference: Go refuses only past 1000 levels, with
+ *    the same "expression nests too deeply";
+ *  - the epsilon closure recurses once per node along a chain of
+ *    empty-width nodes (group ends, alternations, optional copies),
+ *    about 130 bytes a node: `()` a thousand times took 256 KiB.  The
+ *    size below counts those nodes too, and counted repeats copy their
+ *    operand, so what is repeated is multiplied by the count: at most
+ *    RE_MAXSIZE nodes (under 130 KiB of stack);
+ *  - every assertion (^ $ \b \B \A \z) makes regcomp copy the closure
+ *    that follows it, once per combination of assertions: fifty \b in
+ *    a row took 600 MB and 1.5 s, a hundred ran out of memory.  At most
+ *    RE_MAXASSERT of them: the worst shape found then takes 0.2 s and
+ *    30 MB (eight: 0.55 s, four: 0.08 s).
+ *
+ * Matching is glibc's regexec: no recursion and little stack, but its
+ * time grows with the length of the value times the states alive, and
+ * an unanchored search that fails restarts at every offset (quadratic
+ * in the value's length).  Values come from the store, not the request.
+ *
+ * The thread stack is 256 KiB and a request uses under 8 KiB of it
+ * before compiling; tests/unit/test_bexpr.c compiles the worst shapes
+ * on a 128 KiB thread.  Past the bounds the pattern is refused with
+ * Go's words, as Go refuses its largest ones.
  */
-#define RE_MAXSIZE	1000
-#define RE_MAXDEPTH	1000	/* Go's maximum nesting of groups */
+#define RE_MAXSIZE	1000	/* regcomp nodes, estimated */
+#define RE_MAXDEPTH	100	/* nested groups (Go: 1000) */
+#define RE_MAXASSERT	6	/* empty-width assertions */
 
 struct resize {
 	size_t	*grp;		/* size of each open group so far */
@@ -2153,16 +2179,19 @@ rs_atom(struct resize *z, int depth, size_t size)
 	z->grp[depth] += size;
 }
 
-/* Repeat the last atom up to k times (k >= 2 for * + ?). */
+/*
+ * Repeat the last atom up to k times (k >= 2 for * + ?): k - 1 more
+ * copies, and alt alternation nodes (one per optional copy).
+ */
 static void
-rs_repeat(struct resize *z, int depth, size_t k)
+rs_repeat(struct resize *z, int depth, size_t k, size_t alt)
 {
 	if (z->last > RE_MAXSIZE || k > RE_MAXSIZE) {
 		z->grp[depth] = RE_MAXSIZE + 1;
 		return;
 	}
-	z->grp[depth] += z->last * (k - 1);
-	z->last *= k;
+	z->grp[depth] += z->last * (k - 1) + alt;
+	z->last = z->last * k + alt;
 }
 
 static int
@@ -2171,9 +2200,10 @@ re_translate(const char *p, size_t n, struct sbuf *out, int *cflags,
 {
 	struct rex	 rx;
 	struct resize	 z;
-	size_t		 k, bad, rep = 0, rs, cnt;
+	size_t		 k, bad, rep = 0, rs, cnt, alt;
 	long		 v, len;
 	int		 depth = 0, last = 0;	/* 0 none, 1 atom, 2 repeat */
+	int		 nassert = 0;
 	int		 isbad, rc = -1;
 	uint32_t	 r;
 
@@ -2182,7 +2212,7 @@ re_translate(const char *p, size_t n, struct sbuf *out, int *cflags,
 	rx.n = n;
 	rx.out = out;
 	rx.why = why;
-	z.grp = xcalloc(RE_MAXDEPTH + 1, sizeof(*z.grp));
+	z.grp = xcalloc(RE_MAXDEPTH + 2, sizeof(*z.grp));
 	z.last = 0;
 	sb_addn(out, "", 0);
 	if (!utf8_valid(p, n, &bad)) {
@@ -2210,6 +2240,10 @@ re_translate(const char *p, size_t n, struct sbuf *out, int *cflags,
 			rex_why(&rx, "expression too large", p, n);
 			goto out;
 		}
+		if (nassert > RE_MAXASSERT) {
+			rex_why(&rx, "expression too large", p, n);
+			goto out;
+		}
 		switch (p[rx.i]) {
 		case '\\':
 			if (rx.i + 1 < n && p[rx.i + 1] == 'Q') {
@@ -2228,6 +2262,8 @@ re_translate(const char *p, size_t n, struct sbuf *out, int *cflags,
 				last = 1;
 				break;
 			}
+			if (rx.i + 1 < n && strchr("bBAz", p[rx.i + 1]) != NULL)
+				nassert++;
 			if ((v = rex_escape(&rx, 0)) == -1)
 				goto out;
 			if (v == 0) {
@@ -2276,7 +2312,7 @@ re_translate(const char *p, size_t n, struct sbuf *out, int *cflags,
 				goto out;
 			}
 			sb_addc(out, '(');
-			z.grp[++depth] = 0;
+			z.grp[++depth] = 3;	/* open, close, and as an atom */
 			last = 0;
 			break;
 		case ')':
@@ -2287,12 +2323,13 @@ re_translate(const char *p, size_t n, struct sbuf *out, int *cflags,
 			sb_addc(out, ')');
 			rx.i++;
 			cnt = z.grp[depth--];
-			rs_atom(&z, depth, cnt > 0 ? cnt : 1);
+			rs_atom(&z, depth, cnt);
 			last = 1;
 			break;
 		case '|':
 			sb_addc(out, '|');
 			rx.i++;
+			z.grp[depth]++;
 			last = 0;
 			break;
 		case '*':
@@ -2301,6 +2338,7 @@ re_translate(const char *p, size_t n, struct sbuf *out, int *cflags,
 		case '{':
 			rs = rx.i;
 			cnt = 2;
+			alt = 1;
 			if (p[rx.i] == '{') {
 				if ((len = rex_repeat(&rx)) == -1)
 					goto out;
@@ -2312,6 +2350,7 @@ re_translate(const char *p, size_t n, struct sbuf *out, int *cflags,
 					break;
 				}
 				cnt = rex_repeat_max(p + rx.i, (size_t)len);
+				alt = cnt - strtoul(p + rx.i + 1, NULL, 10);
 				rx.i += (size_t)len;
 			} else
 				rx.i++;
@@ -2328,7 +2367,7 @@ re_translate(const char *p, size_t n, struct sbuf *out, int *cflags,
 			sb_addn(out, p + rs, rx.i - rs);
 			if (rx.i < n && p[rx.i] == '?')
 				rx.i++;		/* non-greedy: same matches */
-			rs_repeat(&z, depth, cnt);
+			rs_repeat(&z, depth, cnt, alt);
 			rep = rs;
 			last = 2;
 			break;
@@ -2341,6 +2380,8 @@ re_translate(const char *p, size_t n, struct sbuf *out, int *cflags,
 		case '.':
 		case '^':
 		case '$':
+			if (p[rx.i] != '.')
+				nassert++;
 			sb_addc(out, p[rx.i]);
 			rx.i++;
 			rs_atom(&z, depth, 1);
@@ -2350,7 +2391,7 @@ re_translate(const char *p, size_t n, struct sbuf *out, int *cflags,
 			k = utf8_dec(p + rx.i, n - rx.i, &r, &isbad);
 			rex_lit(&rx, r);
 			rx.i += k;
-			rs_atom(&z, depth, 1);
+			rs_atom(&z, depth, k);	/* a node per byte */
 			last = 1;
 			break;
 		}
@@ -2359,7 +2400,7 @@ re_translate(const char *p, size_t n, struct sbuf *out, int *cflags,
 		rex_why(&rx, "missing closing )", p, n);
 		goto out;
 	}
-	if (z.grp[0] > RE_MAXSIZE) {
+	if (z.grp[0] > RE_MAXSIZE || nassert > RE_MAXASSERT) {
 		rex_why(&rx, "expression too large", p, n);
 		goto out;
 	}

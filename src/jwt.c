@@ -35,6 +35,8 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -835,11 +837,18 @@ jwt_claim_get(struct json_object *claims, const char *name)
 	}
 }
 
-/* A NumericDate claim: 0 when absent, -1 when not a number. */
+/*
+ * A NumericDate claim: 0 when absent, -1 when not a number.  A
+ * fraction is truncated, as Go's int64(float64) does; a finite value
+ * out of int64's range becomes INT64_MIN, what that conversion gives
+ * on amd64 (Consul's usual platform), instead of undefined behaviour;
+ * NaN and infinities are not numbers (Go's strconv refuses 1e400).
+ */
 static int
 numdate(struct json_object *claims, const char *name, int64_t *out)
 {
 	struct json_object	*v;
+	double			 d;
 
 	*out = 0;
 	if (!json_object_object_get_ex(claims, name, &v) || v == NULL)
@@ -849,10 +858,29 @@ numdate(struct json_object *claims, const char *name, int64_t *out)
 		return 0;
 	}
 	if (json_object_is_type(v, json_type_double)) {
-		*out = (int64_t)json_object_get_double(v);
+		d = json_object_get_double(v);
+		if (!isfinite(d))
+			return -1;
+		/* -2^63 is exact; 2^63 is the first double past INT64_MAX */
+		if (d >= -9223372036854775808.0 && d < 9223372036854775808.0)
+			*out = (int64_t)d;
+		else
+			*out = INT64_MIN;
 		return 0;
 	}
 	return -1;
+}
+
+/* a + b, saturated at the ends of int64 (Go would wrap; nothing here
+ * should turn a far-future time into a past one). */
+static int64_t
+sat_add(int64_t a, int64_t b)
+{
+	if (b > 0 && a > INT64_MAX - b)
+		return INT64_MAX;
+	if (b < 0 && a < INT64_MIN - b)
+		return INT64_MIN;
+	return a + b;
 }
 
 static int
@@ -885,7 +913,10 @@ gotime(int64_t t, char *buf, size_t len)
 	struct tm	tm;
 	time_t		tt = (time_t)t;
 
-	gmtime_r(&tt, &tm);
+	if (gmtime_r(&tt, &tm) == NULL) {	/* year out of int's range */
+		snprintf(buf, len, "%lld (Unix time)", (long long)t);
+		return;
+	}
 	strftime(buf, len, "%Y-%m-%d %H:%M:%S +0000 UTC", &tm);
 }
 
@@ -947,7 +978,7 @@ jwt_check_claims(const struct jwt *j, const struct jwt_policy *p,
 			return perr_set(e, 400, "oidc: token is expired "
 			    "(Token Expiry: %s)", t1);
 		}
-		if (nbf != 0 && now + OIDC_NBF_LEEWAY < nbf) {
+		if (nbf != 0 && sat_add(now, OIDC_NBF_LEEWAY) < nbf) {
 			gotime(now, t1, sizeof(t1));
 			gotime(nbf, t2, sizeof(t2));
 			return perr_set(e, 400, "oidc: current time %s before "
@@ -958,23 +989,23 @@ jwt_check_claims(const struct jwt *j, const struct jwt_policy *p,
 			return perr_set(e, 400, "no issue time, notbefore, or "
 			    "expiration time encoded in token");
 		if (exp == 0)
-			exp = (nbf > iat ? nbf : iat) +
-			    leeway(p->exp_leeway, DEFAULT_LEEWAY);
+			exp = sat_add(nbf > iat ? nbf : iat,
+			    leeway(p->exp_leeway, DEFAULT_LEEWAY));
 		if (nbf == 0)
 			nbf = iat != 0 ? iat :
-			    exp - leeway(p->nbf_leeway, DEFAULT_LEEWAY);
+			    sat_add(exp, -leeway(p->nbf_leeway, DEFAULT_LEEWAY));
 		skew = leeway(p->skew_leeway, DEFAULT_SKEW);
 		if (p->issuer != NULL && p->issuer[0] != '\0' &&
 		    strcmp(iss, p->issuer) != 0)
 			return perr_set(e, 400, "error validating claims: "
 			    E_ISS);
-		if (now + skew < nbf)
+		if (sat_add(now, skew) < nbf)
 			return perr_set(e, 400, "error validating claims: "
 			    E_NBF);
-		if (now - skew > exp)
+		if (sat_add(now, -skew) > exp)
 			return perr_set(e, 400, "error validating claims: "
 			    E_EXP);
-		if (now + skew < iat)
+		if (sat_add(now, skew) < iat)
 			return perr_set(e, 400, "error validating claims: "
 			    E_IAT);
 		if (p->naudiences == 0 && aud != NULL &&

@@ -369,6 +369,87 @@ test_claims(void)
 	jwt_free(j);
 }
 
+/*
+ * Check the claims of an unsigned token whose payload is the JSON
+ * text payload (the signature is not looked at), at now; oidc selects
+ * go-oidc's rules.  Returns "" or the error text.
+ */
+static const char *
+rawclaims(const char *payload, time_t now, int oidc, int64_t skew)
+{
+	static struct perr	 e;
+	struct jwt_policy	 p;
+	struct jwt		*j;
+	char			*b, *jws;
+	int			 rc;
+
+	perr_clear(&e);
+	b = b64url_encode((const unsigned char *)payload, strlen(payload));
+	if (xasprintf(&jws, "eyJhbGciOiJFZERTQSJ9.%s.AAAA", b) < 0)
+		exit(2);
+	free(b);
+	rc = jwt_parse(jws, &j, &e);
+	free(jws);
+	if (rc == -1)
+		return e.msg;
+	memset(&p, 0, sizeof(p));
+	p.now = now;
+	p.oidc = oidc;
+	p.skew_leeway = skew;
+	rc = jwt_check_claims(j, &p, &e);
+	jwt_free(j);
+	return rc == 0 ? "" : e.msg;
+}
+
+/*
+ * Times at the edges of int64 and of double (found by fuzzing: the
+ * double-to-integer casts and the leeway additions were undefined).
+ */
+static void
+test_claims_edges(void)
+{
+	const time_t	now = 1700000000;
+
+#define VE "error validating claims: go-jose/go-jose/jwt: validation failed, "
+	is_str(rawclaims("{\"exp\":1e300}", now, 0, 0), VE "token is expired "
+	    "(exp)", "an exp of 1e300 is out of int64: Go's amd64 INT64_MIN, "
+	    "expired");
+	is_str(rawclaims("{\"nbf\":-1e300,\"exp\":1e300}", now, 0, 0),
+	    VE "token is expired (exp)", "nbf -1e300 and exp 1e300 do not "
+	    "overflow");
+	is_str(rawclaims("{\"exp\":9223372036854775807.0}", now, 0, 0),
+	    VE "token is expired (exp)", "2^63 as a double is out of range");
+	is_str(rawclaims("{\"iat\":1700000000,\"exp\":4102444800.5}",
+	    now, 0, 0), "",
+	    "a fractional exp in range is truncated and valid");
+	is_str(rawclaims("{\"exp\":1e400}", now, 0, 0), "failed to unmarshal "
+	    "claims: time claims must be numbers", "an exp of 1e400 (inf) is "
+	    "not a number");
+	is_str(rawclaims("{\"exp\":-1e400}", now, 0, 0), "failed to unmarshal "
+	    "claims: time claims must be numbers", "-inf is not a number");
+	is_str(rawclaims("{\"iat\":9223372036854775807}", now, 0, 0),
+	    VE "token not valid yet (nbf)", "iat INT64_MAX plus the leeway "
+	    "saturates instead of overflowing");
+	is_str(rawclaims("{\"iat\":9223372036854775800,\"nbf\":1}", now, 0,
+	    0), "error validating claims: go-jose/go-jose/jwt: validation "
+	    "field, token issued in the future (iat)", "an iat near INT64_MAX "
+	    "with an nbf: exp saturates, the iat check refuses");
+	is_str(rawclaims("{\"exp\":-9223372036854775807}", now, 0, 0),
+	    VE "token is expired (exp)", "exp near INT64_MIN minus the nbf "
+	    "leeway saturates");
+	is_str(rawclaims("{\"iat\":1,\"exp\":9223372036854775807}",
+	    now, 0, INT64_MAX), "", "a huge clock skew leeway does not overflow");
+	is_str(rawclaims("{\"exp\":9223372036854775807,"
+	    "\"nbf\":9223372036854775807}", now, 1, 0), "oidc: current time "
+	    "2023-11-14 22:13:20 +0000 UTC before the nbf (not before) time: "
+	    "9223372036854775807 (Unix time)", "oidc: an nbf past year 2^31 "
+	    "is printed as a Unix time");
+	is_str(rawclaims("{\"exp\":1e300}", now, 1, 0), "oidc: token is "
+	    "expired (Token Expiry: -9223372036854775808 (Unix time))",
+	    "oidc: an exp of 1e300 is expired");
+#undef VE
+}
+
 int
 main(void)
 {
@@ -392,6 +473,7 @@ main(void)
 	test_signatures();
 	test_jwks();
 	test_claims();
+	test_claims_edges();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", dir);
