@@ -375,14 +375,25 @@ def test_an_instance_run_by_an_unprivileged_user_hides_its_files_and_tokens():
     base = tempfile.mkdtemp(prefix="pc-nobody-")    # /tmp: nobody reaches it
     os.chmod(base, 0o755)
     os.chown(base, nob.pw_uid, nob.pw_gid)
+    # The checkout may sit where nobody cannot go (CI clones anywhere):
+    # the few files an instance needs are copied beside the data.
+    tree = os.path.join(base, "tree")
+    for rel in ("contrib/mkconf.sh", "nginx/dev.conf.in", "nginx/fastcgi.conf",
+                "src/portcullis"):
+        os.makedirs(os.path.dirname(os.path.join(tree, rel)), exist_ok=True)
+        shutil.copy2(os.path.join(SRC, rel), os.path.join(tree, rel))
+    for d, _, files in os.walk(tree):
+        os.chmod(d, 0o755)
+        for f in files:
+            os.chmod(os.path.join(d, f), 0o755)
     data, port = os.path.join(base, "data"), free_port()
-    subprocess.run(as_nobody + ["sh", os.path.join(SRC, "contrib", "mkconf.sh"), data,
+    subprocess.run(as_nobody + ["sh", os.path.join(tree, "contrib", "mkconf.sh"), data,
                                 str(port)], check=True)
     log = open(os.path.join(base, "out.log"), "w")
     procs = []
     try:
         procs.append(subprocess.Popen(
-            as_nobody + [os.path.join(SRC, "src", "portcullis"), "-c",
+            as_nobody + [os.path.join(tree, "src", "portcullis"), "-c",
                          os.path.join(data, "portcullis.hcl")], stdout=log, stderr=log))
         wait_for(lambda: os.path.exists(os.path.join(data, "portcullis.sock")), what="socket")
         procs.append(subprocess.Popen(
