@@ -48,7 +48,6 @@
 #include "acl.h"
 #include "conf.h"
 #include "http.h"
-#include "intention.h"
 #include "json.h"
 #include "router.h"
 #include "store.h"
@@ -1129,5 +1128,5 @@ acl_is_anonymous(const struct req *req)
 int
 acl_intention_default_allow(struct req *req)
 {
-	return intention_default_allow(req->worker->conf);
+	return conf_intention_default_allow(req->worker->conf);
 }

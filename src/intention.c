@@ -42,7 +42,6 @@
 #include "portcullis.h"
 #include "acl.h"
 #include "bexpr.h"
-#include "conf.h"
 #include "http.h"
 #include "intention.h"
 #include "intention_db.h"
@@ -275,19 +274,6 @@ intention_decide(const struct ixn_snap *s, const char *src, const char *dst)
 	    (x = ixn_snap_find(s, src, "", "*")) != NULL)
 		return x;
 	return ixn_snap_find(s, "*", "", "*");
-}
-
-/*
- * The decision when no intention matches (spec §6.6): the
- * default_intention_policy option if set, else the ACL default
- * policy; allow while ACLs are disabled.
- */
-int
-intention_default_allow(const struct conf *c)
-{
-	if (c->default_intention_policy != NULL)
-		return strcmp(c->default_intention_policy, "allow") == 0;
-	return conf_acl_default_allow(c);
 }
 
 /* ---------------------------------------------------------------- */
