@@ -47,12 +47,11 @@
 #include "portcullis.h"
 #include "acl.h"
 #include "conf.h"
-#include "http.h"
 #include "json.h"
+#include "req.h"
 #include "router.h"
 #include "store.h"
 #include "util.h"
-#include "worker.h"
 
 static struct snap_slot	 acl_slot = SNAP_SLOT(TBIT(TBL_ACL_TOKENS) |
 			    TBIT(TBL_ACL_POLICIES) | TBIT(TBL_ACL_ROLES));

@@ -32,12 +32,11 @@
 #include "portcullis.h"
 #include "acl.h"
 #include "conf.h"
-#include "http.h"
 #include "json.h"
+#include "req.h"
 #include "router.h"
 #include "store.h"
 #include "util.h"
-#include "worker.h"
 
 #define META_BOOTSTRAP	ACL_META_BOOTSTRAP
 

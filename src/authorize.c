@@ -30,12 +30,11 @@
 #include "authorize.h"
 #include "ca.h"
 #include "conf.h"
-#include "http.h"
 #include "intention.h"
 #include "json.h"
+#include "req.h"
 #include "spiffe.h"
 #include "util.h"
-#include "worker.h"
 #include "x509.h"
 
 struct authz_in {

@@ -61,9 +61,9 @@
 #include "ca.h"
 #include "ca_db.h"
 #include "conf.h"
-#include "http.h"
 #include "json.h"
 #include "notify.h"
+#include "req.h"
 #include "spiffe.h"
 #include "store.h"
 #include "util.h"
@@ -918,7 +918,7 @@ snap_load(struct req *req, uint64_t idx, struct ca_snap **out,
 	}
 	ca_db_active_clear(&a);
 	m = roots_json(s);
-	s->json = http_render_json(m, 0, &s->jsonlen);
+	s->json = json_render(m, 0, &s->jsonlen);
 	json_object_put(m);
 	*out = s;
 	return 0;

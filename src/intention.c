@@ -42,14 +42,13 @@
 #include "portcullis.h"
 #include "acl.h"
 #include "bexpr.h"
-#include "http.h"
 #include "intention.h"
 #include "intention_db.h"
 #include "json.h"
+#include "req.h"
 #include "router.h"
 #include "store.h"
 #include "util.h"
-#include "worker.h"
 
 #define META_MAX_PAIRS		64
 #define META_KEY_MAX		128

@@ -43,5 +43,6 @@ struct json_object *json_map_sorted(struct json_object *);
 const char	*json_number_text(struct json_object *);
 size_t	json_utf8_seq(const char *, size_t);
 const char	*json_type_go(struct json_object *);
+char		*json_render(struct json_object *, int, size_t *);
 
 #endif /* JSON_H */

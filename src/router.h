@@ -4,7 +4,7 @@
 #ifndef ROUTER_H
 #define ROUTER_H
 
-#include "http.h"
+#include "req.h"
 #include "store.h"
 
 /*

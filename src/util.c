@@ -339,3 +339,40 @@ mono_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decode s in place (and '+' as space when plus).  Returns 0,
+ * or -1 for a malformed escape (Go's url parsing rejects those too).
+ */
+int
+url_decode(char *s, int plus)
+{
+	char	*w = s;
+	int	 h, l;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '%') {
+			if ((h = hexval((unsigned char)s[1])) < 0 ||
+			    (l = hexval((unsigned char)s[2])) < 0)
+				return -1;
+			*w++ = (char)(h << 4 | l);
+			s += 2;
+		} else if (*s == '+' && plus)
+			*w++ = ' ';
+		else
+			*w++ = *s;
+	}
+	*w = '\0';
+	return 0;
+}

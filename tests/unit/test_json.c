@@ -124,7 +124,7 @@ test_big_int_in_map(void)
 
 	ok(json_parse_text(body, strlen(body), &v, &e) == 0,
 	    "parses integers beyond int64");
-	out = http_render_json(v, 0, &len);
+	out = json_render(v, 0, &len);
 	is_str(out, body, "and renders them as written");
 	ok(json_object_is_type(json_object_object_get(v, "a"),
 	    json_type_double), "a number beyond int64 is a double");
@@ -200,7 +200,7 @@ test_render(void)
 
 	for (i = 0; i < sizeof(render_cases) / sizeof(render_cases[0]); i++) {
 		o = json_object_new_string(render_cases[i].in);
-		out = http_render_json(o, 0, &len);
+		out = json_render(o, 0, &len);
 		is_str(out, render_cases[i].out, "renders case %zu", i);
 		is_int(len, strlen(render_cases[i].out), "  its length");
 		free(out);
@@ -209,7 +209,7 @@ test_render(void)
 	/* A key with invalid UTF-8, pretty. */
 	o = json_object_new_object();
 	json_object_object_add(o, "k\xff", json_object_new_array());
-	out = http_render_json(o, 1, &len);
+	out = json_render(o, 1, &len);
 	is_str(out, "{\n    \"k\\ufffd\": []\n}\n",
 	    "renders an invalid key as \\ufffd, pretty");
 	free(out);
@@ -232,7 +232,7 @@ test_render_nonfinite(void)
 	json_object_array_add(a, json_object_new_double(-INFINITY));
 	json_object_array_add(a, json_object_new_double(1.5));
 	json_object_object_add(o, "a", a);
-	out = http_render_json(o, 0, &len);
+	out = json_render(o, 0, &len);
 	is_str(out, "{\"n\":null,\"S\":\"NaN\",\"a\":[null,null,1.5]}",
 	    "NaN and infinities are rendered as null");
 	free(out);

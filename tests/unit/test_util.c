@@ -12,6 +12,7 @@
 #include "portcullis.h"
 #include "conf.h"
 #include "http.h"
+#include "json.h"
 #include "router.h"
 #include "util.h"
 #include "worker.h"
@@ -264,14 +265,14 @@ main(void)
 
 		o = json_tokener_parse("{\"a\":[1,2],\"b\":{},\"c\":[],"
 		    "\"d\":{\"x\":\"<y>\"},\"e\":null}");
-		txt = http_render_json(o, 1, &len);
+		txt = json_render(o, 1, &len);
 		is_str(txt, "{\n    \"a\": [\n        1,\n        2\n    ],\n"
 		    "    \"b\": {},\n    \"c\": [],\n    \"d\": {\n"
 		    "        \"x\": \"\\u003cy\\u003e\"\n    },\n"
 		    "    \"e\": null\n}\n", "pretty output is Go's MarshalIndent");
 		ok(len == strlen(txt), "rendered length");
 		free(txt);
-		txt = http_render_json(o, 0, &len);
+		txt = json_render(o, 0, &len);
 		is_str(txt, "{\"a\":[1,2],\"b\":{},\"c\":[],\"d\":"
 		    "{\"x\":\"\\u003cy\\u003e\"},\"e\":null}",
 		    "compact output is Go's Marshal");
