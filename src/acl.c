@@ -212,7 +212,7 @@ int
 acl_decode(struct req *req, const void *fields, const char *gostruct,
     void *out, uint64_t *seen, const char *prefix, struct perr *e)
 {
-	if (json_decode_body(req, fields, gostruct, out, seen, e) == 0)
+	if (req_decode_body(req, fields, gostruct, out, seen, e) == 0)
 		return 0;
 	if (strcasecmp(e->msg, "json: unknown field \"namespace\"") == 0)
 		perr_set(e, 400, "%s - Namespaces are a Consul Enterprise "

@@ -267,7 +267,7 @@ acl_bootstrap(struct req *req, struct perr *e)
 	int			 rc;
 
 	memset(&in, 0, sizeof(in));
-	if (req->bodylen > 0 && json_decode_body(req, bootstrap_fields,
+	if (req->bodylen > 0 && req_decode_body(req, bootstrap_fields,
 	    "structs.ACLInitialTokenBootstrap", &in, NULL, e) == -1) {
 		e->status = 400;
 		return perr_prefix(e, "Request decoding failed: ");

@@ -175,7 +175,7 @@ authorize(struct req *req, struct perr *e)
 	int			 allowed, rc = -1;
 
 	memset(&in, 0, sizeof(in));
-	if (json_decode_body(req, authz_fields,
+	if (req_decode_body(req, authz_fields,
 	    "structs.ConnectAuthorizeRequest", &in, NULL, e) == -1)
 		return perr_prefix(e, "Request decode failed: ");
 	if (in.target == NULL || *in.target == '\0')

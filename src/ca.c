@@ -1371,7 +1371,7 @@ ca_config_put(struct req *req, struct perr *e)
 	if (connect_on(req, e) == -1 ||
 	    acl_require(req, ACL_RES_OPERATOR, ACL_ACCESS_WRITE, NULL, e) == -1)
 		return -1;
-	if (json_decode_body(req, cfg_fields, "structs.CAConfiguration", &in,
+	if (req_decode_body(req, cfg_fields, "structs.CAConfiguration", &in,
 	    NULL, e) == -1)
 		return perr_prefix(e, "Request decode failed: ");
 	if (in.config != NULL &&
@@ -1494,7 +1494,7 @@ ca_sign(struct req *req, struct perr *e)
 		;
 	if (strncmp(p, "-----BEGIN", 10) == 0)
 		in.csr = req->body;
-	else if (json_decode_body(req, sign_fields, "structs.CASignRequest",
+	else if (req_decode_body(req, sign_fields, "structs.CASignRequest",
 	    &in, NULL, e) == -1)
 		return perr_prefix(e, "Request decode failed: ");
 	if (in.csr == NULL || *in.csr == '\0')
@@ -1565,7 +1565,7 @@ ca_revoke(struct req *req, struct perr *e)
 	if (connect_on(req, e) == -1 ||
 	    acl_require(req, ACL_RES_OPERATOR, ACL_ACCESS_WRITE, NULL, e) == -1)
 		return -1;
-	if (json_decode_body(req, revoke_fields, "structs.CARevokeRequest",
+	if (req_decode_body(req, revoke_fields, "structs.CARevokeRequest",
 	    &in, NULL, e) == -1)
 		return perr_prefix(e, "Request decode failed: ");
 	n = in.serials != NULL ? json_object_array_length(in.serials) : 0;

@@ -564,7 +564,7 @@ validate_http(struct req *req, struct json_object *h, const char *pfx,
 	char			*up, *upk;
 
 	memset(&hi, 0, sizeof(hi));
-	if (json_decode_object(req, h, http_fields,
+	if (json_decode(req->arena, h, http_fields,
 	    "structs.IntentionHTTPPermission", &hi, NULL, e) == -1)
 		return perr_prefix(e, "Request decode failed: ");
 	if (hi.path_exact != NULL && *hi.path_exact != '\0') {
@@ -587,7 +587,7 @@ validate_http(struct req *req, struct json_object *h, const char *pfx,
 	n = hi.header ? json_object_array_length(hi.header) : 0;
 	for (j = 0; j < n; j++) {
 		memset(&hd, 0, sizeof(hd));
-		if (json_decode_object(req, json_object_array_get_idx(
+		if (json_decode(req->arena, json_object_array_get_idx(
 		    hi.header, j), header_fields,
 		    "structs.IntentionHTTPHeaderPermission", &hd, NULL, e) == -1)
 			return perr_prefix(e, "Request decode failed: ");
@@ -681,7 +681,7 @@ validate_source(struct req *req, const struct ixn_in *in, size_t i,
 			    "destinations", i);
 		snprintf(pfx, sizeof(pfx), "Sources[%zu].Permissions[%zu]", i, j);
 		memset(&p, 0, sizeof(p));
-		if (json_decode_object(req, json_object_array_get_idx(
+		if (json_decode(req->arena, json_object_array_get_idx(
 		    in->permissions, j), perm_fields,
 		    "structs.IntentionPermission", &p, NULL, e) == -1)
 			return perr_prefix(e, "Request decode failed: ");
@@ -871,7 +871,7 @@ intention_create(struct req *req, struct perr *e)
 	int		 found;
 
 	memset(&in, 0, sizeof(in));
-	if (json_decode_body(req, ixn_fields, "structs.Intention", &in, NULL,
+	if (req_decode_body(req, ixn_fields, "structs.Intention", &in, NULL,
 	    e) == -1) {
 		e->status = 500;
 		return perr_prefix(e, "Failed to decode request body: ");
@@ -997,7 +997,7 @@ intention_update_id(struct req *req, struct perr *e)
 	int		 found, deleted;
 
 	memset(&in, 0, sizeof(in));
-	if (json_decode_body(req, ixn_fields, "structs.Intention", &in, NULL,
+	if (req_decode_body(req, ixn_fields, "structs.Intention", &in, NULL,
 	    e) == -1)
 		return perr_prefix(e, "Request decode failed: ");
 	defaults(&in);
@@ -1172,7 +1172,7 @@ intention_put_exact(struct req *req, struct perr *e)
 	    required(req, "destination", &dst, e) == -1)
 		return -1;
 	memset(&in, 0, sizeof(in));
-	if (json_decode_body(req, ixn_fields, "structs.Intention", &in, NULL,
+	if (req_decode_body(req, ixn_fields, "structs.Intention", &in, NULL,
 	    e) == -1)
 		return perr_prefix(e, "Request decode failed: ");
 	defaults(&in);

@@ -21,7 +21,6 @@
 #include <json-c/json.h>
 
 #include "portcullis.h"
-#include "http.h"
 #include "json.h"
 
 /* Go's name for the JSON kind of v ("string", "number", "object"...). */
@@ -253,7 +252,7 @@ unmark(struct json_object *v)
  * beginning of value".  NaN and Infinity, which json-c takes, are
  * refused as Go refuses them; invalid UTF-8 in strings becomes U+FFFD
  * as in Go; integers beyond int64 stay doubles with their own text (so
- * json_decode_object() can refuse them for integer fields).  *out is a
+ * json_decode() can refuse them for integer fields).  *out is a
  * new reference.
  */
 int
@@ -407,11 +406,11 @@ nonfinite(struct json_object *v)
 /*
  * Decode obj into out via fields.  seen (may be NULL) gets bit i set
  * for each fields[i] present and non-null.  Strings are copied into
- * the request arena; json_object fields borrow from obj, which the
- * caller keeps alive (json_decode_body keeps it in req->json).
+ * arena; json_object fields borrow from obj, which the caller keeps
+ * alive (req_decode_body() keeps it in req->json).  Status 400.
  */
 int
-json_decode_object(struct req *req, struct json_object *obj,
+json_decode(struct arena *arena, struct json_object *obj,
     const struct jfield *fields, const char *gostruct, void *out,
     uint64_t *seen, struct perr *e)
 {
@@ -446,7 +445,7 @@ json_decode_object(struct req *req, struct json_object *obj,
 			if (!json_object_is_type(val, json_type_string))
 				goto type;
 			*(const char **)(base + f->off) = arena_strdup(
-			    req->arena, json_object_get_string(val));
+			    arena, json_object_get_string(val));
 			break;
 		case J_INT:
 			if (!json_object_is_type(val, json_type_int) &&
@@ -516,21 +515,6 @@ type:
 		    gostruct, f->name, f->gotype);
 	}
 	return 0;
-}
-
-/*
- * Parse req->body and decode it into out.  The parsed tree is kept in
- * req->json (freed with the request).  Status 400 on failure.
- */
-int
-json_decode_body(struct req *req, const struct jfield *fields,
-    const char *gostruct, void *out, uint64_t *seen, struct perr *e)
-{
-	if (req->json == NULL &&
-	    json_parse_text(req->body, req->bodylen, &req->json, e) == -1)
-		return -1;
-	return json_decode_object(req, req->json, fields, gostruct, out,
-	    seen, e);
 }
 
 static int

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "portcullis.h"
+#include "json.h"
 #include "req.h"
 
 static const char *const method_names[M__MAX] = {
@@ -120,4 +121,20 @@ req_header(struct req *req, const char *name, const char *value)
 		req->headers[req->nheaders].val = value;
 		req->nheaders++;
 	}
+}
+
+/*
+ * Parse req->body and decode it into out through fields (json.c's
+ * json_decode()).  The parsed tree is kept in req->json, freed with the
+ * request, so J_ARRAY/J_ANY fields may borrow from it.  Status 400.
+ */
+int
+req_decode_body(struct req *req, const struct jfield *fields,
+    const char *gostruct, void *out, uint64_t *seen, struct perr *e)
+{
+	if (req->json == NULL &&
+	    json_parse_text(req->body, req->bodylen, &req->json, e) == -1)
+		return -1;
+	return json_decode(req->arena, req->json, fields, gostruct, out,
+	    seen, e);
 }

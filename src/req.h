@@ -15,6 +15,7 @@
 
 struct acl_req;
 struct conf;
+struct jfield;
 struct json_object;
 struct route;
 struct store;
@@ -116,6 +117,9 @@ const char	*req_param(const struct req *, const char *);
 void		 req_header(struct req *, const char *, const char *);
 int		 req_query_bool(const struct req *, const char *, int *,
 		    struct perr *) PC_MUSTCHECK;
+int		 req_decode_body(struct req *, const struct jfield *,
+		    const char *, void *, uint64_t *, struct perr *)
+		    PC_MUSTCHECK;
 enum method	 method_from_name(const char *);
 const char	*method_name(enum method);
 

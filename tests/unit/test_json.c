@@ -17,8 +17,8 @@
 #include <json-c/json.h>
 
 #include "portcullis.h"
-#include "http.h"
 #include "json.h"
+#include "req.h"
 #include "tap.h"
 
 struct target {
@@ -84,20 +84,23 @@ static const struct {
 static void
 test_decode(void)
 {
-	struct req	 req;
-	struct target	 t;
-	struct perr	 e;
-	size_t		 i;
-	int		 rc;
+	struct arena		*a;
+	struct json_object	*v;
+	struct target		 t;
+	struct perr		 e;
+	size_t			 i;
+	int			 rc;
 
+	/* The pure decoder: a body, an arena, no request. */
 	for (i = 0; i < sizeof(decode_cases) / sizeof(decode_cases[0]); i++) {
-		memset(&req, 0, sizeof(req));
 		memset(&t, 0, sizeof(t));
-		req.arena = arena_new();
-		req.body = arena_strdup(req.arena, decode_cases[i].body);
-		req.bodylen = strlen(req.body);
+		a = arena_new();
+		v = NULL;
 		perr_clear(&e);
-		rc = json_decode_body(&req, fields, "pkg.T", &t, NULL, &e);
+		rc = json_parse_text(decode_cases[i].body,
+		    strlen(decode_cases[i].body), &v, &e);
+		if (rc == 0)
+			rc = json_decode(a, v, fields, "pkg.T", &t, NULL, &e);
 		if (*decode_cases[i].err == '\0')
 			ok(rc == 0, "decodes %s", decode_cases[i].body);
 		else
@@ -106,8 +109,8 @@ test_decode(void)
 		if (rc == -1 && strcmp(decode_cases[i].err, "!") != 0)
 			is_str(e.msg, decode_cases[i].err, "  text of %s",
 			    decode_cases[i].body);
-		json_object_put(req.json);
-		arena_free(req.arena);
+		json_object_put(v);
+		arena_free(a);
 	}
 }
 
@@ -145,8 +148,8 @@ test_decode_utf8(void)
 	req.arena = arena_new();
 	req.body = arena_strdup(req.arena, "{\"S\": \"a\xff\xfe\xc3\xa9\"}");
 	req.bodylen = strlen(req.body);
-	ok(json_decode_body(&req, fields, "pkg.T", &t, NULL, &e) == 0,
-	    "decodes a string with invalid UTF-8");
+	ok(req_decode_body(&req, fields, "pkg.T", &t, NULL, &e) == 0,
+	    "decodes a request body with invalid UTF-8");
 	is_str(t.s, "a\xef\xbf\xbd\xef\xbf\xbd\xc3\xa9",
 	    "each invalid byte became U+FFFD, valid ones stay");
 	json_object_put(req.json);
