@@ -67,7 +67,6 @@
 #include "spiffe.h"
 #include "store.h"
 #include "util.h"
-#include "worker.h"
 #include "x509.h"
 
 #define NS		1000000000LL
@@ -422,14 +421,23 @@ sleep_ns(int64_t ns)
 		;
 }
 
+/* This worker's slot, set by ca_worker_start() (0: master, unit tests). */
+static int	worker_slot;
+
+/* Worker start-up hook (hooks.c): remember our slot for limit_slot(). */
+void
+ca_worker_start(int slot)
+{
+	worker_slot = slot;
+}
+
 /* Our worker's slot in ca_shm.inflight (0 outside a worker: unit tests). */
 static int
 limit_slot(void)
 {
-	if (the_worker == NULL || the_worker->slot < 0 ||
-	    the_worker->slot >= NOTIFY_MAX_WORKERS)
+	if (worker_slot < 0 || worker_slot >= NOTIFY_MAX_WORKERS)
 		return 0;
-	return the_worker->slot;
+	return worker_slot;
 }
 
 /* Shares held by every worker together. */
