@@ -107,33 +107,6 @@ acl_time_parse(const char *s, int64_t *out)
 	return 0;
 }
 
-static void
-b64(const unsigned char *in, size_t n, char *out)
-{
-	static const char	 tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t			 i;
-	uint32_t		 v;
-
-	for (i = 0; i + 2 < n; i += 3) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		*out++ = tab[v >> 18 & 63];
-		*out++ = tab[v >> 12 & 63];
-		*out++ = tab[v >> 6 & 63];
-		*out++ = tab[v & 63];
-	}
-	if (i < n) {
-		v = (uint32_t)in[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)in[i + 1] << 8;
-		*out++ = tab[v >> 18 & 63];
-		*out++ = tab[v >> 12 & 63];
-		*out++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
-		*out++ = '=';
-	}
-	*out = '\0';
-}
-
 /*
  * The Hash of an ACL object: base64 of a digest over the concatenation
  * of parts (NULL parts skipped).  Consul uses BLAKE2b-256, which GnuTLS
@@ -143,17 +116,7 @@ b64(const unsigned char *in, size_t n, char *out)
 void
 acl_hash(const char *const *parts, size_t n, char out[64])
 {
-	gnutls_hash_hd_t	h;
-	unsigned char		dig[32];
-	size_t			i;
-
-	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
-		fatalx("gnutls_hash_init");
-	for (i = 0; i < n; i++)
-		if (parts[i] != NULL)
-			gnutls_hash(h, parts[i], strlen(parts[i]));
-	gnutls_hash_deinit(h, dig);
-	b64(dig, sizeof(dig), out);
+	digest_b64(parts, n, out);
 }
 
 /* Compact JSON text of v in the arena; NULL for NULL or []. */

@@ -90,7 +90,7 @@ question_key(struct req *req)
 	 * ACLs filter and redact replies (a digest, not the secret).
 	 */
 	sec[0] = acl_req_secret(req);
-	acl_hash(sec, 1, who);
+	digest_b64(sec, 1, who);
 	len = strlen(req->path) + 32 + sizeof(who);
 	for (i = 0; i < req->nquery; i++)
 		len += strlen(req->query[i].key) + strlen(req->query[i].val) + 2;

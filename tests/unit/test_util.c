@@ -177,6 +177,17 @@ main(void)
 	time_rfc3339_nano(&ts, buf);
 	is_str(buf, "2018-05-21T16:51:27Z", "RFC3339Nano whole seconds");
 
+	{
+		const char	*abc[] = { "abc" }, *split[] = { "a", NULL, "bc" };
+		char		 d1[64], d2[64];
+
+		digest_b64(abc, 1, d1);
+		is_str(d1, "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=",
+		    "digest_b64 is base64 of SHA-256");
+		digest_b64(split, 3, d2);
+		is_str(d2, d1, "digest_b64 hashes the concatenation, NULL skipped");
+	}
+
 	strcpy(buf, "a%20b+c%2Fd");
 	ok(url_decode(buf, 1) == 0 && strcmp(buf, "a b c/d") == 0,
 	    "query decoding: %%20, + and %%2F");
