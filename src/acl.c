@@ -49,7 +49,7 @@
 #include "conf.h"
 #include "json.h"
 #include "req.h"
-#include "router.h"
+#include "route.h"
 #include "store.h"
 #include "util.h"
 

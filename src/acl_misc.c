@@ -34,7 +34,7 @@
 #include "conf.h"
 #include "json.h"
 #include "req.h"
-#include "router.h"
+#include "route.h"
 #include "store.h"
 #include "util.h"
 

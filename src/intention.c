@@ -46,7 +46,7 @@
 #include "intention_db.h"
 #include "json.h"
 #include "req.h"
-#include "router.h"
+#include "route.h"
 #include "store.h"
 #include "util.h"
 
