@@ -47,13 +47,11 @@
 #include "portcullis.h"
 #include "acl.h"
 #include "conf.h"
-#include "http.h"
-#include "intention.h"
 #include "json.h"
-#include "router.h"
+#include "req.h"
+#include "route.h"
 #include "store.h"
 #include "util.h"
-#include "worker.h"
 
 static struct snap_slot	 acl_slot = SNAP_SLOT(TBIT(TBL_ACL_TOKENS) |
 			    TBIT(TBL_ACL_POLICIES) | TBIT(TBL_ACL_ROLES));
@@ -109,33 +107,6 @@ acl_time_parse(const char *s, int64_t *out)
 	return 0;
 }
 
-static void
-b64(const unsigned char *in, size_t n, char *out)
-{
-	static const char	 tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t			 i;
-	uint32_t		 v;
-
-	for (i = 0; i + 2 < n; i += 3) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		*out++ = tab[v >> 18 & 63];
-		*out++ = tab[v >> 12 & 63];
-		*out++ = tab[v >> 6 & 63];
-		*out++ = tab[v & 63];
-	}
-	if (i < n) {
-		v = (uint32_t)in[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)in[i + 1] << 8;
-		*out++ = tab[v >> 18 & 63];
-		*out++ = tab[v >> 12 & 63];
-		*out++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
-		*out++ = '=';
-	}
-	*out = '\0';
-}
-
 /*
  * The Hash of an ACL object: base64 of a digest over the concatenation
  * of parts (NULL parts skipped).  Consul uses BLAKE2b-256, which GnuTLS
@@ -145,17 +116,7 @@ b64(const unsigned char *in, size_t n, char *out)
 void
 acl_hash(const char *const *parts, size_t n, char out[64])
 {
-	gnutls_hash_hd_t	h;
-	unsigned char		dig[32];
-	size_t			i;
-
-	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
-		fatalx("gnutls_hash_init");
-	for (i = 0; i < n; i++)
-		if (parts[i] != NULL)
-			gnutls_hash(h, parts[i], strlen(parts[i]));
-	gnutls_hash_deinit(h, dig);
-	b64(dig, sizeof(dig), out);
+	digest_b64(parts, n, out);
 }
 
 /* Compact JSON text of v in the arena; NULL for NULL or []. */
@@ -214,7 +175,7 @@ int
 acl_decode(struct req *req, const void *fields, const char *gostruct,
     void *out, uint64_t *seen, const char *prefix, struct perr *e)
 {
-	if (json_decode_body(req, fields, gostruct, out, seen, e) == 0)
+	if (req_decode_body(req, fields, gostruct, out, seen, e) == 0)
 		return 0;
 	if (strcasecmp(e->msg, "json: unknown field \"namespace\"") == 0)
 		perr_set(e, 400, "%s - Namespaces are a Consul Enterprise "
@@ -1129,5 +1090,5 @@ acl_is_anonymous(const struct req *req)
 int
 acl_intention_default_allow(struct req *req)
 {
-	return intention_default_allow(req->worker->conf);
+	return conf_intention_default_allow(req->worker->conf);
 }

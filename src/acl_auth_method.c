@@ -33,11 +33,10 @@
 #include "authmethod.h"
 #include "conf.h"
 #include "fetch.h"
-#include "http.h"
 #include "json.h"
+#include "req.h"
 #include "store.h"
 #include "util.h"
-#include "worker.h"
 
 #define TTL_MIN_NS	(60LL * 1000000000)		/* 1m, as tokens */
 #define TTL_MAX_NS	(24LL * 3600 * 1000000000)	/* 24h */

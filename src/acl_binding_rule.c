@@ -35,11 +35,10 @@
 #include "authmethod.h"
 #include "bexpr.h"
 #include "conf.h"
-#include "http.h"
 #include "json.h"
+#include "req.h"
 #include "store.h"
 #include "util.h"
-#include "worker.h"
 
 struct br_in {
 	const char		*id;

@@ -92,11 +92,10 @@
 #include "acl_login.h"
 #include "authmethod.h"
 #include "conf.h"
-#include "http.h"
 #include "json.h"
+#include "req.h"
 #include "store.h"
 #include "util.h"
-#include "worker.h"
 
 #define NS_PER_S		1000000000LL
 

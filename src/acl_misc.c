@@ -32,12 +32,11 @@
 #include "portcullis.h"
 #include "acl.h"
 #include "conf.h"
-#include "http.h"
 #include "json.h"
-#include "router.h"
+#include "req.h"
+#include "route.h"
 #include "store.h"
 #include "util.h"
-#include "worker.h"
 
 #define META_BOOTSTRAP	ACL_META_BOOTSTRAP
 
@@ -268,7 +267,7 @@ acl_bootstrap(struct req *req, struct perr *e)
 	int			 rc;
 
 	memset(&in, 0, sizeof(in));
-	if (req->bodylen > 0 && json_decode_body(req, bootstrap_fields,
+	if (req->bodylen > 0 && req_decode_body(req, bootstrap_fields,
 	    "structs.ACLInitialTokenBootstrap", &in, NULL, e) == -1) {
 		e->status = 400;
 		return perr_prefix(e, "Request decoding failed: ");

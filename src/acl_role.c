@@ -24,11 +24,10 @@
 
 #include "portcullis.h"
 #include "acl.h"
-#include "http.h"
 #include "json.h"
+#include "req.h"
 #include "store.h"
 #include "util.h"
-#include "worker.h"
 
 struct role_in {
 	const char		*id;

@@ -30,11 +30,10 @@
 #include "acl.h"
 #include "bexpr.h"
 #include "conf.h"
-#include "http.h"
 #include "json.h"
+#include "req.h"
 #include "store.h"
 #include "util.h"
-#include "worker.h"
 
 #define TTL_MIN_NS	(60LL * 1000000000)		/* 1m */
 #define TTL_MAX_NS	(24LL * 3600 * 1000000000)	/* 24h */
@@ -185,7 +184,7 @@ acl_links_resolve(struct req *req, struct json_object *in, int kind,
 	*out = NULL;
 	for (i = 0; in != NULL && i < json_object_array_length(in); i++) {
 		memset(&l, 0, sizeof(l));
-		if (json_decode_object(req, json_object_array_get_idx(in, i),
+		if (json_decode(req->arena, json_object_array_get_idx(in, i),
 		    link_fields, kind == 1 ? "structs.ACLTokenRoleLink" :
 		    "structs.ACLTokenPolicyLink", &l, NULL, e) == -1)
 			goto fail;
@@ -253,7 +252,7 @@ acl_identities_check(struct req *req, struct json_object *svcids,
 	for (i = 0; svcids != NULL && i < json_object_array_length(svcids);
 	    i++) {
 		memset(&si, 0, sizeof(si));
-		if (json_decode_object(req, json_object_array_get_idx(svcids,
+		if (json_decode(req->arena, json_object_array_get_idx(svcids,
 		    i), svcid_fields, gos, &si, NULL, e) == -1)
 			goto fail;
 		if (si.name == NULL || *si.name == '\0') {
@@ -322,7 +321,7 @@ acl_identities_check(struct req *req, struct json_object *svcids,
 	for (i = 0; nodeids != NULL && i < json_object_array_length(nodeids);
 	    i++) {
 		memset(&ni, 0, sizeof(ni));
-		if (json_decode_object(req, json_object_array_get_idx(nodeids,
+		if (json_decode(req->arena, json_object_array_get_idx(nodeids,
 		    i), nodeid_fields, gos, &ni, NULL, e) == -1)
 			goto fail;
 		if (ni.name == NULL || *ni.name == '\0') {

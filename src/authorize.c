@@ -30,12 +30,11 @@
 #include "authorize.h"
 #include "ca.h"
 #include "conf.h"
-#include "http.h"
 #include "intention.h"
 #include "json.h"
+#include "req.h"
 #include "spiffe.h"
 #include "util.h"
-#include "worker.h"
 #include "x509.h"
 
 struct authz_in {
@@ -176,7 +175,7 @@ authorize(struct req *req, struct perr *e)
 	int			 allowed, rc = -1;
 
 	memset(&in, 0, sizeof(in));
-	if (json_decode_body(req, authz_fields,
+	if (req_decode_body(req, authz_fields,
 	    "structs.ConnectAuthorizeRequest", &in, NULL, e) == -1)
 		return perr_prefix(e, "Request decode failed: ");
 	if (in.target == NULL || *in.target == '\0')

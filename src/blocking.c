@@ -44,6 +44,7 @@
 #include "acl.h"
 #include "blocking.h"
 #include "http.h"
+#include "json.h"
 #include "notify.h"
 #include "router.h"
 #include "store.h"
@@ -89,7 +90,7 @@ question_key(struct req *req)
 	 * ACLs filter and redact replies (a digest, not the secret).
 	 */
 	sec[0] = acl_req_secret(req);
-	acl_hash(sec, 1, who);
+	digest_b64(sec, 1, who);
 	len = strlen(req->path) + 32 + sizeof(who);
 	for (i = 0; i < req->nquery; i++)
 		len += strlen(req->query[i].key) + strlen(req->query[i].val) + 2;
@@ -215,7 +216,7 @@ answer(struct parked *p, struct store *st, struct shared_answer **cache)
 	req->store = st;
 	(void)http_run_handler(req, &a->err);
 	if (a->err.status == 0 && req->reply != NULL) {
-		a->body = http_render_json(req->reply,
+		a->body = json_render(req->reply,
 		    req_query_has(req, "pretty"), &a->len);
 		a->ctype = "application/json";
 	} else if (a->err.status == 0 && req->raw != NULL) {

@@ -61,13 +61,12 @@
 #include "ca.h"
 #include "ca_db.h"
 #include "conf.h"
-#include "http.h"
 #include "json.h"
 #include "notify.h"
+#include "req.h"
 #include "spiffe.h"
 #include "store.h"
 #include "util.h"
-#include "worker.h"
 #include "x509.h"
 
 #define NS		1000000000LL
@@ -422,14 +421,23 @@ sleep_ns(int64_t ns)
 		;
 }
 
+/* This worker's slot, set by ca_worker_start() (0: master, unit tests). */
+static int	worker_slot;
+
+/* Worker start-up hook (hooks.c): remember our slot for limit_slot(). */
+void
+ca_worker_start(int slot)
+{
+	worker_slot = slot;
+}
+
 /* Our worker's slot in ca_shm.inflight (0 outside a worker: unit tests). */
 static int
 limit_slot(void)
 {
-	if (the_worker == NULL || the_worker->slot < 0 ||
-	    the_worker->slot >= NOTIFY_MAX_WORKERS)
+	if (worker_slot < 0 || worker_slot >= NOTIFY_MAX_WORKERS)
 		return 0;
-	return the_worker->slot;
+	return worker_slot;
 }
 
 /* Shares held by every worker together. */
@@ -918,7 +926,7 @@ snap_load(struct req *req, uint64_t idx, struct ca_snap **out,
 	}
 	ca_db_active_clear(&a);
 	m = roots_json(s);
-	s->json = http_render_json(m, 0, &s->jsonlen);
+	s->json = json_render(m, 0, &s->jsonlen);
 	json_object_put(m);
 	*out = s;
 	return 0;
@@ -1371,7 +1379,7 @@ ca_config_put(struct req *req, struct perr *e)
 	if (connect_on(req, e) == -1 ||
 	    acl_require(req, ACL_RES_OPERATOR, ACL_ACCESS_WRITE, NULL, e) == -1)
 		return -1;
-	if (json_decode_body(req, cfg_fields, "structs.CAConfiguration", &in,
+	if (req_decode_body(req, cfg_fields, "structs.CAConfiguration", &in,
 	    NULL, e) == -1)
 		return perr_prefix(e, "Request decode failed: ");
 	if (in.config != NULL &&
@@ -1494,7 +1502,7 @@ ca_sign(struct req *req, struct perr *e)
 		;
 	if (strncmp(p, "-----BEGIN", 10) == 0)
 		in.csr = req->body;
-	else if (json_decode_body(req, sign_fields, "structs.CASignRequest",
+	else if (req_decode_body(req, sign_fields, "structs.CASignRequest",
 	    &in, NULL, e) == -1)
 		return perr_prefix(e, "Request decode failed: ");
 	if (in.csr == NULL || *in.csr == '\0')
@@ -1565,7 +1573,7 @@ ca_revoke(struct req *req, struct perr *e)
 	if (connect_on(req, e) == -1 ||
 	    acl_require(req, ACL_RES_OPERATOR, ACL_ACCESS_WRITE, NULL, e) == -1)
 		return -1;
-	if (json_decode_body(req, revoke_fields, "structs.CARevokeRequest",
+	if (req_decode_body(req, revoke_fields, "structs.CARevokeRequest",
 	    &in, NULL, e) == -1)
 		return perr_prefix(e, "Request decode failed: ");
 	n = in.serials != NULL ? json_object_array_length(in.serials) : 0;

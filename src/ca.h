@@ -81,6 +81,7 @@ struct ca_issued {
 int	 ca_bootstrap(struct store *, const struct conf *, struct perr *)
 	    PC_MUSTCHECK;
 int64_t	 ca_worker_gone(int);
+void	 ca_worker_start(int);
 int	 ca_snap_get(struct req *, struct ca_snap **, struct perr *)
 	    PC_MUSTCHECK;
 void	 ca_snap_put(struct ca_snap *);

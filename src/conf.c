@@ -298,3 +298,17 @@ conf_acl_default_allow(const struct conf *c)
 {
 	return !c->acl.enabled || strcmp(c->acl.default_policy, "allow") == 0;
 }
+
+/*
+ * The decision when no intention matches (spec §6.6): the
+ * default_intention_policy option if set, else the ACL default
+ * policy; allow while ACLs are disabled.  It depends on the config
+ * alone, so acl.c asks here rather than the intentions family.
+ */
+int
+conf_intention_default_allow(const struct conf *c)
+{
+	if (c->default_intention_policy != NULL)
+		return strcmp(c->default_intention_policy, "allow") == 0;
+	return conf_acl_default_allow(c);
+}

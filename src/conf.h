@@ -49,5 +49,6 @@ int	conf_parse(const char *, size_t, int, struct conf **, struct perr *)
 	    PC_MUSTCHECK;
 void	conf_free(struct conf *);
 int	conf_acl_default_allow(const struct conf *);
+int	conf_intention_default_allow(const struct conf *);
 
 #endif /* CONF_H */

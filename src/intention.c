@@ -42,15 +42,13 @@
 #include "portcullis.h"
 #include "acl.h"
 #include "bexpr.h"
-#include "conf.h"
-#include "http.h"
 #include "intention.h"
 #include "intention_db.h"
 #include "json.h"
-#include "router.h"
+#include "req.h"
+#include "route.h"
 #include "store.h"
 #include "util.h"
-#include "worker.h"
 
 #define META_MAX_PAIRS		64
 #define META_KEY_MAX		128
@@ -275,19 +273,6 @@ intention_decide(const struct ixn_snap *s, const char *src, const char *dst)
 	    (x = ixn_snap_find(s, src, "", "*")) != NULL)
 		return x;
 	return ixn_snap_find(s, "*", "", "*");
-}
-
-/*
- * The decision when no intention matches (spec §6.6): the
- * default_intention_policy option if set, else the ACL default
- * policy; allow while ACLs are disabled.
- */
-int
-intention_default_allow(const struct conf *c)
-{
-	if (c->default_intention_policy != NULL)
-		return strcmp(c->default_intention_policy, "allow") == 0;
-	return conf_acl_default_allow(c);
 }
 
 /* ---------------------------------------------------------------- */
@@ -579,7 +564,7 @@ validate_http(struct req *req, struct json_object *h, const char *pfx,
 	char			*up, *upk;
 
 	memset(&hi, 0, sizeof(hi));
-	if (json_decode_object(req, h, http_fields,
+	if (json_decode(req->arena, h, http_fields,
 	    "structs.IntentionHTTPPermission", &hi, NULL, e) == -1)
 		return perr_prefix(e, "Request decode failed: ");
 	if (hi.path_exact != NULL && *hi.path_exact != '\0') {
@@ -602,7 +587,7 @@ validate_http(struct req *req, struct json_object *h, const char *pfx,
 	n = hi.header ? json_object_array_length(hi.header) : 0;
 	for (j = 0; j < n; j++) {
 		memset(&hd, 0, sizeof(hd));
-		if (json_decode_object(req, json_object_array_get_idx(
+		if (json_decode(req->arena, json_object_array_get_idx(
 		    hi.header, j), header_fields,
 		    "structs.IntentionHTTPHeaderPermission", &hd, NULL, e) == -1)
 			return perr_prefix(e, "Request decode failed: ");
@@ -696,7 +681,7 @@ validate_source(struct req *req, const struct ixn_in *in, size_t i,
 			    "destinations", i);
 		snprintf(pfx, sizeof(pfx), "Sources[%zu].Permissions[%zu]", i, j);
 		memset(&p, 0, sizeof(p));
-		if (json_decode_object(req, json_object_array_get_idx(
+		if (json_decode(req->arena, json_object_array_get_idx(
 		    in->permissions, j), perm_fields,
 		    "structs.IntentionPermission", &p, NULL, e) == -1)
 			return perr_prefix(e, "Request decode failed: ");
@@ -886,7 +871,7 @@ intention_create(struct req *req, struct perr *e)
 	int		 found;
 
 	memset(&in, 0, sizeof(in));
-	if (json_decode_body(req, ixn_fields, "structs.Intention", &in, NULL,
+	if (req_decode_body(req, ixn_fields, "structs.Intention", &in, NULL,
 	    e) == -1) {
 		e->status = 500;
 		return perr_prefix(e, "Failed to decode request body: ");
@@ -1012,7 +997,7 @@ intention_update_id(struct req *req, struct perr *e)
 	int		 found, deleted;
 
 	memset(&in, 0, sizeof(in));
-	if (json_decode_body(req, ixn_fields, "structs.Intention", &in, NULL,
+	if (req_decode_body(req, ixn_fields, "structs.Intention", &in, NULL,
 	    e) == -1)
 		return perr_prefix(e, "Request decode failed: ");
 	defaults(&in);
@@ -1187,7 +1172,7 @@ intention_put_exact(struct req *req, struct perr *e)
 	    required(req, "destination", &dst, e) == -1)
 		return -1;
 	memset(&in, 0, sizeof(in));
-	if (json_decode_body(req, ixn_fields, "structs.Intention", &in, NULL,
+	if (req_decode_body(req, ixn_fields, "structs.Intention", &in, NULL,
 	    e) == -1)
 		return perr_prefix(e, "Request decode failed: ");
 	defaults(&in);

@@ -52,7 +52,6 @@ const struct ixn *ixn_snap_find(const struct ixn_snap *, const char *,
 int	intention_precedence(const char *, const char *);
 const struct ixn *intention_decide(const struct ixn_snap *, const char *,
 	    const char *);
-int	intention_default_allow(const struct conf *);
 struct json_object *intention_json(const struct ixn *);
 
 int	intention_list(struct req *, struct perr *);

@@ -21,7 +21,6 @@
 #include <json-c/json.h>
 
 #include "portcullis.h"
-#include "http.h"
 #include "json.h"
 
 /* Go's name for the JSON kind of v ("string", "number", "object"...). */
@@ -253,7 +252,7 @@ unmark(struct json_object *v)
  * beginning of value".  NaN and Infinity, which json-c takes, are
  * refused as Go refuses them; invalid UTF-8 in strings becomes U+FFFD
  * as in Go; integers beyond int64 stay doubles with their own text (so
- * json_decode_object() can refuse them for integer fields).  *out is a
+ * json_decode() can refuse them for integer fields).  *out is a
  * new reference.
  */
 int
@@ -407,11 +406,11 @@ nonfinite(struct json_object *v)
 /*
  * Decode obj into out via fields.  seen (may be NULL) gets bit i set
  * for each fields[i] present and non-null.  Strings are copied into
- * the request arena; json_object fields borrow from obj, which the
- * caller keeps alive (json_decode_body keeps it in req->json).
+ * arena; json_object fields borrow from obj, which the caller keeps
+ * alive (req_decode_body() keeps it in req->json).  Status 400.
  */
 int
-json_decode_object(struct req *req, struct json_object *obj,
+json_decode(struct arena *arena, struct json_object *obj,
     const struct jfield *fields, const char *gostruct, void *out,
     uint64_t *seen, struct perr *e)
 {
@@ -446,7 +445,7 @@ json_decode_object(struct req *req, struct json_object *obj,
 			if (!json_object_is_type(val, json_type_string))
 				goto type;
 			*(const char **)(base + f->off) = arena_strdup(
-			    req->arena, json_object_get_string(val));
+			    arena, json_object_get_string(val));
 			break;
 		case J_INT:
 			if (!json_object_is_type(val, json_type_int) &&
@@ -518,21 +517,6 @@ type:
 	return 0;
 }
 
-/*
- * Parse req->body and decode it into out.  The parsed tree is kept in
- * req->json (freed with the request).  Status 400 on failure.
- */
-int
-json_decode_body(struct req *req, const struct jfield *fields,
-    const char *gostruct, void *out, uint64_t *seen, struct perr *e)
-{
-	if (req->json == NULL &&
-	    json_parse_text(req->body, req->bodylen, &req->json, e) == -1)
-		return -1;
-	return json_decode_object(req, req->json, fields, gostruct, out,
-	    seen, e);
-}
-
 static int
 keycmp(const void *a, const void *b)
 {
@@ -564,5 +548,171 @@ json_map_sorted(struct json_object *obj)
 		json_object_object_add(out, keys[i],
 		    json_object_get(json_object_object_get(obj, keys[i])));
 	free(keys);
+	return out;
+}
+
+/*
+ * Replace every NaN and infinity below v with null (json-c prints them
+ * bare, which no JSON client reads).  Returns how many were replaced.
+ */
+static int
+drop_nonfinite(struct json_object *v)
+{
+	struct json_object	*c;
+	size_t			 i;
+	int			 n = 0;
+
+	if (json_object_is_type(v, json_type_object)) {
+		json_object_object_foreach(v, k, ch) {
+			if (json_object_is_type(ch, json_type_double) &&
+			    !isfinite(json_object_get_double(ch))) {
+				json_object_object_add(v, k, NULL);
+				n++;
+			} else
+				n += drop_nonfinite(ch);
+		}
+	} else if (json_object_is_type(v, json_type_array)) {
+		for (i = 0; i < json_object_array_length(v); i++) {
+			c = json_object_array_get_idx(v, i);
+			if (json_object_is_type(c, json_type_double) &&
+			    !isfinite(json_object_get_double(c))) {
+				json_object_array_put_idx(v, i, NULL);
+				n++;
+			} else
+				n += drop_nonfinite(c);
+		}
+	}
+	return n;
+}
+
+/*
+ * How many bytes the rendering of s[0] takes, *adv set to how many
+ * bytes of s it consumes: Go's encoder writes each byte of invalid
+ * UTF-8 as \ufffd and U+2028/U+2029 as \u2028/\u2029.
+ */
+static size_t
+render_width(const char *s, size_t *adv, int pretty)
+{
+	size_t	k;
+
+	*adv = 1;
+	switch (s[0]) {
+	case '<':
+	case '>':
+	case '&':
+		return 6;
+	case '\t':
+		return pretty ? 4 : 1;
+	default:
+		break;
+	}
+	if ((unsigned char)s[0] < 0x80)
+		return 1;
+	if ((k = json_utf8_seq(s, strnlen(s, 4))) == 0)
+		return 6;
+	*adv = k;
+	if (k == 3 && memcmp(s, "\xe2\x80", 2) == 0 &&
+	    (s[2] == '\xa8' || s[2] == '\xa9'))
+		return 6;
+	return k;
+}
+
+/*
+ * Whether json-c's text s holds a bare NaN or Infinity: outside
+ * strings, json-c writes no other 'N' or 'I'.
+ */
+static int
+has_nonfinite(const char *s)
+{
+	int	instr = 0;
+
+	for (; *s != '\0'; s++) {
+		if (instr && *s == '\\' && s[1] != '\0')
+			s++;
+		else if (*s == '"')
+			instr = !instr;
+		else if (!instr && (*s == 'N' || *s == 'I'))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Render obj as Go's encoding/json would: compact, or as MarshalIndent
+ * with 4 spaces ("key": value, empty {} and [] on one line) and a
+ * final newline; '<', '>' and '&' become \u003c, \u003e, \u0026.
+ * The last line of defence for strict clients: invalid UTF-8 becomes
+ * \ufffd as Go writes it, and a NaN or infinity (which Go refuses to
+ * marshal and json-c prints bare) becomes null, with a warning; obj is
+ * changed in that case.  Returns a malloc'd string and its length.
+ */
+char *
+json_render(struct json_object *obj, int pretty, size_t *lenp)
+{
+	const char	*s;
+	char		*out, *w;
+	size_t		 n = 0, i, adv, k;
+	int		 flags;
+
+	flags = JSON_C_TO_STRING_NOSLASHESCAPE;
+	flags |= pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_PRETTY_TAB |
+	    JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN;
+	s = json_object_to_json_string_ext(obj, flags);
+	if (has_nonfinite(s)) {
+		log_warnx("reply: %d NaN or infinite number(s) sent as null",
+		    drop_nonfinite(obj));
+		s = json_object_to_json_string_ext(obj, flags);
+	}
+	for (i = 0; s[i]; i += adv)
+		n += render_width(s + i, &adv, pretty);
+	w = out = xmalloc(n + 2);
+	for (i = 0; s[i]; i += adv) {
+		/*
+		 * Go writes empty containers as {} and [] where json-c
+		 * breaks them over two lines.  A raw newline is always
+		 * formatting: json-c escapes those inside strings.
+		 */
+		if (pretty && (s[i] == '{' || s[i] == '[') && s[i + 1] == '\n') {
+			size_t	j = i + 2;
+
+			while (s[j] == '\t')
+				j++;
+			if (s[j] == (s[i] == '{' ? '}' : ']')) {
+				*w++ = s[i];
+				*w++ = s[j];
+				i = j;
+				adv = 1;
+				continue;
+			}
+		}
+		k = render_width(s + i, &adv, pretty);
+		switch (s[i]) {
+		case '<':
+			memcpy(w, "\\u003c", 6);
+			break;
+		case '>':
+			memcpy(w, "\\u003e", 6);
+			break;
+		case '&':
+			memcpy(w, "\\u0026", 6);
+			break;
+		case '\t':	/* only indentation: json-c escapes tabs */
+			memcpy(w, pretty ? "    " : "\t", k);
+			break;
+		default:
+			if (k == 6 && adv == 1)
+				memcpy(w, "\\ufffd", 6);
+			else if (k == 6)
+				memcpy(w, s[i + 2] == '\xa8' ? "\\u2028" :
+				    "\\u2029", 6);
+			else
+				memcpy(w, s + i, k);
+		}
+		w += k;
+	}
+	if (pretty)
+		*w++ = '\n';
+	*w = '\0';
+	*lenp = (size_t)(w - out);
 	return out;
 }

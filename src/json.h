@@ -11,7 +11,6 @@
 #include "portcullis.h"
 
 struct json_object;
-struct req;
 
 enum jtype {
 	J_STRING,	/* const char * (arena) */
@@ -30,9 +29,7 @@ struct jfield {
 	const char	*gotype;	/* Go type for error texts */
 };
 
-int	json_decode_body(struct req *, const struct jfield *, const char *,
-	    void *, uint64_t *, struct perr *) PC_MUSTCHECK;
-int	json_decode_object(struct req *, struct json_object *,
+int	json_decode(struct arena *, struct json_object *,
 	    const struct jfield *, const char *, void *, uint64_t *,
 	    struct perr *) PC_MUSTCHECK;
 int	json_parse_text(const char *, size_t, struct json_object **,
@@ -43,5 +40,6 @@ struct json_object *json_map_sorted(struct json_object *);
 const char	*json_number_text(struct json_object *);
 size_t	json_utf8_seq(const char *, size_t);
 const char	*json_type_go(struct json_object *);
+char		*json_render(struct json_object *, int, size_t *);
 
 #endif /* JSON_H */

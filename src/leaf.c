@@ -35,12 +35,11 @@
 #include "acl.h"
 #include "ca.h"
 #include "conf.h"
-#include "http.h"
 #include "leaf.h"
 #include "leafcache.h"
+#include "req.h"
 #include "spiffe.h"
 #include "store.h"
-#include "worker.h"
 #include "x509.h"
 
 /*

@@ -35,11 +35,8 @@
 #include <unistd.h>
 
 #include "portcullis.h"
-#include "acl.h"
-#include "acl_login.h"
-#include "ca.h"
 #include "conf.h"
-#include "leafcache.h"
+#include "hooks.h"
 #include "notify.h"
 #include "router.h"
 #include "store.h"
@@ -127,6 +124,7 @@ init_store(void)
 	struct store	*st;
 	struct perr	 e;
 	char		*path, *cid = NULL, *dc = NULL, uuid[37];
+	size_t		 i;
 
 	perr_clear(&e);
 	if (mkdir(conf->data_dir, 0700) == -1 && errno != EEXIST)
@@ -154,12 +152,9 @@ init_store(void)
 	} else if (dc != NULL && strcmp(dc, conf->datacenter) != 0)
 		log_warnx("datacenter is \"%s\" in the config but the store "
 		    "was created for \"%s\"", conf->datacenter, dc);
-	if (ca_bootstrap(st, conf, &e) == -1)
-		fatalx("connect CA bootstrap: %s", e.msg);
-	leafcache_init();
-	acl_login_init();	/* OIDC flows, failure counts */
-	if (acl_store_init(st, conf, &e) == -1)
-		fatalx("ACL bootstrap: %s", e.msg);
+	for (i = 0; i < nhooks; i++)
+		if (hooks[i].boot != NULL && hooks[i].boot(st, conf, &e) == -1)
+			fatalx("%s: %s", hooks[i].name, e.msg);
 	if (store_load_shared(st, &e) == -1)
 		fatalx("store: %s", e.msg);
 	free(cid);
@@ -249,7 +244,8 @@ reap(int stopping)
 {
 	pid_t	pid;
 	int	status, i;
-	int64_t	lived, held;
+	size_t	h;
+	int64_t	lived;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (i = 0; i < NOTIFY_MAX_WORKERS; i++)
@@ -260,11 +256,10 @@ reap(int stopping)
 		slots[i].pid = 0;
 		/* Its parked queries died with it (notify_commit()). */
 		__atomic_store_n(&store_shared->parked[i], 0, __ATOMIC_SEQ_CST);
-		/* And the CSR signings it had in flight (ca.c). */
-		if ((held = ca_worker_gone(i)) > 0)
-			log_warnx("worker %d (pid %d) died signing; gave back "
-			    "%" PRId64 " CSRMaxConcurrent share(s)", i,
-			    (int)pid, held);
+		/* And what the families kept for it (the CA's signings). */
+		for (h = 0; h < nhooks; h++)
+			if (hooks[h].worker_gone != NULL)
+				hooks[h].worker_gone(i, (int)pid);
 		if (stopping)
 			continue;
 		if (slots[i].retiring) {

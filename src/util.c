@@ -14,6 +14,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
 #include "portcullis.h"
 #include "util.h"
 
@@ -338,4 +341,89 @@ mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decode s in place (and '+' as space when plus).  Returns 0,
+ * or -1 for a malformed escape (Go's url parsing rejects those too).
+ */
+int
+url_decode(char *s, int plus)
+{
+	char	*w = s;
+	int	 h, l;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '%') {
+			if ((h = hexval((unsigned char)s[1])) < 0 ||
+			    (l = hexval((unsigned char)s[2])) < 0)
+				return -1;
+			*w++ = (char)(h << 4 | l);
+			s += 2;
+		} else if (*s == '+' && plus)
+			*w++ = ' ';
+		else
+			*w++ = *s;
+	}
+	*w = '\0';
+	return 0;
+}
+
+static void
+b64(const unsigned char *in, size_t n, char *out)
+{
+	static const char	 tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t			 i;
+	uint32_t		 v;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		*out++ = tab[v >> 18 & 63];
+		*out++ = tab[v >> 12 & 63];
+		*out++ = tab[v >> 6 & 63];
+		*out++ = tab[v & 63];
+	}
+	if (i < n) {
+		v = (uint32_t)in[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)in[i + 1] << 8;
+		*out++ = tab[v >> 18 & 63];
+		*out++ = tab[v >> 12 & 63];
+		*out++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
+		*out++ = '=';
+	}
+	*out = '\0';
+}
+
+/*
+ * Base64 (standard alphabet, padded) of the SHA-256 of the
+ * concatenation of parts, NULL parts skipped: 44 characters and a NUL
+ * in out.  A digest for keys and ACL object hashes; not a MAC.
+ */
+void
+digest_b64(const char *const *parts, size_t n, char out[64])
+{
+	gnutls_hash_hd_t	h;
+	unsigned char		dig[32];
+	size_t			i;
+
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+		fatalx("gnutls_hash_init");
+	for (i = 0; i < n; i++)
+		if (parts[i] != NULL)
+			gnutls_hash(h, parts[i], strlen(parts[i]));
+	gnutls_hash_deinit(h, dig);
+	b64(dig, sizeof(dig), out);
 }

@@ -84,6 +84,7 @@
 #include "portcullis.h"
 #include "blocking.h"
 #include "conf.h"
+#include "hooks.h"
 #include "http.h"
 #include "notify.h"
 #include "store.h"
@@ -436,6 +437,9 @@ worker_main(struct conf *conf, int slot, int listen_fd)
 	mallopt(M_TRIM_THRESHOLD, MALLOC_TRIM);
 	mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP);
 	notify_worker_init(slot);
+	for (i = 0; i < (int)nhooks; i++)
+		if (hooks[i].worker_start != NULL)
+			hooks[i].worker_start(slot);
 	srandom((unsigned)(time(NULL) ^ getpid()));
 
 	if (FCGX_Init() != 0)

@@ -11,7 +11,6 @@
 #include <json-c/json.h>
 
 #include "portcullis.h"
-#include "http.h"
 #include "json.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -38,25 +37,26 @@ static const struct jfield fields[] = {
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
-	struct req	 req;
-	struct target	 t;
-	struct perr	 e;
-	char		*buf;
+	struct arena		*a;
+	struct json_object	*v = NULL;
+	struct target		 t;
+	struct perr		 e;
+	char			*buf;
+	int			 rc;
 
 	buf = malloc(len + 1);
 	memcpy(buf, data, len);
 	buf[len] = '\0';
-	memset(&req, 0, sizeof(req));
 	memset(&t, 0, sizeof(t));
-	req.arena = arena_new();
-	req.body = buf;
-	req.bodylen = len;
+	a = arena_new();
 	perr_clear(&e);
-	if (json_decode_body(&req, fields, "fuzz.Target", &t, NULL, &e) == -1 &&
-	    (e.status != 400 || e.msg[0] == '\0'))
+	rc = json_parse_text(buf, len, &v, &e);
+	if (rc == 0)
+		rc = json_decode(a, v, fields, "fuzz.Target", &t, NULL, &e);
+	if (rc == -1 && (e.status != 400 || e.msg[0] == '\0'))
 		abort();
-	json_object_put(req.json);
-	arena_free(req.arena);
+	json_object_put(v);
+	arena_free(a);
 	free(buf);
 	return 0;
 }

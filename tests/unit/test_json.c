@@ -17,8 +17,8 @@
 #include <json-c/json.h>
 
 #include "portcullis.h"
-#include "http.h"
 #include "json.h"
+#include "req.h"
 #include "tap.h"
 
 struct target {
@@ -84,20 +84,23 @@ static const struct {
 static void
 test_decode(void)
 {
-	struct req	 req;
-	struct target	 t;
-	struct perr	 e;
-	size_t		 i;
-	int		 rc;
+	struct arena		*a;
+	struct json_object	*v;
+	struct target		 t;
+	struct perr		 e;
+	size_t			 i;
+	int			 rc;
 
+	/* The pure decoder: a body, an arena, no request. */
 	for (i = 0; i < sizeof(decode_cases) / sizeof(decode_cases[0]); i++) {
-		memset(&req, 0, sizeof(req));
 		memset(&t, 0, sizeof(t));
-		req.arena = arena_new();
-		req.body = arena_strdup(req.arena, decode_cases[i].body);
-		req.bodylen = strlen(req.body);
+		a = arena_new();
+		v = NULL;
 		perr_clear(&e);
-		rc = json_decode_body(&req, fields, "pkg.T", &t, NULL, &e);
+		rc = json_parse_text(decode_cases[i].body,
+		    strlen(decode_cases[i].body), &v, &e);
+		if (rc == 0)
+			rc = json_decode(a, v, fields, "pkg.T", &t, NULL, &e);
 		if (*decode_cases[i].err == '\0')
 			ok(rc == 0, "decodes %s", decode_cases[i].body);
 		else
@@ -106,8 +109,8 @@ test_decode(void)
 		if (rc == -1 && strcmp(decode_cases[i].err, "!") != 0)
 			is_str(e.msg, decode_cases[i].err, "  text of %s",
 			    decode_cases[i].body);
-		json_object_put(req.json);
-		arena_free(req.arena);
+		json_object_put(v);
+		arena_free(a);
 	}
 }
 
@@ -124,7 +127,7 @@ test_big_int_in_map(void)
 
 	ok(json_parse_text(body, strlen(body), &v, &e) == 0,
 	    "parses integers beyond int64");
-	out = http_render_json(v, 0, &len);
+	out = json_render(v, 0, &len);
 	is_str(out, body, "and renders them as written");
 	ok(json_object_is_type(json_object_object_get(v, "a"),
 	    json_type_double), "a number beyond int64 is a double");
@@ -145,8 +148,8 @@ test_decode_utf8(void)
 	req.arena = arena_new();
 	req.body = arena_strdup(req.arena, "{\"S\": \"a\xff\xfe\xc3\xa9\"}");
 	req.bodylen = strlen(req.body);
-	ok(json_decode_body(&req, fields, "pkg.T", &t, NULL, &e) == 0,
-	    "decodes a string with invalid UTF-8");
+	ok(req_decode_body(&req, fields, "pkg.T", &t, NULL, &e) == 0,
+	    "decodes a request body with invalid UTF-8");
 	is_str(t.s, "a\xef\xbf\xbd\xef\xbf\xbd\xc3\xa9",
 	    "each invalid byte became U+FFFD, valid ones stay");
 	json_object_put(req.json);
@@ -200,7 +203,7 @@ test_render(void)
 
 	for (i = 0; i < sizeof(render_cases) / sizeof(render_cases[0]); i++) {
 		o = json_object_new_string(render_cases[i].in);
-		out = http_render_json(o, 0, &len);
+		out = json_render(o, 0, &len);
 		is_str(out, render_cases[i].out, "renders case %zu", i);
 		is_int(len, strlen(render_cases[i].out), "  its length");
 		free(out);
@@ -209,7 +212,7 @@ test_render(void)
 	/* A key with invalid UTF-8, pretty. */
 	o = json_object_new_object();
 	json_object_object_add(o, "k\xff", json_object_new_array());
-	out = http_render_json(o, 1, &len);
+	out = json_render(o, 1, &len);
 	is_str(out, "{\n    \"k\\ufffd\": []\n}\n",
 	    "renders an invalid key as \\ufffd, pretty");
 	free(out);
@@ -232,7 +235,7 @@ test_render_nonfinite(void)
 	json_object_array_add(a, json_object_new_double(-INFINITY));
 	json_object_array_add(a, json_object_new_double(1.5));
 	json_object_object_add(o, "a", a);
-	out = http_render_json(o, 0, &len);
+	out = json_render(o, 0, &len);
 	is_str(out, "{\"n\":null,\"S\":\"NaN\",\"a\":[null,null,1.5]}",
 	    "NaN and infinities are rendered as null");
 	free(out);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "portcullis.h"
+#include "hooks.h"
 #include "http.h"
 #include "router.h"
 #include "tap.h"
@@ -201,5 +202,14 @@ main(void)
 			    ":id of %s", cases[i].path);
 	}
 	arena_free(a);
+
+	/* The lifecycle table beside it: every row named and doing work. */
+	ok(nhooks > 0, "the lifecycle hook table has rows");
+	for (i = 0; i < nhooks; i++)
+		ok(hooks[i].name != NULL && (hooks[i].boot != NULL ||
+		    hooks[i].worker_start != NULL ||
+		    hooks[i].worker_gone != NULL),
+		    "hook %zu (%s) is named and runs something", i,
+		    hooks[i].name ? hooks[i].name : "?");
 	return tap_done();
 }

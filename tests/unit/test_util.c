@@ -12,6 +12,7 @@
 #include "portcullis.h"
 #include "conf.h"
 #include "http.h"
+#include "json.h"
 #include "router.h"
 #include "util.h"
 #include "worker.h"
@@ -176,6 +177,17 @@ main(void)
 	time_rfc3339_nano(&ts, buf);
 	is_str(buf, "2018-05-21T16:51:27Z", "RFC3339Nano whole seconds");
 
+	{
+		const char	*abc[] = { "abc" }, *split[] = { "a", NULL, "bc" };
+		char		 d1[64], d2[64];
+
+		digest_b64(abc, 1, d1);
+		is_str(d1, "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=",
+		    "digest_b64 is base64 of SHA-256");
+		digest_b64(split, 3, d2);
+		is_str(d2, d1, "digest_b64 hashes the concatenation, NULL skipped");
+	}
+
 	strcpy(buf, "a%20b+c%2Fd");
 	ok(url_decode(buf, 1) == 0 && strcmp(buf, "a b c/d") == 0,
 	    "query decoding: %%20, + and %%2F");
@@ -264,14 +276,14 @@ main(void)
 
 		o = json_tokener_parse("{\"a\":[1,2],\"b\":{},\"c\":[],"
 		    "\"d\":{\"x\":\"<y>\"},\"e\":null}");
-		txt = http_render_json(o, 1, &len);
+		txt = json_render(o, 1, &len);
 		is_str(txt, "{\n    \"a\": [\n        1,\n        2\n    ],\n"
 		    "    \"b\": {},\n    \"c\": [],\n    \"d\": {\n"
 		    "        \"x\": \"\\u003cy\\u003e\"\n    },\n"
 		    "    \"e\": null\n}\n", "pretty output is Go's MarshalIndent");
 		ok(len == strlen(txt), "rendered length");
 		free(txt);
-		txt = http_render_json(o, 0, &len);
+		txt = json_render(o, 0, &len);
 		is_str(txt, "{\"a\":[1,2],\"b\":{},\"c\":[],\"d\":"
 		    "{\"x\":\"\\u003cy\\u003e\"},\"e\":null}",
 		    "compact output is Go's Marshal");
