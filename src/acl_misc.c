@@ -27,7 +27,6 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
-#include <sqlite3.h>
 
 #include "portcullis.h"
 #include "acl.h"
@@ -51,7 +50,7 @@ static int
 token_insert(struct store *s, const char *accessor, const char *secret,
     const char *description, const char *policies, struct perr *e)
 {
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 	const char	*parts[3];
 	char		 hash[64], now[40];
 
@@ -87,14 +86,14 @@ static int
 exists(struct store *s, enum sql_id id, const char *param, const char *v,
     struct perr *e)
 {
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 	int		 rc;
 
 	if ((st = store_stmt(s, id)) == NULL)
 		return perr_set(e, 500, "internal store error");
 	store_bind_text(st, param, v);
 	rc = store_step(s, st, e);
-	sqlite3_reset(st);
+	store_reset(st);
 	return rc;
 }
 
@@ -190,7 +189,7 @@ abort:
 int
 acl_reap(struct store *s, struct perr *e)
 {
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 	int		 n;
 
 	if (store_begin(s, e) == -1)
@@ -204,7 +203,7 @@ acl_reap(struct store *s, struct perr *e)
 		store_rollback(s);
 		return -1;
 	}
-	n = sqlite3_changes(sqlite3_db_handle(st));
+	n = (int)store_changes(st);
 	if (n == 0) {
 		store_rollback(s);
 		return 0;

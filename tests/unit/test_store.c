@@ -27,7 +27,7 @@ test_checkpoints(const char *path, struct store *s)
 {
 	struct store	*ck, *rd;
 	struct perr	 e;
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 	char		 k[32], *v = NULL;
 	time_t		 t0;
 	int		 i, n, before, after, failed = 0;
@@ -55,7 +55,7 @@ test_checkpoints(const char *path, struct store *s)
 	    "size (%d frames): none checkpointed it", n);
 	ok(time(NULL) - t0 <= 2, "a reader holding the WAL does not stall "
 	    "the catch-up pass (and the writers behind it)");
-	sqlite3_reset(st);
+	store_reset(st);
 	ok(store_checkpoint(ck) >= STORE_CKPT_CATCHUP, "with the reader gone, "
 	    "the catch-up pass completes");
 	ok(store_begin(s, &e) == 0 && store_meta_put(s, "after", "x",
