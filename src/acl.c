@@ -45,6 +45,7 @@
 
 #include "portcullis.h"
 #include "acl.h"
+#include "acl_db.h"
 #include "conf.h"
 #include "http.h"
 #include "intention.h"
@@ -985,7 +986,7 @@ maybe_reap(struct req *req, const struct acl_snap *s)
 	last_reap_ms = now_ms;
 	pthread_mutex_unlock(&reap_mtx);
 	perr_clear(&e);
-	if (acl_reap(req->store, &e) == -1)
+	if (acl_reap(req->store, acl_now_ns(), &e) == -1)
 		log_warnx("acl: reaping expired tokens: %s", e.msg);
 }
 
