@@ -42,10 +42,10 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <json-c/json.h>
-#include <sqlite3.h>
 
 #include "portcullis.h"
 #include "acl.h"
+#include "acl_db.h"
 #include "conf.h"
 #include "json.h"
 #include "req.h"
@@ -218,7 +218,7 @@ acl_entmeta_query(struct req *req, struct perr *e)
 /* Rows.                                                              */
 
 static struct json_object *
-col_json(sqlite3_stmt *st, int c)
+col_json(struct store_q *st, int c)
 {
 	const char	*s = store_col_text(st, c);
 
@@ -229,7 +229,7 @@ col_json(sqlite3_stmt *st, int c)
 void
 acl_token_from_row(struct acl_token *t, void *row)
 {
-	sqlite3_stmt	*st = row;
+	struct store_q	*st = row;
 
 	memset(t, 0, sizeof(*t));
 	t->accessor_id = store_col_dup(st, 0);
@@ -239,15 +239,15 @@ acl_token_from_row(struct acl_token *t, void *row)
 	t->roles = col_json(st, 4);
 	t->svcids = col_json(st, 5);
 	t->nodeids = col_json(st, 6);
-	t->local = sqlite3_column_int(st, 7);
+	t->local = (int)store_col_int(st, 7);
 	t->auth_method = store_col_dup(st, 8);
 	t->expiration_time = store_col_dup(st, 9);
-	t->expiration_ns = sqlite3_column_type(st, 10) == SQLITE_NULL ?
-	    INT64_MAX : sqlite3_column_int64(st, 10);
+	t->expiration_ns = store_col_isnull(st, 10) ?
+	    INT64_MAX : store_col_int(st, 10);
 	t->create_time = store_col_dup(st, 11);
 	t->hash = store_col_dup(st, 12);
-	t->create_index = (uint64_t)sqlite3_column_int64(st, 13);
-	t->modify_index = (uint64_t)sqlite3_column_int64(st, 14);
+	t->create_index = (uint64_t)store_col_int(st, 13);
+	t->modify_index = (uint64_t)store_col_int(st, 14);
 }
 
 /* Free what t owns (not t).  Accepts a zeroed token. */
@@ -272,7 +272,7 @@ acl_token_clear(struct acl_token *t)
 void
 acl_policy_from_row(struct acl_policy *p, void *row)
 {
-	sqlite3_stmt	*st = row;
+	struct store_q	*st = row;
 
 	memset(p, 0, sizeof(*p));
 	p->id = store_col_dup(st, 0);
@@ -281,8 +281,8 @@ acl_policy_from_row(struct acl_policy *p, void *row)
 	p->rules = store_col_dup(st, 3);
 	p->datacenters = col_json(st, 4);
 	p->hash = store_col_dup(st, 5);
-	p->create_index = (uint64_t)sqlite3_column_int64(st, 6);
-	p->modify_index = (uint64_t)sqlite3_column_int64(st, 7);
+	p->create_index = (uint64_t)store_col_int(st, 6);
+	p->modify_index = (uint64_t)store_col_int(st, 7);
 }
 
 void
@@ -301,7 +301,7 @@ acl_policy_clear(struct acl_policy *p)
 void
 acl_role_from_row(struct acl_role *r, void *row)
 {
-	sqlite3_stmt	*st = row;
+	struct store_q	*st = row;
 
 	memset(r, 0, sizeof(*r));
 	r->id = store_col_dup(st, 0);
@@ -311,8 +311,8 @@ acl_role_from_row(struct acl_role *r, void *row)
 	r->svcids = col_json(st, 4);
 	r->nodeids = col_json(st, 5);
 	r->hash = store_col_dup(st, 6);
-	r->create_index = (uint64_t)sqlite3_column_int64(st, 7);
-	r->modify_index = (uint64_t)sqlite3_column_int64(st, 8);
+	r->create_index = (uint64_t)store_col_int(st, 7);
+	r->modify_index = (uint64_t)store_col_int(st, 8);
 }
 
 void
@@ -368,7 +368,7 @@ static int
 load_rows(struct store *st, enum sql_id id, void **v, size_t *n, size_t sz,
     void (*fill)(void *, void *), struct perr *e)
 {
-	sqlite3_stmt	*q;
+	struct store_q	*q;
 	size_t		 cap = 0;
 	int		 rc;
 
@@ -384,7 +384,7 @@ load_rows(struct store *st, enum sql_id id, void **v, size_t *n, size_t sz,
 		fill((char *)*v + *n * sz, q);
 		(*n)++;
 	}
-	sqlite3_reset(q);
+	store_reset(q);
 	return rc;
 }
 
@@ -947,7 +947,7 @@ maybe_reap(struct req *req, const struct acl_snap *s)
 	last_reap_ms = now_ms;
 	pthread_mutex_unlock(&reap_mtx);
 	perr_clear(&e);
-	if (acl_reap(req->store, &e) == -1)
+	if (acl_reap(req->store, acl_now_ns(), &e) == -1)
 		log_warnx("acl: reaping expired tokens: %s", e.msg);
 }
 

@@ -160,7 +160,6 @@ int	acl_entmeta_query(struct req *, struct perr *) PC_MUSTCHECK;
 /* Store start-up (acl_misc.c): builtins, anonymous, initial_management. */
 int	acl_store_init(struct store *, const struct conf *, struct perr *)
 	    PC_MUSTCHECK;
-int	acl_reap(struct store *, struct perr *) PC_MUSTCHECK;
 
 int	acl_policy_write(struct store *, const char *, const char *,
 	    const char *, const char *, const char *, struct perr *)

@@ -25,7 +25,6 @@
 #include <string.h>
 
 #include <json-c/json.h>
-#include <sqlite3.h>
 
 #include "portcullis.h"
 #include "acl.h"
@@ -108,7 +107,7 @@ name_valid(const char *s)
 }
 
 static char *
-col(struct req *req, sqlite3_stmt *st, int c)
+col(struct req *req, struct store_q *st, int c)
 {
 	const char	*v = store_col_text(st, c);
 
@@ -116,7 +115,7 @@ col(struct req *req, sqlite3_stmt *st, int c)
 }
 
 static struct am_row *
-row_read(struct req *req, sqlite3_stmt *st)
+row_read(struct req *req, struct store_q *st)
 {
 	struct am_row	*r;
 
@@ -125,11 +124,11 @@ row_read(struct req *req, sqlite3_stmt *st)
 	r->type = col(req, st, 1);
 	r->display_name = col(req, st, 2);
 	r->description = col(req, st, 3);
-	r->max_token_ttl = sqlite3_column_int64(st, 4);
+	r->max_token_ttl = store_col_int(st, 4);
 	r->token_locality = col(req, st, 5);
 	r->config = col(req, st, 6);
-	r->create_index = (uint64_t)sqlite3_column_int64(st, 7);
-	r->modify_index = (uint64_t)sqlite3_column_int64(st, 8);
+	r->create_index = (uint64_t)store_col_int(st, 7);
+	r->modify_index = (uint64_t)store_col_int(st, 8);
 	return r;
 }
 
@@ -142,7 +141,7 @@ int
 acl_auth_method_get(struct req *req, const char *name, struct am_row **out,
     struct perr *e)
 {
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 	int		 rc;
 
 	*out = NULL;
@@ -151,7 +150,7 @@ acl_auth_method_get(struct req *req, const char *name, struct am_row **out,
 	store_bind_text(st, ":name", name);
 	if ((rc = store_step(req->store, st, e)) == 1)
 		*out = row_read(req, st);
-	sqlite3_reset(st);
+	store_reset(st);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -286,7 +285,7 @@ am_set(struct req *req, const char *url, struct perr *e)
 	struct am_in		 in;
 	struct am_row		*old = NULL, *now = NULL;
 	struct authmethod	*m = NULL;
-	sqlite3_stmt		*st;
+	struct store_q		*st;
 	const char		*type, *cfgtext = NULL;
 	char			 a[64], b[64];
 	int64_t			 ttl;
@@ -454,14 +453,14 @@ static int
 del(struct req *req, enum sql_id q, const char *name, int *changed,
     struct perr *e)
 {
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 
 	if ((st = store_stmt(req->store, q)) == NULL)
 		return perr_set(e, 500, "internal store error");
 	store_bind_text(st, ":name", name);
 	if (store_step(req->store, st, e) < 0)
 		return -1;
-	*changed = sqlite3_changes(sqlite3_db_handle(st));
+	*changed = (int)store_changes(st);
 	return 0;
 }
 
@@ -515,7 +514,7 @@ int
 acl_auth_method_list(struct req *req, struct perr *e)
 {
 	struct json_object	*arr;
-	sqlite3_stmt		*st;
+	struct store_q		*st;
 	int			 rc;
 
 	req->index = store_index(TBL_ACL_AUTH_METHODS);
@@ -524,7 +523,7 @@ acl_auth_method_list(struct req *req, struct perr *e)
 	arr = json_object_new_array();
 	while ((rc = store_step(req->store, st, e)) == 1)
 		json_object_array_add(arr, am_json(row_read(req, st), 1));
-	sqlite3_reset(st);
+	store_reset(st);
 	if (rc < 0) {
 		json_object_put(arr);
 		return -1;

@@ -26,7 +26,6 @@
 #include <strings.h>
 
 #include <json-c/json.h>
-#include <sqlite3.h>
 
 #include "portcullis.h"
 #include "acl.h"
@@ -155,7 +154,7 @@ compute_name(struct req *req, enum bind_type t, const char *tmpl,
 }
 
 static const char *
-col(struct req *req, sqlite3_stmt *st, int c)
+col(struct req *req, struct store_q *st, int c)
 {
 	const char	*v = store_col_text(st, c);
 
@@ -163,7 +162,7 @@ col(struct req *req, sqlite3_stmt *st, int c)
 }
 
 static struct br_row *
-row_read(struct req *req, sqlite3_stmt *st)
+row_read(struct req *req, struct store_q *st)
 {
 	struct br_row	*r;
 
@@ -175,8 +174,8 @@ row_read(struct req *req, sqlite3_stmt *st)
 	r->bind_type = col(req, st, 4);
 	r->bind_name = col(req, st, 5);
 	r->bind_vars = col(req, st, 6);
-	r->create_index = (uint64_t)sqlite3_column_int64(st, 7);
-	r->modify_index = (uint64_t)sqlite3_column_int64(st, 8);
+	r->create_index = (uint64_t)store_col_int(st, 7);
+	r->modify_index = (uint64_t)store_col_int(st, 8);
 	return r;
 }
 
@@ -184,7 +183,7 @@ static int
 rule_get(struct req *req, const char *id, struct br_row **out,
     struct perr *e)
 {
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 	int		 rc;
 
 	*out = NULL;
@@ -193,7 +192,7 @@ rule_get(struct req *req, const char *id, struct br_row **out,
 	store_bind_text(st, ":id", id);
 	if ((rc = store_step(req->store, st, e)) == 1)
 		*out = row_read(req, st);
-	sqlite3_reset(st);
+	store_reset(st);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -352,7 +351,7 @@ br_set(struct req *req, const char *url, struct perr *e)
 	struct br_in	 in;
 	struct br_row	*old = NULL, *now = NULL;
 	struct am_row	*am;
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 	const char	*bv, *method = NULL;
 	char		 id[37];
 	size_t		 i;
@@ -514,7 +513,7 @@ acl_binding_rule_list(struct req *req, struct perr *e)
 {
 	const char		*m = req_query(req, "authmethod");
 	struct json_object	*arr;
-	sqlite3_stmt		*st;
+	struct store_q		*st;
 	int			 rc;
 
 	req->index = store_index(TBL_ACL_BINDING_RULES);
@@ -528,7 +527,7 @@ acl_binding_rule_list(struct req *req, struct perr *e)
 	arr = json_object_new_array();
 	while ((rc = store_step(req->store, st, e)) == 1)
 		json_object_array_add(arr, br_json(row_read(req, st)));
-	sqlite3_reset(st);
+	store_reset(st);
 	if (rc < 0) {
 		json_object_put(arr);
 		return -1;
@@ -553,7 +552,7 @@ static int
 id_by_name(struct req *req, enum sql_id q, const char *name,
     const char **id, struct perr *e)
 {
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 	int		 rc;
 
 	*id = NULL;
@@ -562,7 +561,7 @@ id_by_name(struct req *req, enum sql_id q, const char *name,
 	store_bind_text(st, ":name", name);
 	if ((rc = store_step(req->store, st, e)) == 1)
 		*id = arena_strdup(req->arena, store_col_text(st, 0));
-	sqlite3_reset(st);
+	store_reset(st);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -599,7 +598,7 @@ acl_binding_rule_bind(struct req *req, const struct am_row *am,
 	struct json_object	*svc = NULL, *nod = NULL, *o;
 	struct br_row		*r;
 	struct bexpr		*x;
-	sqlite3_stmt		*st;
+	struct store_q		*st;
 	const char		*name, *oid;
 	struct br_row		**rules = NULL;
 	struct perr		 ce;
@@ -614,7 +613,7 @@ acl_binding_rule_bind(struct req *req, const struct am_row *am,
 		rules = xrealloc(rules, (n + 1) * sizeof(*rules));
 		rules[n++] = row_read(req, st);
 	}
-	sqlite3_reset(st);
+	store_reset(st);
 	if (rc < 0)
 		goto fail;
 	for (i = 0; i < n; i++) {

@@ -83,7 +83,6 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
 #include <json-c/json.h>
-#include <sqlite3.h>
 
 #include "portcullis.h"
 #include "acl.h"
@@ -757,7 +756,7 @@ acl_logout(struct req *req, struct perr *e)
 	struct attempt		 a;
 	struct acl_snap		*s;
 	const struct acl_token	*t;
-	sqlite3_stmt		*st;
+	struct store_q		*st;
 	const char		*secret, *acc, *method;
 
 	attempt_init(req, &a, "logout", NULL);

@@ -10,8 +10,7 @@
  * acl_store_init() runs in the master before the workers start: it
  * creates the builtin policies and the anonymous token on first start,
  * and the acl.tokens.initial_management token when configured (that
- * creation counts as the bootstrap, acl.md §2).  acl_reap() deletes
- * expired tokens.
+ * creation counts as the bootstrap, acl.md §2).
  *
  * Bootstrap state: meta key "acl_bootstrap_index" holds the reset
  * index; the operator allows a new bootstrap by writing that number
@@ -27,7 +26,6 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
-#include <sqlite3.h>
 
 #include "portcullis.h"
 #include "acl.h"
@@ -50,7 +48,7 @@ static int
 token_insert(struct store *s, const char *accessor, const char *secret,
     const char *description, const char *policies, struct perr *e)
 {
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 	const char	*parts[3];
 	char		 hash[64], now[40];
 
@@ -86,14 +84,14 @@ static int
 exists(struct store *s, enum sql_id id, const char *param, const char *v,
     struct perr *e)
 {
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 	int		 rc;
 
 	if ((st = store_stmt(s, id)) == NULL)
 		return perr_set(e, 500, "internal store error");
 	store_bind_text(st, param, v);
 	rc = store_step(s, st, e);
-	sqlite3_reset(st);
+	store_reset(st);
 	return rc;
 }
 
@@ -183,36 +181,6 @@ abort:
 	free(bidx);
 	store_rollback(s);
 	return -1;
-}
-
-/* Delete every expired token in one transaction.  0 or -1 (500). */
-int
-acl_reap(struct store *s, struct perr *e)
-{
-	sqlite3_stmt	*st;
-	int		 n;
-
-	if (store_begin(s, e) == -1)
-		return -1;
-	if ((st = store_stmt(s, SQL_ACL_TOKEN_REAP)) == NULL) {
-		store_rollback(s);
-		return perr_set(e, 500, "internal store error");
-	}
-	store_bind_int(st, ":now", acl_now_ns());
-	if (store_step(s, st, e) < 0) {
-		store_rollback(s);
-		return -1;
-	}
-	n = sqlite3_changes(sqlite3_db_handle(st));
-	if (n == 0) {
-		store_rollback(s);
-		return 0;
-	}
-	store_touch(s, TBL_ACL_TOKENS);
-	if (store_commit(s, e) == -1)
-		return -1;
-	log_info("acl: removed %d expired token%s", n, n == 1 ? "" : "s");
-	return 0;
 }
 
 /*

@@ -20,7 +20,6 @@
 #include <strings.h>
 
 #include <json-c/json.h>
-#include <sqlite3.h>
 
 #include "portcullis.h"
 #include "acl.h"
@@ -87,7 +86,7 @@ is_builtin(const char *id)
 }
 
 static void
-policy_fill(void *out, sqlite3_stmt *row)
+policy_fill(void *out, struct store_q *row)
 {
 	acl_policy_from_row(out, row);
 }
@@ -112,7 +111,7 @@ acl_policy_write(struct store *s, const char *id, const char *name,
     const char *description, const char *rules, const char *dcs,
     struct perr *e)
 {
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 	const char	*parts[5];
 	char		 hash[64];
 
@@ -346,7 +345,7 @@ acl_policy_delete(struct req *req, struct perr *e)
 {
 	const char		*id = req_param(req, "id");
 	struct acl_policy	 old;
-	sqlite3_stmt		*st;
+	struct store_q		*st;
 	int			 found;
 
 	if (acl_uuid_lookup(id, "failed acl policy lookup", e) == -1)

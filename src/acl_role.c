@@ -20,7 +20,6 @@
 #include <strings.h>
 
 #include <json-c/json.h>
-#include <sqlite3.h>
 
 #include "portcullis.h"
 #include "acl.h"
@@ -74,7 +73,7 @@ name_valid(const char *s)
 }
 
 static void
-role_fill(void *out, sqlite3_stmt *row)
+role_fill(void *out, struct store_q *row)
 {
 	acl_role_from_row(out, row);
 }
@@ -113,7 +112,7 @@ role_set(struct req *req, const char *id, struct perr *e)
 	struct role_in		 in;
 	struct acl_role		 old, other;
 	struct json_object	*pols = NULL, *svc = NULL, *nod = NULL;
-	sqlite3_stmt		*st;
+	struct store_q		*st;
 	const char		*parts[8], *pt, *st_, *nt;
 	char			 newid[37], hash[64];
 	int			 found, ofound = 0;

@@ -24,7 +24,6 @@
 #include <strings.h>
 
 #include <json-c/json.h>
-#include <sqlite3.h>
 
 #include "portcullis.h"
 #include "acl.h"
@@ -176,7 +175,7 @@ acl_links_resolve(struct req *req, struct json_object *in, int kind,
     struct json_object **out, struct perr *e)
 {
 	struct link_in	 l;
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 	const char	*what = kind == 1 ? "role" : "policy";
 	size_t		 i;
 	int		 rc;
@@ -205,7 +204,7 @@ acl_links_resolve(struct req *req, struct json_object *in, int kind,
 			json_object_array_add(*out, json_object_new_string(
 			    store_col_text(st, 0)));
 		}
-		sqlite3_reset(st);
+		store_reset(st);
 		if (rc == -1)
 			goto fail;
 		if (rc == 0) {
@@ -400,7 +399,7 @@ token_w_clear(struct token_w *w)
 static int
 token_write(struct req *req, const struct token_w *w, struct perr *e)
 {
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 	const char	*parts[16];
 	const char	*pol, *rol, *svc, *nod;
 	char		 hash[64], exp[40];
@@ -447,7 +446,7 @@ token_write(struct req *req, const struct token_w *w, struct perr *e)
 }
 
 static void
-token_fill(void *out, sqlite3_stmt *row)
+token_fill(void *out, struct store_q *row)
 {
 	acl_token_from_row(out, row);
 }
@@ -469,7 +468,7 @@ static int
 check_new_id(struct req *req, const char *v, const char *field,
     struct perr *e)
 {
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 	int		 rc;
 
 	if (strncmp(v, ACL_RESERVED_PREFIX, strlen(ACL_RESERVED_PREFIX)) == 0)
@@ -482,7 +481,7 @@ check_new_id(struct req *req, const char *v, const char *field,
 		return perr_set(e, 500, "internal store error");
 	store_bind_text(st, ":v", v);
 	rc = store_step(req->store, st, e);
-	sqlite3_reset(st);
+	store_reset(st);
 	if (rc == -1)
 		return -1;
 	if (rc == 1)
@@ -495,7 +494,7 @@ check_new_id(struct req *req, const char *v, const char *field,
 static int
 fresh_id(struct req *req, char out[37], struct perr *e)
 {
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 	int		 rc;
 
 	do {
@@ -505,7 +504,7 @@ fresh_id(struct req *req, char out[37], struct perr *e)
 			return perr_set(e, 500, "internal store error");
 		store_bind_text(st, ":v", out);
 		rc = store_step(req->store, st, e);
-		sqlite3_reset(st);
+		store_reset(st);
 	} while (rc == 1 || strncmp(out, ACL_RESERVED_PREFIX,
 	    strlen(ACL_RESERVED_PREFIX)) == 0);
 	return rc;
@@ -1129,7 +1128,7 @@ acl_token_delete(struct req *req, struct perr *e)
 {
 	const char	*id = req_param(req, "id");
 	struct acl_token old;
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 	int		 found;
 
 	if (id == NULL || !uuid_valid(id))

@@ -33,12 +33,12 @@
 #include "x509.h"
 
 static int
-exec_stmt(struct store *st, sqlite3_stmt *s, struct perr *e)
+exec_stmt(struct store *st, struct store_q *s, struct perr *e)
 {
 	int	rc;
 
 	rc = store_step(st, s, e);
-	sqlite3_reset(s);
+	store_reset(s);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -52,7 +52,7 @@ exec_stmt(struct store *st, sqlite3_stmt *s, struct perr *e)
 int
 ca_db_serial_next(struct store *st, uint64_t *out, struct perr *e)
 {
-	sqlite3_stmt	*s;
+	struct store_q	*s;
 
 	if ((s = store_stmt(st, SQL_CA_SERIAL_NEXT)) == NULL)
 		return perr_set(e, 500, "internal store error");
@@ -60,8 +60,8 @@ ca_db_serial_next(struct store *st, uint64_t *out, struct perr *e)
 	store_bind_int(s, ":start", (int64_t)store_tx_index(st));
 	if (store_step(st, s, e) != 1)
 		return -1;
-	*out = (uint64_t)sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
+	*out = (uint64_t)store_col_int(s, 0);
+	store_reset(s);
 	return 0;
 }
 
@@ -82,7 +82,7 @@ static uint64_t		serial_lo, serial_hi;	/* [lo, hi] unused */
 int
 ca_db_serial_take(struct store *st, uint64_t *out, struct perr *e)
 {
-	sqlite3_stmt	*q;
+	struct store_q	*q;
 	uint64_t	 last;
 
 	pthread_mutex_lock(&serial_mtx);
@@ -104,8 +104,8 @@ ca_db_serial_take(struct store *st, uint64_t *out, struct perr *e)
 		store_rollback(st);
 		return -1;
 	}
-	last = (uint64_t)sqlite3_column_int64(q, 0);
-	sqlite3_reset(q);
+	last = (uint64_t)store_col_int(q, 0);
+	store_reset(q);
 	/*
 	 * Every SERIAL_BLOCK issuances, drop leaf records that expired
 	 * over a day ago (a CRL lists only unexpired leaves, and an
@@ -121,7 +121,7 @@ ca_db_serial_take(struct store *st, uint64_t *out, struct perr *e)
 		store_rollback(st);
 		return -1;
 	}
-	sqlite3_reset(q);
+	store_reset(q);
 	if (store_commit(st, e) == -1)
 		return -1;
 	pthread_mutex_lock(&serial_mtx);
@@ -157,7 +157,7 @@ int
 ca_db_active_get(struct store *st, struct ca_db_active *a, int *found,
     struct perr *e)
 {
-	sqlite3_stmt	*s;
+	struct store_q	*s;
 	int		 rc;
 
 	memset(a, 0, sizeof(*a));
@@ -172,7 +172,7 @@ ca_db_active_get(struct store *st, struct ca_db_active *a, int *found,
 		a->inter = store_col_dup(s, 4);
 		*found = 1;
 	}
-	sqlite3_reset(s);
+	store_reset(s);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -186,15 +186,15 @@ ca_db_config_clear(struct ca_db_config *c)
 }
 
 static void
-config_fill(void *out, sqlite3_stmt *s)
+config_fill(void *out, struct store_q *s)
 {
 	struct ca_db_config	*c = out;
 
 	c->provider = store_col_dup(s, 0);
 	c->config = store_col_dup(s, 1);
-	c->force = sqlite3_column_int(s, 2);
-	c->create_index = (uint64_t)sqlite3_column_int64(s, 3);
-	c->modify_index = (uint64_t)sqlite3_column_int64(s, 4);
+	c->force = (int)store_col_int(s, 2);
+	c->create_index = (uint64_t)store_col_int(s, 3);
+	c->modify_index = (uint64_t)store_col_int(s, 4);
 }
 
 /*
@@ -220,7 +220,7 @@ int
 ca_db_config_put(struct store *st, const char *provider, const char *config,
     int force, struct perr *e)
 {
-	sqlite3_stmt	*s;
+	struct store_q	*s;
 
 	if ((s = store_stmt(st, SQL_CA_CONFIG_PUT)) == NULL)
 		return perr_set(e, 500, "internal store error");
@@ -263,7 +263,7 @@ ca_db_roots(struct store *st, struct ca_root **roots, size_t *n,
     struct perr *e)
 {
 	struct ca_root	*x;
-	sqlite3_stmt	*q;
+	struct store_q	*q;
 	size_t		 cap = 4;
 	int		 rc;
 
@@ -281,21 +281,21 @@ ca_db_roots(struct store *st, struct ca_root **roots, size_t *n,
 		memset(x, 0, sizeof(*x));
 		x->id = store_col_dup(q, 0);
 		x->name = store_col_dup(q, 1);
-		x->serial = (uint64_t)sqlite3_column_int64(q, 2);
+		x->serial = (uint64_t)store_col_int(q, 2);
 		x->signing_key_id = store_col_dup(q, 3);
 		x->etd = store_col_dup(q, 4);
-		x->not_before = (time_t)sqlite3_column_int64(q, 5);
-		x->not_after = (time_t)sqlite3_column_int64(q, 6);
+		x->not_before = (time_t)store_col_int(q, 5);
+		x->not_after = (time_t)store_col_int(q, 6);
 		x->root_cert = store_col_dup(q, 7);
 		x->inter = store_col_dup(q, 8);
-		x->active = sqlite3_column_int(q, 9);
+		x->active = (int)store_col_int(q, 9);
 		x->key_type = store_col_dup(q, 10);
-		x->key_bits = sqlite3_column_int(q, 11);
-		x->rotated_out_at = (time_t)sqlite3_column_int64(q, 12);
-		x->create_index = (uint64_t)sqlite3_column_int64(q, 13);
-		x->modify_index = (uint64_t)sqlite3_column_int64(q, 14);
+		x->key_bits = (int)store_col_int(q, 11);
+		x->rotated_out_at = (time_t)store_col_int(q, 12);
+		x->create_index = (uint64_t)store_col_int(q, 13);
+		x->modify_index = (uint64_t)store_col_int(q, 14);
 	}
-	sqlite3_reset(q);
+	store_reset(q);
 	if (rc == -1) {
 		ca_db_roots_free(*roots, *n);
 		*roots = NULL;
@@ -312,7 +312,7 @@ ca_db_roots(struct store *st, struct ca_root **roots, size_t *n,
 int
 ca_db_root_retire(struct store *st, time_t now, struct perr *e)
 {
-	sqlite3_stmt	*s;
+	struct store_q	*s;
 
 	if ((s = store_stmt(st, SQL_CA_ROOT_RETIRE)) == NULL)
 		return perr_set(e, 500, "internal store error");
@@ -331,7 +331,7 @@ ca_db_root_insert(struct store *st, const struct x509_info *info,
     const char *name, const char *etd, const char *cert, const char *inter,
     const char *key, const char *state, struct perr *e)
 {
-	sqlite3_stmt	*s;
+	struct store_q	*s;
 
 	if ((s = store_stmt(st, SQL_CA_ROOT_INSERT)) == NULL)
 		return perr_set(e, 500, "internal store error");
@@ -360,7 +360,7 @@ int
 ca_db_prune(struct store *st, int64_t keep, time_t now, int *changed,
     struct perr *e)
 {
-	sqlite3_stmt	*s;
+	struct store_q	*s;
 
 	if ((s = store_stmt(st, SQL_CA_ROOT_PRUNE)) == NULL)
 		return perr_set(e, 500, "internal store error");
@@ -368,7 +368,7 @@ ca_db_prune(struct store *st, int64_t keep, time_t now, int *changed,
 	store_bind_int(s, ":now", (int64_t)now);
 	if (exec_stmt(st, s, e) == -1)
 		return -1;
-	*changed = sqlite3_changes(sqlite3_db_handle(s)) > 0;
+	*changed = store_changes(s) > 0;
 	return 0;
 }
 
@@ -379,7 +379,7 @@ ca_db_prune(struct store *st, int64_t keep, time_t now, int *changed,
 int
 ca_db_roots_touch(struct store *st, struct perr *e)
 {
-	sqlite3_stmt	*s;
+	struct store_q	*s;
 
 	if ((s = store_stmt(st, SQL_CA_ROOT_TOUCH_ALL)) == NULL)
 		return perr_set(e, 500, "internal store error");
@@ -429,7 +429,7 @@ ca_db_leaf_insert(struct store *st, const struct ca_issued *is,
     const char *service, const char *uri, const char *root_id,
     struct perr *e)
 {
-	sqlite3_stmt	*q;
+	struct store_q	*q;
 
 	if ((q = store_stmt(st, SQL_CA_LEAF_INSERT)) == NULL)
 		return perr_set(e, 500, "internal store error");
@@ -554,7 +554,7 @@ ca_db_leaf_record(struct store *st, struct ca_leaf_rec *r, struct perr *e)
  * not NULL, column 1 (a time) into new arrays of *n entries.
  */
 static int
-serials_collect(struct store *st, sqlite3_stmt *q, uint64_t **serial,
+serials_collect(struct store *st, struct store_q *q, uint64_t **serial,
     time_t **when, size_t *n, struct perr *e)
 {
 	size_t	cap = 16;
@@ -571,10 +571,10 @@ serials_collect(struct store *st, sqlite3_stmt *q, uint64_t **serial,
 				*when = xrealloc(*when, cap * sizeof(**when));
 		}
 		if (when != NULL)
-			(*when)[*n] = (time_t)sqlite3_column_int64(q, 1);
-		(*serial)[(*n)++] = (uint64_t)sqlite3_column_int64(q, 0);
+			(*when)[*n] = (time_t)store_col_int(q, 1);
+		(*serial)[(*n)++] = (uint64_t)store_col_int(q, 0);
 	}
-	sqlite3_reset(q);
+	store_reset(q);
 	return rc == -1 ? -1 : 0;
 }
 
@@ -588,7 +588,7 @@ int
 ca_db_revoked(struct store *st, time_t now, uint64_t **serial,
     time_t **when, size_t *n, struct perr *e)
 {
-	sqlite3_stmt	*q;
+	struct store_q	*q;
 
 	*serial = NULL;
 	*when = NULL;
@@ -607,7 +607,7 @@ int
 ca_db_leaf_revoke(struct store *st, uint64_t serial, time_t now,
     int *found, struct perr *e)
 {
-	sqlite3_stmt	*q;
+	struct store_q	*q;
 	int		 rc;
 
 	*found = 0;
@@ -615,7 +615,7 @@ ca_db_leaf_revoke(struct store *st, uint64_t serial, time_t now,
 		return perr_set(e, 500, "internal store error");
 	store_bind_int(q, ":serial", (int64_t)serial);
 	rc = store_step(st, q, e);
-	sqlite3_reset(q);
+	store_reset(q);
 	if (rc <= 0)
 		return rc;
 	*found = 1;
@@ -635,7 +635,7 @@ int
 ca_db_leaf_revoke_service(struct store *st, const char *service,
     time_t now, uint64_t **serial, size_t *n, struct perr *e)
 {
-	sqlite3_stmt	*q;
+	struct store_q	*q;
 
 	*serial = NULL;
 	*n = 0;

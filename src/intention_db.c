@@ -31,7 +31,7 @@
 
 /* Fill x from a row of the intention_* queries (fixed column order). */
 static void
-ixn_from_row(struct ixn *x, sqlite3_stmt *st)
+ixn_from_row(struct ixn *x, struct store_q *st)
 {
 	memset(x, 0, sizeof(*x));
 	x->dest_name = store_col_dup(st, 0);
@@ -41,14 +41,14 @@ ixn_from_row(struct ixn *x, sqlite3_stmt *st)
 	x->permissions = store_col_dup(st, 4);
 	x->description = store_col_dup(st, 5);
 	x->source_type = store_col_dup(st, 6);
-	x->precedence = sqlite3_column_int(st, 7);
+	x->precedence = (int)store_col_int(st, 7);
 	x->id = store_col_dup(st, 8);
 	/* A legacy intention's Meta is its own; otherwise the entry's. */
 	x->meta = x->id != NULL ? store_col_dup(st, 9) : store_col_dup(st, 12);
 	x->created_at = store_col_dup(st, 10);
 	x->updated_at = store_col_dup(st, 11);
-	x->create_index = (uint64_t)sqlite3_column_int64(st, 13);
-	x->modify_index = (uint64_t)sqlite3_column_int64(st, 14);
+	x->create_index = (uint64_t)store_col_int(st, 13);
+	x->modify_index = (uint64_t)store_col_int(st, 14);
 }
 
 /*
@@ -94,7 +94,7 @@ intention_db_snap_load(struct store *st, void *arg, uint64_t idx,
     struct snap **out, struct perr *e)
 {
 	struct ixn_snap	*s;
-	sqlite3_stmt	*q;
+	struct store_q	*q;
 	size_t		 cap = 16;
 	int		 rc;
 
@@ -112,7 +112,7 @@ intention_db_snap_load(struct store *st, void *arg, uint64_t idx,
 		}
 		ixn_from_row(&s->v[s->n++], q);
 	}
-	sqlite3_reset(q);
+	store_reset(q);
 	if (rc == -1) {
 		snap_free(&s->hdr);
 		return -1;
@@ -133,7 +133,7 @@ int
 intention_db_entry_load(struct req *req, const char *dest,
     struct ixn_entry *en, struct perr *e)
 {
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 	int		 rc;
 
 	memset(en, 0, sizeof(*en));
@@ -145,12 +145,12 @@ intention_db_entry_load(struct req *req, const char *dest,
 		if (store_col_text(st, 0) != NULL)
 			en->meta = arena_strdup(req->arena,
 			    store_col_text(st, 0));
-		en->nsources = (size_t)sqlite3_column_int64(st, 3);
+		en->nsources = (size_t)store_col_int(st, 3);
 		en->nonlegacy = en->nsources -
-		    (size_t)sqlite3_column_int64(st, 4);
-		en->with_legacy_meta = (size_t)sqlite3_column_int64(st, 5);
+		    (size_t)store_col_int(st, 4);
+		en->with_legacy_meta = (size_t)store_col_int(st, 5);
 	}
-	sqlite3_reset(st);
+	store_reset(st);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -162,7 +162,7 @@ int
 intention_db_entry_touch(struct req *req, const char *dest, const char *meta,
     struct perr *e)
 {
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 
 	if ((st = store_stmt(req->store, SQL_INTENTION_ENTRY_UPSERT)) == NULL)
 		return perr_set(e, 500, "internal store error");
@@ -184,7 +184,7 @@ intention_db_entry_after_delete(struct req *req, const char *dest,
     struct perr *e)
 {
 	struct ixn_entry en;
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 
 	if ((st = store_stmt(req->store,
 	    SQL_INTENTION_ENTRY_DELETE_IF_EMPTY)) == NULL)
@@ -205,7 +205,7 @@ intention_db_entry_after_delete(struct req *req, const char *dest,
 int
 intention_db_clear_legacy(struct req *req, const char *dest, struct perr *e)
 {
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 
 	if ((st = store_stmt(req->store, SQL_INTENTION_CLEAR_LEGACY)) == NULL)
 		return perr_set(e, 500, "internal store error");
@@ -221,7 +221,7 @@ int
 intention_db_row_upsert(struct req *req, const struct ixn_row *r,
     struct perr *e)
 {
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 
 	if ((st = store_stmt(req->store, SQL_INTENTION_UPSERT)) == NULL)
 		return perr_set(e, 500, "internal store error");
@@ -249,7 +249,7 @@ int
 intention_db_row_delete(struct req *req, const char *dest, const char *source,
     const char *peer, int *deleted, struct perr *e)
 {
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 
 	if ((st = store_stmt(req->store, SQL_INTENTION_DELETE_EXACT)) == NULL)
 		return perr_set(e, 500, "internal store error");
@@ -258,7 +258,7 @@ intention_db_row_delete(struct req *req, const char *dest, const char *source,
 	store_bind_text(st, ":peer", peer);
 	if (store_step(req->store, st, e) < 0)
 		return -1;
-	*deleted = sqlite3_changes(sqlite3_db_handle(st)) > 0;
+	*deleted = store_changes(st) > 0;
 	return 0;
 }
 
@@ -271,7 +271,7 @@ int
 intention_db_row_get(struct req *req, const char *id, const char *dest,
     const char *source, struct ixn *x, int *found, struct perr *e)
 {
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 	int		 rc;
 
 	st = store_stmt(req->store, id ? SQL_INTENTION_GET_ID :
@@ -290,7 +290,7 @@ intention_db_row_get(struct req *req, const char *id, const char *dest,
 		ixn_from_row(x, st);
 		*found = 1;
 	}
-	sqlite3_reset(st);
+	store_reset(st);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -304,7 +304,7 @@ int
 intention_db_source_position(struct req *req, const char *dest,
     const char *source, size_t *pos, struct perr *e)
 {
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 	int		 rc;
 
 	if ((st = store_stmt(req->store, SQL_INTENTION_SOURCE_POSITION)) ==
@@ -314,7 +314,7 @@ intention_db_source_position(struct req *req, const char *dest,
 	store_bind_text(st, ":source", source);
 	store_bind_int(st, ":prec", intention_precedence(source, dest));
 	if ((rc = store_step(req->store, st, e)) == 1)
-		*pos = (size_t)sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
+		*pos = (size_t)store_col_int(st, 0);
+	store_reset(st);
 	return rc == 1 ? 0 : -1;
 }

@@ -1,13 +1,21 @@
 /*
- * store.h -- the SQLite store: connections, migrations, prepared
- * statements, write transactions and the modify indexes.
+ * store.h -- the store: connections, migrations, prepared statements,
+ * write transactions and the modify indexes, whatever the driver.
+ *
+ * Callers see no driver type.  A query is one of sql/queries/ (enum
+ * sql_id); store_stmt() hands out its cached handle (struct store_q,
+ * owned by the connection, one per query: no prepare and no
+ * allocation per request).  Parameters are bound by name (":name"),
+ * columns read by index; values are text, 64-bit integers or NULL.
+ * Writes happen between store_begin() and store_commit(), one
+ * transaction per write, each carrying the next global modify index.
+ * The backend (store_sqlite.c) maps driver errors to struct perr: the
+ * client sees "internal store error" (500), the detail is logged.
  */
 #ifndef STORE_H
 #define STORE_H
 
 #include <stdint.h>
-
-#include <sqlite3.h>
 
 #include "portcullis.h"
 #include "sqls.h"
@@ -46,6 +54,12 @@ struct shared {
 extern struct shared	*store_shared;
 
 struct store;
+struct store_q;		/* a cached statement and its cursor */
+
+/* store_step() results. */
+#define STORE_ROW	1
+#define STORE_DONE	0
+#define STORE_ERR	(-1)
 
 /*
  * WAL frames past which the checkpointer rewinds the WAL under the
@@ -67,19 +81,25 @@ uint64_t	 store_index(enum table);
 uint64_t	 store_index_max(unsigned int);
 const char	*store_table_name(enum table);
 
-sqlite3_stmt	*store_stmt(struct store *, enum sql_id);
-int		 store_step(struct store *, sqlite3_stmt *, struct perr *)
+struct store_q	*store_stmt(struct store *, enum sql_id);
+int		 store_step(struct store *, struct store_q *, struct perr *)
 		    PC_MUSTCHECK;
+void		 store_reset(struct store_q *);
+int64_t		 store_changes(const struct store_q *);
+int		 store_conflict(const struct store *);
 int		 store_get_row(struct store *, enum sql_id, const char *,
-		    const char *, void (*)(void *, sqlite3_stmt *), void *,
+		    const char *, void (*)(void *, struct store_q *), void *,
 		    int *, struct perr *) PC_MUSTCHECK;
 int		 store_delete_row(struct store *, enum sql_id, const char *,
 		    const char *, enum table, int *, struct perr *)
 		    PC_MUSTCHECK;
-void		 store_bind_text(sqlite3_stmt *, const char *, const char *);
-void		 store_bind_int(sqlite3_stmt *, const char *, int64_t);
-const char	*store_col_text(sqlite3_stmt *, int);
-char		*store_col_dup(sqlite3_stmt *, int);
+void		 store_bind_text(struct store_q *, const char *, const char *);
+void		 store_bind_int(struct store_q *, const char *, int64_t);
+void		 store_bind_null(struct store_q *, const char *);
+const char	*store_col_text(struct store_q *, int);
+char		*store_col_dup(struct store_q *, int);
+int64_t		 store_col_int(struct store_q *, int);
+int		 store_col_isnull(struct store_q *, int);
 
 int		 store_begin(struct store *, struct perr *) PC_MUSTCHECK;
 uint64_t	 store_tx_index(const struct store *);

@@ -18,6 +18,7 @@
 
 #include "portcullis.h"
 #include "acl.h"
+#include "acl_db.h"
 #include "conf.h"
 #include "hcl.h"
 #include "http.h"
@@ -315,13 +316,13 @@ test_expiry(void)
 	    "an expired token is not listed");
 	json_object_put(o);
 	before = store_index(TBL_ACL_TOKENS);
-	ok(acl_reap(st, &e) == 0 && store_index(TBL_ACL_TOKENS) > before,
+	ok(acl_reap(st, acl_now_ns(), &e) == 0 && store_index(TBL_ACL_TOKENS) > before,
 	    "reaping deletes it in one write");
 	ok(acl_snap_get(st, wk.conf, &s, &e) == 0 &&
 	    acl_snap_token(s, acc) == NULL, "and it is gone from the store");
 	acl_snap_put(s);
 	before = store_index(TBL_ACL_TOKENS);
-	ok(acl_reap(st, &e) == 0 && store_index(TBL_ACL_TOKENS) == before,
+	ok(acl_reap(st, acl_now_ns(), &e) == 0 && store_index(TBL_ACL_TOKENS) == before,
 	    "reaping nothing writes nothing");
 }
 

@@ -1,6 +1,7 @@
 /*
- * test_store.c -- migrations, prepared statements, write transactions
- * and indexes, checkpoints, file modes.
+ * test_store.c -- migrations, the statement API of store.h (binding by
+ * name, columns by index, NULLs, rows changed, constraint failures),
+ * write transactions and indexes, checkpoints, file modes.
  */
 #include "config.h"
 
@@ -27,7 +28,7 @@ test_checkpoints(const char *path, struct store *s)
 {
 	struct store	*ck, *rd;
 	struct perr	 e;
-	sqlite3_stmt	*st;
+	struct store_q	*st;
 	char		 k[32], *v = NULL;
 	time_t		 t0;
 	int		 i, n, before, after, failed = 0;
@@ -55,7 +56,7 @@ test_checkpoints(const char *path, struct store *s)
 	    "size (%d frames): none checkpointed it", n);
 	ok(time(NULL) - t0 <= 2, "a reader holding the WAL does not stall "
 	    "the catch-up pass (and the writers behind it)");
-	sqlite3_reset(st);
+	store_reset(st);
 	ok(store_checkpoint(ck) >= STORE_CKPT_CATCHUP, "with the reader gone, "
 	    "the catch-up pass completes");
 	ok(store_begin(s, &e) == 0 && store_meta_put(s, "after", "x",
@@ -68,6 +69,138 @@ test_checkpoints(const char *path, struct store *s)
 	free(v);
 	store_close(rd);
 	store_close(ck);
+}
+
+struct row {
+	char	*name;
+	int64_t	 idx;
+};
+
+static void
+row_fill(void *out, struct store_q *q)
+{
+	struct row	*r = out;
+
+	r->name = store_col_dup(q, 1);
+	r->idx = store_col_int(q, 6);
+}
+
+static int
+leaf_insert(struct store *s, int64_t serial, const char *service,
+    struct perr *e)
+{
+	struct store_q	*q;
+	int		 rc;
+
+	if ((q = store_stmt(s, SQL_CA_LEAF_INSERT)) == NULL)
+		return -2;
+	store_bind_int(q, ":serial", serial);
+	store_bind_text(q, ":service", service);
+	store_bind_text(q, ":uri", "spiffe://x/svc/web");
+	store_bind_int(q, ":nb", 1);
+	store_bind_int(q, ":na", 2);
+	store_bind_text(q, ":root", "r");
+	store_bind_int(q, ":idx", (int64_t)store_tx_index(s));
+	rc = store_step(s, q, e);
+	store_reset(q);
+	return rc;
+}
+
+/*
+ * The statement API the handlers use, the same on every backend: one
+ * cached handle per query, parameters by name, columns by index, NULL
+ * both ways, rows changed, constraint failures told apart.
+ */
+static void
+test_statements(struct store *s)
+{
+	struct store_q	*q, *q2;
+	struct perr	 e;
+	struct row	 r = { NULL, 0 };
+	uint64_t	 idx, before;
+	int		 found, deleted, rc;
+
+	perr_clear(&e);
+	q = store_stmt(s, SQL_ACL_POLICY_GET);
+	q2 = store_stmt(s, SQL_ACL_POLICY_GET);
+	ok(q != NULL && q == q2, "a query's handle is cached: the same one "
+	    "each time, not prepared per request");
+
+	ok(store_begin(s, &e) == 0, "begin");
+	idx = store_tx_index(s);
+	q = store_stmt(s, SQL_ACL_POLICY_UPSERT);
+	store_bind_text(q, ":id", "0c3f1a52-0000-4000-8000-000000000001");
+	store_bind_text(q, ":name", "p-one");
+	store_bind_text(q, ":description", "");
+	store_bind_text(q, ":rules", "");
+	store_bind_null(q, ":datacenters");
+	store_bind_text(q, ":hash", "h");
+	store_bind_int(q, ":idx", (int64_t)idx);
+	ok(store_step(s, q, &e) == STORE_DONE, "a write steps to done");
+	is_int(store_changes(q), 1, "one row changed");
+	store_touch(s, TBL_ACL_POLICIES);
+	ok(store_commit(s, &e) == 0, "commit");
+
+	q = store_stmt(s, SQL_ACL_POLICY_GET);
+	store_bind_text(q, ":id", "0C3F1A52-0000-4000-8000-000000000001");
+	ok(store_step(s, q, &e) == STORE_ROW, "the row reads back");
+	is_str(store_col_text(q, 1), "p-one", "text column by index");
+	ok(store_col_isnull(q, 4) && store_col_text(q, 4) == NULL &&
+	    store_col_dup(q, 4) == NULL, "a NULL bound with store_bind_null "
+	    "reads back as NULL");
+	ok(!store_col_isnull(q, 3) && store_col_text(q, 3) != NULL &&
+	    *store_col_text(q, 3) == '\0', "an empty string is not NULL");
+	is_int(store_col_int(q, 6), (int64_t)idx, "int64 column by index "
+	    "(the write's modify index)");
+	ok(store_step(s, q, &e) == STORE_DONE, "one row only");
+	store_reset(q);
+
+	ok(store_get_row(s, SQL_ACL_POLICY_GET, ":id",
+	    "0c3f1a52-0000-4000-8000-000000000001", row_fill, &r, &found,
+	    &e) == 0 && found && r.name != NULL &&
+	    strcmp(r.name, "p-one") == 0 && r.idx == (int64_t)idx,
+	    "store_get_row fills from the row");
+	free(r.name);
+	ok(store_get_row(s, SQL_ACL_POLICY_GET, ":id", "nope", row_fill, &r,
+	    &found, &e) == 0 && !found, "store_get_row: no row, not an "
+	    "error");
+
+	/* A cursor left mid-way is ended by store_reset(). */
+	q = store_stmt(s, SQL_INDEX_ALL);
+	ok(store_step(s, q, &e) == STORE_ROW, "first of several rows");
+	store_reset(q);
+	ok(store_begin(s, &e) == 0 && store_meta_put(s, "r", "1", &e) == 0 &&
+	    store_commit(s, &e) == 0, "a write after a reset cursor");
+
+	/* Constraint failures: told apart, the transaction still whole. */
+	ok(store_begin(s, &e) == 0, "begin");
+	ok(leaf_insert(s, 77, "web", &e) == STORE_DONE, "insert a row");
+	perr_clear(&e);
+	rc = leaf_insert(s, 77, "web", &e);
+	ok(rc == STORE_ERR && store_conflict(s), "a duplicate key fails as "
+	    "a conflict");
+	ok(e.status == 500 && strcmp(e.msg, "internal store error") == 0,
+	    "with the generic 500 (%d %s)", e.status, e.msg);
+	perr_clear(&e);
+	rc = leaf_insert(s, 78, NULL, &e);
+	ok(rc == STORE_ERR && store_conflict(s), "text bound as a NULL "
+	    "pointer is SQL NULL: into NOT NULL it fails as a conflict");
+	perr_clear(&e);
+	ok(leaf_insert(s, 79, "db", &e) == STORE_DONE, "the transaction "
+	    "goes on after a refused statement");
+	store_rollback(s);
+
+	/* store_delete_row: the index moves only when a row went. */
+	before = store_index(TBL_ACL_POLICIES);
+	ok(store_delete_row(s, SQL_ACL_POLICY_DELETE, ":id", "nope",
+	    TBL_ACL_POLICIES, &deleted, &e) == 0 && !deleted &&
+	    store_index(TBL_ACL_POLICIES) == before, "deleting no row writes "
+	    "nothing");
+	ok(store_delete_row(s, SQL_ACL_POLICY_DELETE, ":id",
+	    "0c3f1a52-0000-4000-8000-000000000001", TBL_ACL_POLICIES,
+	    &deleted, &e) == 0 && deleted &&
+	    store_index(TBL_ACL_POLICIES) > before, "deleting a row moves "
+	    "the table's index");
 }
 
 int
@@ -118,6 +251,7 @@ main(void)
 	ok(store_commit(s2, &e) == 0, "commit");
 	store_close(s2);
 
+	test_statements(s);
 	test_checkpoints(path, s);
 
 	ok(stat(path, &sb) == 0 && (sb.st_mode & 077) == 0,
