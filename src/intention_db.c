@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "portcullis.h"
-#include "http.h"
+#include "req.h"
 #include "intention.h"
 #include "intention_db.h"
 #include "snap.h"
