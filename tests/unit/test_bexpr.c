@@ -545,6 +545,20 @@ structural(void)
 	free(big);
 	regexp_bounds();
 
+	/* the regexps of one filter share 4 * REGEX_MAXPROG instructions */
+	big = xmalloc(64 * 5 + 16);
+	for (p = big, i = 0; i < 5; i++)
+		p += sprintf(p, "%sName matches \"a{1000}a{1000}a{1000}a{1000}\"",
+		    i ? " or " : "");
+	msg = compile_msg(big, (size_t)(p - big) - 47, link_fields,
+	    &rc);
+	ok(rc == 0, "four regexps of 4001 instructions compile (%s)", msg);
+	msg = compile_msg(big, (size_t)(p - big), link_fields, &rc);
+	ok(rc == -1 && strstr(msg, "error parsing regexp: expression too "
+	    "large: `a{1000}a{1000}a{1000}a{1000}`") != NULL,
+	    "a fifth is too large: the filter's budget is spent (%s)", msg);
+	free(big);
+
 	/* the schema is borrowed: matching needs no more than the tree */
 	rc = bexpr_compile("Meta.env == prod and Precedence == 9",
 	    ixn_fields, &bx, &e);
