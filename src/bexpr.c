@@ -26,14 +26,16 @@
  * type found there, and an operator that does not apply to that type is
  * false (its negation too): a compiled filter never fails at match time.
  *
- * Regular expressions are compiled once, with POSIX regcomp(3): the RE2
- * syntax Go accepts is translated (re_translate) and RE2's compile errors
- * are reported in Go's words.  The C locale makes matching bytewise.
+ * Regular expressions are compiled once by regex.c: Go's RE2 syntax and
+ * error texts, matched on code points in time linear in the value (a
+ * Pike VM, no recursion, no backtracking).
  *
  * Limits, so that no input can cost much: BEXPR_MAXLEN bytes of
  * expression, BEXPR_MAXDEPTH nested parentheses (go-bexpr has neither),
- * regular expressions of RE_MAXSIZE states (glibc's matcher is slower
- * than RE2's, so the limit is far below Go's "expression too large").
+ * regular expressions of REGEX_MAXPROG instructions each and
+ * RE_MAXTOTAL in all (Go's "expression too large" comes at about 3.3
+ * million instructions per regexp: a documented difference, which
+ * bounds a match to about 2 * len(value) * REGEX_MAXPROG steps).
  * The parser runs in time linear in the input; all errors are 500s with
  * Consul's text, as its list endpoints return them.
  *
@@ -45,7 +47,6 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -56,10 +57,12 @@
 
 #include "portcullis.h"
 #include "bexpr.h"
+#include "regex.h"
 
 #define FILTER_PREFIX	"Failed to create boolean expression evaluator: "
 #define PLABELS		64	/* distinct expected labels kept */
 #define PERRORS		32	/* distinct parse errors kept */
+#define RE_MAXTOTAL	(4 * REGEX_MAXPROG)	/* all regexps of a filter */
 
 /* Match operators, in go-bexpr's order; names as its String() spells them. */
 enum bop {
@@ -109,7 +112,7 @@ struct bmatch {
 	uint64_t	 uval;
 	double		 dval;
 	int		 bval;
-	regex_t		*re;
+	struct regex	*re;
 };
 
 enum bnkind {
@@ -127,7 +130,7 @@ struct bnode {
 };
 
 struct bregex {
-	regex_t		 re;
+	struct regex	*re;
 	struct bregex	*next;
 };
 
@@ -135,6 +138,7 @@ struct bexpr {
 	struct arena	*arena;
 	struct bnode	*root;
 	struct bregex	*regs;
+	size_t		 re_total;	/* instructions, all regexps */
 	int		 dyn;		/* compiled without a schema */
 };
 
@@ -242,21 +246,6 @@ utf8_dec(const char *str, size_t n, uint32_t *r, int *bad)
 	return w;
 bad:
 	*bad = 1;
-	return 1;
-}
-
-static int
-utf8_valid(const char *s, size_t n, size_t *badat)
-{
-	uint32_t	r;
-	size_t		i;
-	int		bad;
-
-	for (i = 0; i < n; i += utf8_dec(s + i, n - i, &r, &bad))
-		if ((utf8_dec(s + i, n - i, &r, &bad), bad)) {
-			*badat = i;
-			return 0;
-		}
 	return 1;
 }
 
@@ -1679,769 +1668,38 @@ p_report(const struct pstate *ps, struct sbuf *b)
 }
 
 /*
- * Regular expressions: Go's RE2 syntax translated to a POSIX ERE for
- * regcomp(3).  Perl classes (\d \s \w), escapes, bracket classes with
- * escapes, non-greedy and non-capturing forms and leading (?i) are
- * rewritten; RE2's syntax errors are detected here and worded as Go's
- * regexp/syntax does ("missing closing ): `(`").  Limits: \p{..} classes
- * and flags after the start are refused, non-ASCII inside brackets is
- * taken bytewise, "." and "$" follow POSIX (newline is an ordinary
- * character).
- */
-struct rex {
-	const char	*p;
-	size_t		 n, i;
-	struct sbuf	*out;
-	struct sbuf	*why;		/* Go's wording, on error */
-	unsigned char	 set[32];	/* bracket class being built */
-};
-
-static void
-rex_why(struct rex *rx, const char *code, const char *frag, size_t len)
-{
-	sb_printf(rx->why, "error parsing regexp: %s: `", code);
-	sb_addn(rx->why, frag, len);
-	sb_addc(rx->why, '`');
-}
-
-static void
-set_add(struct rex *rx, unsigned lo, unsigned hi)
-{
-	unsigned	c;
-
-	if (hi > 255)
-		hi = 255;
-	for (c = lo; c <= hi; c++)
-		rx->set[c / 8] |= (unsigned char)(1u << (c % 8));
-}
-
-static int
-set_has(const struct rex *rx, unsigned c)
-{
-	return (rx->set[c / 8] >> (c % 8)) & 1;
-}
-
-/* POSIX classes, as RE2 defines them (ASCII): pairs of bounds. */
-static const struct {
-	const char	*name;
-	const char	*bounds;
-} posix_classes[] = {
-	{ "alnum",	"09AZaz" },
-	{ "alpha",	"AZaz" },
-	{ "ascii",	"\x01\x7f" },
-	{ "blank",	"\t\t  " },
-	{ "cntrl",	"\x01\x1f\x7f\x7f" },
-	{ "digit",	"09" },
-	{ "graph",	"!~" },
-	{ "lower",	"az" },
-	{ "print",	" ~" },
-	{ "punct",	"!/:@[`{~" },
-	{ "space",	"\t\r  " },
-	{ "upper",	"AZ" },
-	{ "word",	"09AZaz__" },
-	{ "xdigit",	"09AFaf" },
-};
-
-/* Add the pairs of bounds to the set; with neg, every other byte. */
-static void
-set_bounds(struct rex *rx, const char *b, int neg)
-{
-	unsigned char	save[32];
-	size_t		i;
-
-	memcpy(save, rx->set, sizeof(save));
-	memset(rx->set, 0, sizeof(rx->set));
-	for (; b[0] != '\0'; b += 2)
-		set_add(rx, (unsigned char)b[0], (unsigned char)b[1]);
-	for (i = 0; i < sizeof(save); i++)
-		rx->set[i] = (unsigned char)((neg ? ~rx->set[i] : rx->set[i]) |
-		    save[i]);
-}
-
-static const char *
-posix_class(const char *name, size_t len)
-{
-	size_t	i;
-
-	for (i = 0; i < sizeof(posix_classes) / sizeof(posix_classes[0]); i++)
-		if (strlen(posix_classes[i].name) == len &&
-		    memcmp(posix_classes[i].name, name, len) == 0)
-			return posix_classes[i].bounds;
-	return NULL;
-}
-
-static void	rex_emit_set(struct rex *, int);
-
-static void
-rex_lit(struct rex *rx, uint32_t r)
-{
-	char	buf[4];
-	size_t	w;
-
-	w = utf8_enc(r, buf);
-	if (w == 1 && strchr(".[]()*+?{}|^$\\", buf[0]) != NULL &&
-	    buf[0] != '\0')
-		sb_addc(rx->out, '\\');
-	if (w > 1)
-		sb_addc(rx->out, '(');
-	sb_addn(rx->out, buf, w);
-	if (w > 1)
-		sb_addc(rx->out, ')');
-}
-
-/* Parse \x41 or \x{263a}; rx->i is on the 'x'.  Returns the rune or -1. */
-static long
-rex_hex(struct rex *rx, size_t esc)
-{
-	long	v = 0;
-	size_t	k, end;
-	int	c;
-
-	rx->i++;
-	if (rx->i < rx->n && rx->p[rx->i] == '{') {
-		for (end = rx->i + 1; end < rx->n && rx->p[end] != '}'; end++)
-			continue;
-		if (end >= rx->n || end == rx->i + 1 || end - rx->i > 9)
-			goto bad;
-		for (k = rx->i + 1; k < end; k++) {
-			c = lower((unsigned char)rx->p[k]);
-			if (c >= '0' && c <= '9')
-				v = v * 16 + (c - '0');
-			else if (c >= 'a' && c <= 'f')
-				v = v * 16 + (c - 'a' + 10);
-			else
-				goto bad;
-		}
-		rx->i = end + 1;
-		if (v > 0x10ffff)
-			goto bad;
-		return v;
-	}
-	for (k = 0; k < 2; k++) {
-		if (rx->i + k >= rx->n)
-			goto bad;
-		c = lower((unsigned char)rx->p[rx->i + k]);
-		if (c >= '0' && c <= '9')
-			v = v * 16 + (c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v = v * 16 + (c - 'a' + 10);
-		else
-			goto bad;
-	}
-	rx->i += 2;
-	return v;
-bad:
-	rex_why(rx, "invalid escape sequence", rx->p + esc,
-	    (rx->i < rx->n ? rx->i + 1 : rx->n) - esc);
-	return -1;
-}
-
-/*
- * One escape at rx->i (a backslash).  A Perl class (\d, \S, ...) is
- * added to the set when inclass, written out otherwise; an assertion
- * (\b, \A, ...) is written out.  Returns the rune escaped, -2 when
- * something was added or written, -1 on error (rx->why set).
- */
-static long
-rex_escape(struct rex *rx, int inclass)
-{
-	uint32_t r;
-	size_t	 esc = rx->i, k;
-	long	 v;
-	int	 c, bad;
-
-	if (rx->i + 1 >= rx->n) {
-		rex_why(rx, "trailing backslash at end of expression", "", 0);
-		return -1;
-	}
-	c = (unsigned char)rx->p[++rx->i];
-	switch (c) {
-	case 'd': case 'D': case 's': case 'S': case 'w': case 'W':
-		/* Perl classes; \s is [\t\n\f\r ], and upper case negates */
-		rx->i++;
-		if (!inclass)
-			memset(rx->set, 0, sizeof(rx->set));
-		set_bounds(rx, lower(c) == 'd' ? "09" : lower(c) == 's' ?
-		    "\t\n\f\r  " : "09AZaz__", c < 'a');
-		if (!inclass)
-			rex_emit_set(rx, 0);
-		return -2;
-	case 'a':
-		rx->i++;
-		return '\a';
-	case 'f':
-		rx->i++;
-		return '\f';
-	case 't':
-		rx->i++;
-		return '\t';
-	case 'n':
-		rx->i++;
-		return '\n';
-	case 'r':
-		rx->i++;
-		return '\r';
-	case 'v':
-		rx->i++;
-		return '\v';
-	case 'x':
-		return rex_hex(rx, esc);
-	case '1': case '2': case '3': case '4': case '5': case '6': case '7':
-		if (rx->i + 1 >= rx->n || rx->p[rx->i + 1] < '0' ||
-		    rx->p[rx->i + 1] > '7')
-			break;
-		/* FALLTHROUGH */
-	case '0':
-		v = c - '0';
-		rx->i++;
-		for (k = 0; k < 2 && rx->i < rx->n && rx->p[rx->i] >= '0' &&
-		    rx->p[rx->i] <= '7'; k++)
-			v = v * 8 + (rx->p[rx->i++] - '0');
-		return v;
-	default:
-		if (c < 0x80 && !(c >= '0' && c <= '9') &&
-		    !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z')) {
-			rx->i++;
-			return c;
-		}
-		if (!inclass && (c == 'b' || c == 'B' || c == 'A' ||
-		    c == 'z')) {
-			rx->i++;
-			sb_adds(rx->out, c == 'b' ? "\\b" : c == 'B' ? "\\B" :
-			    c == 'A' ? "^" : "$");
-			return -2;
-		}
-		break;
-	}
-	rex_why(rx, "invalid escape sequence", rx->p + esc, 1 +
-	    utf8_dec(rx->p + rx->i, rx->n - rx->i, &r, &bad));
-	return -1;
-}
-
-/* One character of a bracket class; -2 when a class escape was added. */
-static long
-rex_class_char(struct rex *rx)
-{
-	uint32_t	r;
-	int		bad;
-
-	if (rx->p[rx->i] == '\\')
-		return rex_escape(rx, 1);
-	rx->i += utf8_dec(rx->p + rx->i, rx->n - rx->i, &r, &bad);
-	return (long)r;
-}
-
-/* Add a rune to the set; non-ASCII bytewise (an approximation). */
-static void
-set_rune(struct rex *rx, long lo, long hi)
-{
-	char	buf[4];
-	size_t	w, k;
-
-	if (hi < 0x80) {
-		set_add(rx, (unsigned)lo, (unsigned)hi);
-		return;
-	}
-	if (lo < 0x80)
-		set_add(rx, (unsigned)lo, 0x7f);
-	if (hi > lo && hi >= 0x80) {
-		set_add(rx, 0x80, 0xff);
-		return;
-	}
-	w = utf8_enc((uint32_t)lo, buf);
-	for (k = 0; k < w; k++)
-		set_add(rx, (unsigned char)buf[k], (unsigned char)buf[k]);
-}
-
-/* Write the set as a POSIX bracket expression. */
-static void
-rex_emit_set(struct rex *rx, int neg)
-{
-	struct sbuf	*o = rx->out;
-	unsigned	 c, e;
-	int		 any = 0;
-
-	if (neg)
-		for (c = 0; c < 32; c++)
-			rx->set[c] = (unsigned char)~rx->set[c];
-	rx->set[0] &= 0xfe;		/* never NUL */
-	for (c = 1; c < 256; c++)
-		if (set_has(rx, c))
-			any = 1;
-	if (!any) {
-		sb_adds(o, "[^\x01-\x7f\x80-\xff]");
-		return;
-	}
-	if (!set_has(rx, ']') && !set_has(rx, '-')) {
-		for (c = 1, any = 0; c < 256; c++)
-			if (set_has(rx, c) && c != '^')
-				any = 1;
-		if (!any) {		/* only '^' */
-			sb_adds(o, "\\^");
-			return;
-		}
-	}
-	sb_addc(o, '[');
-	if (set_has(rx, ']'))
-		sb_addc(o, ']');
-	else if (set_has(rx, '-'))
-		sb_addc(o, '-');
-	for (c = 1; c < 256; c++) {
-		if (!set_has(rx, c) || c == ']' || c == '-' || c == '^')
-			continue;
-		for (e = c; e + 1 < 256 && set_has(rx, e + 1) &&
-		    e + 1 != ']' && e + 1 != '-' && e + 1 != '^'; e++)
-			continue;
-		sb_addc(o, (int)c);
-		if (e > c + 1)
-			sb_addc(o, '-');
-		if (e > c)
-			sb_addc(o, (int)e);
-		c = e;
-	}
-	if (set_has(rx, '^'))
-		sb_addc(o, '^');
-	if (set_has(rx, '-') && set_has(rx, ']'))
-		sb_addc(o, '-');
-	sb_addc(o, ']');
-}
-
-/* A bracket class at rx->i ('['). */
-static int
-rex_class(struct rex *rx)
-{
-	const char	*name, *bounds;
-	size_t		 start = rx->i, k, rs, nlen;
-	long		 lo, hi;
-	int		 neg = 0, first = 1, cneg;
-
-	memset(rx->set, 0, sizeof(rx->set));
-	rx->i++;
-	if (rx->i < rx->n && rx->p[rx->i] == '^') {
-		neg = 1;
-		rx->i++;
-	}
-	for (;;) {
-		if (rx->i >= rx->n) {
-			rex_why(rx, "missing closing ]", rx->p + start,
-			    rx->n - start);
-			return -1;
-		}
-		if (rx->p[rx->i] == ']' && !first) {
-			rx->i++;
-			break;
-		}
-		first = 0;
-		if (rx->p[rx->i] == '[' && rx->i + 1 < rx->n &&
-		    rx->p[rx->i + 1] == ':') {
-			for (k = rx->i + 2; k + 1 < rx->n &&
-			    !(rx->p[k] == ':' && rx->p[k + 1] == ']'); k++)
-				continue;
-			if (k + 1 < rx->n) {
-				name = rx->p + rx->i + 2;
-				nlen = k - rx->i - 2;
-				if ((cneg = nlen > 0 && name[0] == '^') != 0) {
-					name++;
-					nlen--;
-				}
-				if ((bounds = posix_class(name, nlen)) == NULL) {
-					rex_why(rx, "invalid character class "
-					    "range", rx->p + rx->i,
-					    k + 2 - rx->i);
-					return -1;
-				}
-				set_bounds(rx, bounds, cneg);
-				rx->i = k + 2;
-				continue;
-			}
-		}
-		rs = rx->i;
-		if ((lo = rex_class_char(rx)) == -1)
-			return -1;
-		if (lo == -2)
-			continue;
-		if (rx->i + 1 < rx->n && rx->p[rx->i] == '-' &&
-		    rx->p[rx->i + 1] != ']') {
-			rx->i++;
-			if ((hi = rex_class_char(rx)) == -1)
-				return -1;
-			if (hi == -2 || hi < lo) {
-				rex_why(rx, "invalid character class range",
-				    rx->p + rs, rx->i - rs);
-				return -1;
-			}
-			set_rune(rx, lo, hi);
-		} else
-			set_rune(rx, lo, lo);
-	}
-	rex_emit_set(rx, neg);
-	return 0;
-}
-
-/* {n}, {n,} or {n,m} at rx->i: its length, 0 if not a repeat, -1 if bad */
-static long
-rex_repeat(struct rex *rx)
-{
-	size_t	k = rx->i + 1;
-	long	lo = 0, hi = -1;
-
-	if (k >= rx->n || rx->p[k] < '0' || rx->p[k] > '9')
-		return 0;
-	for (; k < rx->n && rx->p[k] >= '0' && rx->p[k] <= '9'; k++)
-		if (lo <= 1000)
-			lo = lo * 10 + (rx->p[k] - '0');
-	if (k < rx->n && rx->p[k] == ',') {
-		k++;
-		if (k < rx->n && rx->p[k] >= '0' && rx->p[k] <= '9')
-			for (hi = 0; k < rx->n && rx->p[k] >= '0' &&
-			    rx->p[k] <= '9'; k++)
-				if (hi <= 1000)
-					hi = hi * 10 + (rx->p[k] - '0');
-	} else
-		hi = lo;
-	if (k >= rx->n || rx->p[k] != '}')
-		return 0;
-	if (lo > 1000 || hi > 1000 || (hi >= 0 && hi < lo)) {
-		rex_why(rx, "invalid repeat count", rx->p + rx->i,
-		    k + 1 - rx->i);
-		return -1;
-	}
-	return (long)(k + 1 - rx->i);
-}
-
-/* The largest count of a valid {n}, {n,} or {n,m} (n + 1 for {n,}). */
-static size_t
-rex_repeat_max(const char *s, size_t len)
-{
-	size_t	lo = 0, hi = 0, i;
-	int	comma = 0, hidigits = 0;
-
-	for (i = 1; i + 1 < len; i++) {
-		if (s[i] == ',')
-			comma = 1;
-		else if (comma) {
-			hi = hi * 10 + (size_t)(s[i] - '0');
-			hidigits = 1;
-		} else
-			lo = lo * 10 + (size_t)(s[i] - '0');
-	}
-	if (!comma)
-		hi = lo;
-	else if (!hidigits)
-		hi = lo + 1;
-	return hi < 2 ? 2 : hi;
-}
-
-/*
- * Bounds for re_translate, so that glibc's regcomp(3) can neither
- * overflow a worker thread's 256 KiB stack nor run away in time or
- * memory.  Measured with glibc 2.36 (x86-64, -O2) on a thread stack:
- *
- *  - parsing recurses once per nested group, about 680 bytes a level:
- *    Go's 1000 levels would need 680 KiB.  RE_MAXDEPTH is 100 (68 KiB),
- *    a documented difference: Go refuses only past 1000 levels, with
- *    the same "expression nests too deeply";
- *  - the epsilon closure recurses once per node along a chain of
- *    empty-width nodes (group ends, alternations, optional copies),
- *    about 130 bytes a node: `()` a thousand times took 256 KiB.  The
- *    size below counts those nodes too, and counted repeats copy their
- *    operand, so what is repeated is multiplied by the count: at most
- *    RE_MAXSIZE nodes (under 130 KiB of stack);
- *  - every assertion (^ $ \b \B \A \z) makes regcomp copy the closure
- *    that follows it, once per combination of assertions: fifty \b in
- *    a row took 600 MB and 1.5 s, a hundred ran out of memory.  At most
- *    RE_MAXASSERT of them: the worst shape found then takes 0.2 s and
- *    30 MB (eight: 0.55 s, four: 0.08 s).
- *
- * Matching is glibc's regexec: no recursion and little stack, but its
- * time grows with the length of the value times the states alive, and
- * an unanchored search that fails restarts at every offset (quadratic
- * in the value's length).  Values come from the store, not the request.
- *
- * The thread stack is 256 KiB and a request uses under 8 KiB of it
- * before compiling; tests/unit/test_bexpr.c compiles the worst shapes
- * on a 128 KiB thread.  Past the bounds the pattern is refused with
- * Go's words, as Go refuses its largest ones.
- */
-#define RE_MAXSIZE	1000	/* regcomp nodes, estimated */
-#define RE_MAXDEPTH	100	/* nested groups (Go: 1000) */
-#define RE_MAXASSERT	6	/* empty-width assertions */
-
-struct resize {
-	size_t	*grp;		/* size of each open group so far */
-	size_t	 last;		/* size of the last atom or group */
-};
-
-static void
-rs_atom(struct resize *z, int depth, size_t size)
-{
-	z->last = size;
-	z->grp[depth] += size;
-}
-
-/*
- * Repeat the last atom up to k times (k >= 2 for * + ?): k - 1 more
- * copies, and alt alternation nodes (one per optional copy).
- */
-static void
-rs_repeat(struct resize *z, int depth, size_t k, size_t alt)
-{
-	if (z->last > RE_MAXSIZE || k > RE_MAXSIZE) {
-		z->grp[depth] = RE_MAXSIZE + 1;
-		return;
-	}
-	z->grp[depth] += z->last * (k - 1) + alt;
-	z->last = z->last * k + alt;
-}
-
-static int
-re_translate(const char *p, size_t n, struct sbuf *out, int *cflags,
-    struct sbuf *why)
-{
-	struct rex	 rx;
-	struct resize	 z;
-	size_t		 k, bad, rep = 0, rs, cnt, alt;
-	long		 v, len;
-	int		 depth = 0, last = 0;	/* 0 none, 1 atom, 2 repeat */
-	int		 nassert = 0;
-	int		 isbad, rc = -1;
-	uint32_t	 r;
-
-	memset(&rx, 0, sizeof(rx));
-	rx.p = p;
-	rx.n = n;
-	rx.out = out;
-	rx.why = why;
-	z.grp = xcalloc(RE_MAXDEPTH + 2, sizeof(*z.grp));
-	z.last = 0;
-	sb_addn(out, "", 0);
-	if (!utf8_valid(p, n, &bad)) {
-		rex_why(&rx, "invalid UTF-8", p + bad, n - bad);
-		goto out;
-	}
-	if (memchr(p, '\0', n) != NULL) {
-		rex_why(&rx, "NUL byte not supported", "", 0);
-		goto out;
-	}
-	/* leading flags: (?i) (?s) (?m) (?U) and combinations */
-	while (rx.i + 2 < n && p[rx.i] == '(' && p[rx.i + 1] == '?') {
-		for (k = rx.i + 2; k < n && strchr("imsU-", p[k]) != NULL; k++)
-			continue;
-		if (k >= n || p[k] != ')' || k == rx.i + 2)
-			break;
-		if (memchr(p + rx.i, 'i', k - rx.i) != NULL)
-			*cflags |= REG_ICASE;
-		if (memchr(p + rx.i, 'm', k - rx.i) != NULL)
-			*cflags |= REG_NEWLINE;
-		rx.i = k + 1;
-	}
-	while (rx.i < n) {
-		if (z.grp[depth] > RE_MAXSIZE) {
-			rex_why(&rx, "expression too large", p, n);
-			goto out;
-		}
-		if (nassert > RE_MAXASSERT) {
-			rex_why(&rx, "expression too large", p, n);
-			goto out;
-		}
-		switch (p[rx.i]) {
-		case '\\':
-			if (rx.i + 1 < n && p[rx.i + 1] == 'Q') {
-				/* \Q...\E: literal text */
-				for (rx.i += 2; rx.i < n; rx.i += k) {
-					if (p[rx.i] == '\\' && rx.i + 1 < n &&
-					    p[rx.i + 1] == 'E') {
-						rx.i += 2;
-						break;
-					}
-					k = utf8_dec(p + rx.i, n - rx.i, &r,
-					    &isbad);
-					rex_lit(&rx, r);
-					rs_atom(&z, depth, 1);
-				}
-				last = 1;
-				break;
-			}
-			if (rx.i + 1 < n && strchr("bBAz", p[rx.i + 1]) != NULL)
-				nassert++;
-			if ((v = rex_escape(&rx, 0)) == -1)
-				goto out;
-			if (v == 0) {
-				rex_why(&rx, "NUL byte not supported", "", 0);
-				goto out;
-			}
-			if (v != -2)
-				rex_lit(&rx, (uint32_t)v);
-			rs_atom(&z, depth, 1);
-			last = 1;
-			break;
-		case '[':
-			if (rex_class(&rx) == -1)
-				goto out;
-			rs_atom(&z, depth, 1);
-			last = 1;
-			break;
-		case '(':
-			if (rx.i + 1 < n && p[rx.i + 1] == '?') {
-				if (rx.i + 2 < n && p[rx.i + 2] == ':')
-					rx.i += 3;
-				else if (rx.i + 3 < n && (p[rx.i + 2] == '<' ||
-				    (p[rx.i + 2] == 'P' &&
-				    p[rx.i + 3] == '<'))) {
-					for (k = rx.i + 3; k < n && p[k] != '>';
-					    k++)
-						continue;
-					if (k >= n) {
-						rex_why(&rx, "invalid named "
-						    "capture", p + rx.i,
-						    n - rx.i);
-						goto out;
-					}
-					rx.i = k + 1;
-				} else {
-					rex_why(&rx, "invalid or unsupported "
-					    "Perl syntax", p + rx.i,
-					    rx.i + 3 <= n ? 3 : n - rx.i);
-					goto out;
-				}
-			} else
-				rx.i++;
-			if (depth == RE_MAXDEPTH) {
-				rex_why(&rx, "expression nests too deeply", p,
-				    n);
-				goto out;
-			}
-			sb_addc(out, '(');
-			z.grp[++depth] = 3;	/* open, close, and as an atom */
-			last = 0;
-			break;
-		case ')':
-			if (depth == 0) {
-				rex_why(&rx, "unexpected )", p, n);
-				goto out;
-			}
-			sb_addc(out, ')');
-			rx.i++;
-			cnt = z.grp[depth--];
-			rs_atom(&z, depth, cnt);
-			last = 1;
-			break;
-		case '|':
-			sb_addc(out, '|');
-			rx.i++;
-			z.grp[depth]++;
-			last = 0;
-			break;
-		case '*':
-		case '+':
-		case '?':
-		case '{':
-			rs = rx.i;
-			cnt = 2;
-			alt = 1;
-			if (p[rx.i] == '{') {
-				if ((len = rex_repeat(&rx)) == -1)
-					goto out;
-				if (len == 0) {
-					sb_adds(out, "\\{");
-					rx.i++;
-					rs_atom(&z, depth, 1);
-					last = 1;
-					break;
-				}
-				cnt = rex_repeat_max(p + rx.i, (size_t)len);
-				alt = cnt - strtoul(p + rx.i + 1, NULL, 10);
-				rx.i += (size_t)len;
-			} else
-				rx.i++;
-			if (last == 0) {
-				rex_why(&rx, "missing argument to repetition "
-				    "operator", p + rs, rx.i - rs);
-				goto out;
-			}
-			if (last == 2) {
-				rex_why(&rx, "invalid nested repetition "
-				    "operator", p + rep, rx.i - rep);
-				goto out;
-			}
-			sb_addn(out, p + rs, rx.i - rs);
-			if (rx.i < n && p[rx.i] == '?')
-				rx.i++;		/* non-greedy: same matches */
-			rs_repeat(&z, depth, cnt, alt);
-			rep = rs;
-			last = 2;
-			break;
-		case '}':
-			sb_adds(out, "\\}");
-			rx.i++;
-			rs_atom(&z, depth, 1);
-			last = 1;
-			break;
-		case '.':
-		case '^':
-		case '$':
-			if (p[rx.i] != '.')
-				nassert++;
-			sb_addc(out, p[rx.i]);
-			rx.i++;
-			rs_atom(&z, depth, 1);
-			last = 1;
-			break;
-		default:
-			k = utf8_dec(p + rx.i, n - rx.i, &r, &isbad);
-			rex_lit(&rx, r);
-			rx.i += k;
-			rs_atom(&z, depth, k);	/* a node per byte */
-			last = 1;
-			break;
-		}
-	}
-	if (depth > 0) {
-		rex_why(&rx, "missing closing )", p, n);
-		goto out;
-	}
-	if (z.grp[0] > RE_MAXSIZE || nassert > RE_MAXASSERT) {
-		rex_why(&rx, "expression too large", p, n);
-		goto out;
-	}
-	rc = 0;
-out:
-	free(z.grp);
-	return rc;
-}
-
-/*
- * Compile raw as a regexp for a matches operator.  Returns 0, or -1
- * with go-bexpr's "Failed to compile regular expression" text in err.
+ * Compile raw as a regexp for a matches operator (regex.c: Go's RE2, in
+ * linear time).  Returns 0, or -1 with go-bexpr's "Failed to compile
+ * regular expression" text in err.  The programs of one expression
+ * share a budget of RE_MAXTOTAL instructions, so that many regexps
+ * cannot add up to much memory or time.
  */
 static int
 re_compile(struct bexpr *bx, struct bmatch *m, struct sbuf *err)
 {
-	struct sbuf	 ere = { NULL, 0, 0 }, why = { NULL, 0, 0 };
 	struct bregex	*br;
-	char		 msg[256];
-	int		 cflags = REG_EXTENDED | REG_NOSUB, rc;
+	struct regex	*re;
+	char		*why = NULL;
 
-	if (re_translate(m->raw.p, m->raw.len, &ere, &cflags, &why) == 0) {
-		br = xcalloc(1, sizeof(*br));
-		if ((rc = regcomp(&br->re, ere.p, cflags)) == 0) {
+	if (regex_compile(m->raw.p, m->raw.len, &re, &why) == 0) {
+		if (bx->re_total + regex_size(re) <= RE_MAXTOTAL) {
+			bx->re_total += regex_size(re);
+			br = xcalloc(1, sizeof(*br));
+			br->re = re;
 			br->next = bx->regs;
 			bx->regs = br;
-			m->re = &br->re;
-			free(ere.p);
+			m->re = re;
 			return 0;
 		}
-		regerror(rc, &br->re, msg, sizeof(msg));
-		free(br);
-		sb_printf(&why, "error parsing regexp: %s: `", msg);
-		sb_addn(&why, m->raw.p, m->raw.len);
-		sb_addc(&why, '`');
+		regex_free(re);
+		if (xasprintf(&why, "error parsing regexp: expression too "
+		    "large: `%.*s`", (int)m->raw.len, m->raw.p) < 0)
+			fatalx("out of memory");
 	}
 	sb_adds(err, "Failed to compile regular expression ");
 	sb_quote(err, m->raw.p, m->raw.len);
-	sb_printf(err, ": %s", why.p);
-	free(ere.p);
-	free(why.p);
+	sb_printf(err, ": %s", why);
+	free(why);
 	return -1;
 }
 
@@ -2748,8 +2006,6 @@ obj_get(struct json_object *v, const struct bstr *name,
 static int
 str_op(const struct bmatch *m, const char *s, size_t n)
 {
-	regmatch_t	pm[1];
-
 	switch (m->op) {
 	case BOP_EQ:
 	case BOP_NE:
@@ -2764,9 +2020,7 @@ str_op(const struct bmatch *m, const char *s, size_t n)
 	default:
 		if (m->re == NULL)
 			return -1;
-		pm[0].rm_so = 0;
-		pm[0].rm_eo = (regoff_t)n;
-		return regexec(m->re, s, 1, pm, REG_STARTEND) == 0;
+		return regex_match(m->re, s, n);
 	}
 }
 
@@ -3045,7 +2299,7 @@ bexpr_free(struct bexpr *bx)
 		return;
 	for (br = bx->regs; br != NULL; br = next) {
 		next = br->next;
-		regfree(&br->re);
+		regex_free(br->re);
 		free(br);
 	}
 	arena_free(bx->arena);

@@ -2,18 +2,22 @@
  * fuzz_bexpr.c -- fuzz harness for bexpr.c.  The input is an expression,
  * optionally followed by a newline and a JSON document; the expression
  * is compiled against a schema of every field type and without one, and
- * each compiled filter is matched against the document.  Built with
+ * each compiled filter is matched against the document.  The expression
+ * is also compiled as a regexp on its own and matched against itself:
+ * the match must stay within regex.c's linear step bound.  Built with
  * standalone.c it replays corpus/bexpr/; with -fsanitize=fuzzer it fuzzes.
  */
 #include "config.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
 #include "portcullis.h"
 #include "bexpr.h"
+#include "regex.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -45,6 +49,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct json_tokener		*tok;
 	struct bexpr			*bx;
 	struct perr			 e;
+	struct regex			*re;
+	char				*why;
 	const uint8_t			*nl;
 	size_t				 len = size, i;
 
@@ -67,5 +73,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap();
 	}
 	json_object_put(doc);
+
+	if (regex_compile((const char *)data, len, &re, &why) == 0) {
+		(void)regex_match(re, (const char *)data, size);
+		if (regex_steps(re) > 2 * (uint64_t)regex_size(re) *
+		    (size + 1))
+			__builtin_trap();
+		regex_free(re);
+	} else if (why == NULL || strncmp(why, "error parsing regexp: ",
+	    22) != 0)
+		__builtin_trap();
+	free(why);
 	return 0;
 }
