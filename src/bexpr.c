@@ -58,6 +58,7 @@
 #include "portcullis.h"
 #include "bexpr.h"
 #include "regex.h"
+#include "utf8.h"
 
 #define FILTER_PREFIX	"Failed to create boolean expression evaluator: "
 #define PLABELS		64	/* distinct expected labels kept */
@@ -195,86 +196,6 @@ sb_printf(struct sbuf *b, const char *fmt, ...)
 }
 
 /*
- * Decode the rune at s[0..n) as Go's utf8.DecodeRune does.  Returns its
- * width: 0 at the end, 1 for an invalid byte (and *bad set).
- */
-static size_t
-utf8_dec(const char *str, size_t n, uint32_t *r, int *bad)
-{
-	const unsigned char	*s = (const unsigned char *)str;
-	unsigned char		 lo = 0x80, hi = 0xbf;
-	size_t			 w, i;
-
-	*bad = 0;
-	*r = 0xfffd;
-	if (n == 0)
-		return 0;
-	if (s[0] < 0x80) {
-		*r = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		w = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		w = 3;
-		if (s[0] == 0xe0)
-			lo = 0xa0;
-		else if (s[0] == 0xed)
-			hi = 0x9f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		w = 4;
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		else if (s[0] == 0xf4)
-			hi = 0x8f;
-	} else
-		goto bad;
-	if (n < w || s[1] < lo || s[1] > hi)
-		goto bad;
-	for (i = 2; i < w; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			goto bad;
-	if (w == 2)
-		*r = (uint32_t)(s[0] & 0x1f) << 6 | (s[1] & 0x3f);
-	else if (w == 3)
-		*r = (uint32_t)(s[0] & 0x0f) << 12 |
-		    (uint32_t)(s[1] & 0x3f) << 6 | (s[2] & 0x3f);
-	else
-		*r = (uint32_t)(s[0] & 0x07) << 18 |
-		    (uint32_t)(s[1] & 0x3f) << 12 |
-		    (uint32_t)(s[2] & 0x3f) << 6 | (s[3] & 0x3f);
-	return w;
-bad:
-	*bad = 1;
-	return 1;
-}
-
-static size_t
-utf8_enc(uint32_t r, char *out)
-{
-	if (r < 0x80) {
-		out[0] = (char)r;
-		return 1;
-	}
-	if (r < 0x800) {
-		out[0] = (char)(0xc0 | r >> 6);
-		out[1] = (char)(0x80 | (r & 0x3f));
-		return 2;
-	}
-	if (r < 0x10000) {
-		out[0] = (char)(0xe0 | r >> 12);
-		out[1] = (char)(0x80 | (r >> 6 & 0x3f));
-		out[2] = (char)(0x80 | (r & 0x3f));
-		return 3;
-	}
-	out[0] = (char)(0xf0 | r >> 18);
-	out[1] = (char)(0x80 | (r >> 12 & 0x3f));
-	out[2] = (char)(0x80 | (r >> 6 & 0x3f));
-	out[3] = (char)(0x80 | (r & 0x3f));
-	return 4;
-}
-
-/*
  * Approximation of Go's unicode.IsPrint for runes >= 0x80: spaces other
  * than U+0020, controls, format characters and private use are not
  * printable.
@@ -301,7 +222,7 @@ sb_quote(struct sbuf *b, const char *s, size_t n)
 
 	sb_addc(b, '"');
 	for (i = 0; i < n; i += w) {
-		w = utf8_dec(s + i, n - i, &r, &bad);
+		w = utf8_decode_rune(s + i, n - i, &r, &bad);
 		if (bad) {
 			sb_printf(b, "\\x%02x", (unsigned char)s[i]);
 			continue;
@@ -673,7 +594,7 @@ p_check_enc(struct pstate *ps)
 	int		bad;
 
 	if (ps->pos < ps->n) {
-		utf8_dec(ps->s + ps->pos, ps->n - ps->pos, &r, &bad);
+		utf8_decode_rune(ps->s + ps->pos, ps->n - ps->pos, &r, &bad);
 		if (bad)
 			p_error(ps, ps->pos, "invalid encoding");
 	}
@@ -687,7 +608,7 @@ p_adv(struct pstate *ps)
 
 	if (ps->pos >= ps->n)
 		return;
-	ps->pos += utf8_dec(ps->s + ps->pos, ps->n - ps->pos, &r, &bad);
+	ps->pos += utf8_decode_rune(ps->s + ps->pos, ps->n - ps->pos, &r, &bad);
 	p_check_enc(ps);
 }
 
@@ -835,8 +756,8 @@ go_unquote(struct arena *a, const char *s, size_t n, struct bstr *out)
 				i++;
 				continue;
 			}
-			w = utf8_dec(in + i, len - i, &r, &bad);
-			o += utf8_enc(r, buf + o);
+			w = utf8_decode_rune(in + i, len - i, &r, &bad);
+			o += utf8_encode_rune(r, buf + o);
 			i += w;
 			continue;
 		}
@@ -891,7 +812,7 @@ go_unquote(struct arena *a, const char *s, size_t n, struct bstr *out)
 			}
 			if (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
 				return -1;
-			o += utf8_enc(v, buf + o);
+			o += utf8_encode_rune(v, buf + o);
 			break;
 		case '0': case '1': case '2': case '3':
 		case '4': case '5': case '6': case '7':
@@ -1606,7 +1527,7 @@ p_linecol(const struct pstate *ps, size_t pos, int *line, int *col)
 		*col = 0;
 	}
 	while (i < pos && i < ps->n) {
-		w = utf8_dec(ps->s + i, ps->n - i, &r, &bad);
+		w = utf8_decode_rune(ps->s + i, ps->n - i, &r, &bad);
 		i += w;
 		(*col)++;
 		if (i < ps->n && ps->s[i] == '\n') {

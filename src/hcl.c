@@ -54,6 +54,7 @@
 
 #include "portcullis.h"
 #include "hcl.h"
+#include "utf8.h"
 
 #define CH_EOF	(-1)		/* end of input */
 #define CH_BAD	(-2)		/* the first byte the scanner refuses */
@@ -153,73 +154,17 @@ jadd(struct json_object *obj, const char *k, struct json_object *v)
 }
 
 /*
- * Decode one UTF-8 sequence of at most n bytes at p, as strictly as Go's
- * decoder: no overlong forms, surrogates or values past U+10FFFF.
- * Returns the code point and sets *sz, or -1 when the bytes are invalid.
+ * The code point at p[0..n) (n > 0) and its width in *sz, or -1 when
+ * the bytes are not UTF-8 as Go reads it (utf8.c).
  */
 static int32_t
-utf8_decode(const unsigned char *p, size_t n, size_t *sz)
+utf8_decode(const char *p, size_t n, size_t *sz)
 {
-	int32_t	 c, min;
-	size_t	 need, i;
+	uint32_t	r;
+	int		bad;
 
-	if (p[0] < 0x80) {
-		*sz = 1;
-		return p[0];
-	}
-	if (p[0] < 0xc2)
-		return -1;
-	if (p[0] < 0xe0) {
-		need = 1;
-		c = p[0] & 0x1f;
-		min = 0x80;
-	} else if (p[0] < 0xf0) {
-		need = 2;
-		c = p[0] & 0x0f;
-		min = 0x800;
-	} else if (p[0] < 0xf5) {
-		need = 3;
-		c = p[0] & 0x07;
-		min = 0x10000;
-	} else
-		return -1;
-	if (n < need + 1)
-		return -1;
-	for (i = 1; i <= need; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return -1;
-		c = (c << 6) | (p[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return -1;
-	*sz = need + 1;
-	return c;
-}
-
-/* Write c as UTF-8 at b; returns the length (1 to 4). */
-static size_t
-utf8_encode(uint32_t c, char *b)
-{
-	if (c < 0x80) {
-		b[0] = (char)c;
-		return 1;
-	}
-	if (c < 0x800) {
-		b[0] = (char)(0xc0 | (c >> 6));
-		b[1] = (char)(0x80 | (c & 0x3f));
-		return 2;
-	}
-	if (c < 0x10000) {
-		b[0] = (char)(0xe0 | (c >> 12));
-		b[1] = (char)(0x80 | ((c >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (c & 0x3f));
-		return 3;
-	}
-	b[0] = (char)(0xf0 | (c >> 18));
-	b[1] = (char)(0x80 | ((c >> 12) & 0x3f));
-	b[2] = (char)(0x80 | ((c >> 6) & 0x3f));
-	b[3] = (char)(0x80 | (c & 0x3f));
-	return 4;
+	*sz = utf8_decode_rune(p, n, &r, &bad);
+	return bad ? -1 : (int32_t)r;
 }
 
 /*
@@ -242,7 +187,7 @@ find_bad(const char *buf, size_t len, const char **why)
 		}
 		if ((unsigned char)buf[i] < 0x80)
 			continue;
-		c = utf8_decode((const unsigned char *)buf + i, len - i, &sz);
+		c = utf8_decode(buf + i, len - i, &sz);
 		if (c == -1) {
 			*why = "illegal UTF-8 encoding";
 			return i;
@@ -283,7 +228,7 @@ ch_at(const struct scan *s, size_t off, size_t *sz)
 	*sz = 0;
 	if (off >= s->bad)
 		return s->bad == s->len ? CH_EOF : CH_BAD;
-	c = utf8_decode((const unsigned char *)s->buf + off, s->len - off, sz);
+	c = utf8_decode(s->buf + off, s->len - off, sz);
 	return c < 0 ? CH_BAD : c;
 }
 
@@ -839,7 +784,7 @@ unquote(struct parser *p, const struct tok *t, char **out, size_t *outlen)
 			free(b);
 			return -1;
 		}
-		o += utf8_encode(v, b + o);
+		o += utf8_encode_rune(v, b + o);
 	}
 	b[o] = '\0';
 	*out = b;

@@ -22,6 +22,7 @@
 
 #include "portcullis.h"
 #include "json.h"
+#include "utf8.h"
 
 /* Go's name for the JSON kind of v ("string", "number", "object"...). */
 const char *
@@ -52,33 +53,12 @@ json_type_go(struct json_object *v)
 size_t
 json_utf8_seq(const char *s, size_t n)
 {
-	const unsigned char	*u = (const unsigned char *)s;
-	unsigned int		 c;
-	size_t			 len, i;
+	uint32_t	r;
+	int		bad;
+	size_t		w;
 
-	if (n == 0)
-		return 0;
-	if (u[0] < 0x80)
-		return 1;
-	if (u[0] >= 0xc2 && u[0] <= 0xdf)
-		len = 2, c = u[0] & 0x1f;
-	else if (u[0] >= 0xe0 && u[0] <= 0xef)
-		len = 3, c = u[0] & 0x0f;
-	else if (u[0] >= 0xf0 && u[0] <= 0xf4)
-		len = 4, c = u[0] & 0x07;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((u[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (u[i] & 0x3f);
-	}
-	if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
-	    (len == 4 && (c < 0x10000 || c > 0x10ffff)))
-		return 0;
-	return len;
+	w = utf8_decode_rune(s, n, &r, &bad);
+	return bad ? 0 : w;
 }
 
 /*

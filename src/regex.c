@@ -46,6 +46,7 @@
 
 #include "portcullis.h"
 #include "regex.h"
+#include "utf8.h"
 
 #define NONE		UINT32_MAX
 #define MAXRUNE		0x10ffff
@@ -135,61 +136,6 @@ struct regex {
 	uint32_t	 gen;
 	uint64_t	 steps;
 };
-
-/*
- * Decode the rune at s[0..n) as Go's utf8.DecodeRune: returns its width,
- * 0 at the end, 1 for an invalid byte (*r is then U+FFFD, *bad set).
- */
-static size_t
-rx_dec(const char *str, size_t n, uint32_t *r, int *bad)
-{
-	const unsigned char	*s = (const unsigned char *)str;
-	unsigned char		 lo = 0x80, hi = 0xbf;
-	size_t			 w, i;
-
-	*bad = 0;
-	*r = 0xfffd;
-	if (n == 0)
-		return 0;
-	if (s[0] < 0x80) {
-		*r = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		w = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		w = 3;
-		if (s[0] == 0xe0)
-			lo = 0xa0;
-		else if (s[0] == 0xed)
-			hi = 0x9f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		w = 4;
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		else if (s[0] == 0xf4)
-			hi = 0x8f;
-	} else
-		goto bad;
-	if (n < w || s[1] < lo || s[1] > hi)
-		goto bad;
-	for (i = 2; i < w; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			goto bad;
-	if (w == 2)
-		*r = (uint32_t)(s[0] & 0x1f) << 6 | (s[1] & 0x3f);
-	else if (w == 3)
-		*r = (uint32_t)(s[0] & 0x0f) << 12 |
-		    (uint32_t)(s[1] & 0x3f) << 6 | (s[2] & 0x3f);
-	else
-		*r = (uint32_t)(s[0] & 0x07) << 18 |
-		    (uint32_t)(s[1] & 0x3f) << 12 |
-		    (uint32_t)(s[2] & 0x3f) << 6 | (s[3] & 0x3f);
-	return w;
-bad:
-	*bad = 1;
-	return 1;
-}
 
 /* Set the error: Go's "error parsing regexp: code: `frag`". */
 static int
@@ -689,7 +635,7 @@ rp_escape(struct rparse *rp, int inclass, int *kind)
 	}
 	rp->i++;
 	return rp_why(rp, "invalid escape sequence", rp->p + esc, 1 +
-	    rx_dec(rp->p + rp->i - 1, rp->n - rp->i + 1, &r, &bad));
+	    utf8_decode_rune(rp->p + rp->i - 1, rp->n - rp->i + 1, &r, &bad));
 }
 
 /* POSIX classes, as RE2 defines them (ASCII): pairs of bounds. */
@@ -734,7 +680,7 @@ rp_class_char(struct rparse *rp)
 
 	if (rp->p[rp->i] == '\\')
 		return rp_escape(rp, 1, &kind);
-	rp->i += rx_dec(rp->p + rp->i, rp->n - rp->i, &r, &bad);
+	rp->i += utf8_decode_rune(rp->p + rp->i, rp->n - rp->i, &r, &bad);
 	return (long)r;
 }
 
@@ -883,7 +829,7 @@ rp_perl(struct rparse *rp)
 	}
 	for (k = start + 2; k < rp->n; ) {
 		c = (unsigned char)p[k];
-		k += rx_dec(p + k, rp->n - k, &r, &bad);
+		k += utf8_decode_rune(p + k, rp->n - k, &r, &bad);
 		switch (c) {
 		case 'i':
 			flags = neg ? flags & ~F_FOLD : flags | F_FOLD;
@@ -980,7 +926,7 @@ rp_parse(struct rparse *rp)
 	int		 isbad, kind, flags;
 
 	for (k = 0; k < n; k += w) {
-		w = rx_dec(p + k, n - k, &r, &isbad);
+		w = utf8_decode_rune(p + k, n - k, &r, &isbad);
 		if (isbad) {
 			rp_why(rp, "invalid UTF-8", p + k, n - k);
 			return NONE;
@@ -999,7 +945,7 @@ rp_parse(struct rparse *rp)
 						rp->i += 2;
 						break;
 					}
-					k = rx_dec(p + rp->i, n - rp->i, &r,
+					k = utf8_decode_rune(p + rp->i, n - rp->i, &r,
 					    &isbad);
 					rp_atom(rp, rp_lit(rp, r));
 				}
@@ -1116,7 +1062,7 @@ rp_parse(struct rparse *rp)
 			last = 1;
 			break;
 		default:
-			k = rx_dec(p + rp->i, n - rp->i, &r, &isbad);
+			k = utf8_decode_rune(p + rp->i, n - rp->i, &r, &isbad);
 			rp_atom(rp, rp_lit(rp, r));
 			rp->i += k;
 			last = 1;
@@ -1514,7 +1460,7 @@ regex_match(struct regex *re, const char *s, size_t n)
 	if (rx_add(re, cl, &ncl, 0, s, n, 0))
 		return 1;
 	for (pos = 0; pos < n; pos += w) {
-		w = rx_dec(s + pos, n - pos, &r, &bad);
+		w = utf8_decode_rune(s + pos, n - pos, &r, &bad);
 		rx_nextgen(re);
 		nnl = 0;
 		re->steps += ncl;

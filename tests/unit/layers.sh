@@ -30,7 +30,7 @@ layer() {
 	req|route)					echo req ;;
 	store|store_be|store_sqlite|snap|notify|sqls)	echo store ;;
 	config|portcullis|arena|log|perr|xmalloc|util|json|hcl|bexpr|\
-	spiffe|x509|der|jwt|fetch|conf|acl_rules|acl_translate|regex|\
+	spiffe|x509|der|jwt|fetch|conf|acl_rules|acl_translate|regex|utf8|\
 	authmethod|leafcache)				echo lib ;;
 	*)						echo unknown ;;
 	esac
