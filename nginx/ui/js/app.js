@@ -20,6 +20,8 @@ function route() {
 		name = "login";
 	if (!pages[name])
 		name = session.token() ? "intentions" : "login";
+	if (location.hash !== "#/" + name)	// show where we are
+		history.replaceState(null, "", "#/" + name);
 	if (current)
 		current.abort();
 	current = new AbortController();

@@ -72,10 +72,14 @@ export function message(el, kind, text) {
 	return render(el, h("p.msg." + kind, text));
 }
 
-// The explanation for an API error, for a message region.
-export function explain(e) {
+// The explanation for an API error, for a message region.  need names
+// the permission the call needs: added when the API's 403 text does
+// not say it (intention writes answer Consul's bare "Permission denied").
+export function explain(e, need) {
 	if (e.status === 403)
-		return "Not allowed with this token: " + e.message;
+		return "Not allowed with this token: " + e.message +
+		    (need && !/lacks permission/.test(e.message) ?
+		    " (this needs " + need + ")" : "");
 	if (e.status === 401)
 		return e.message + " (this server runs without ACLs).";
 	return e.message;

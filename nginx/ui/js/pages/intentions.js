@@ -75,7 +75,7 @@ export function mount(el, signal) {
 			await del(EXACT, { query: { source: ixn.SourceName, destination: ixn.DestinationName } });
 			message(listMsg, "ok", "Deleted " + ixn.SourceName + " → " + ixn.DestinationName + ".");
 		} catch (e) {
-			message(listMsg, "error", explain(e));
+			message(listMsg, "error", explain(e, 'intentions:write on "' + ixn.DestinationName + '"'));
 		}
 	}
 
@@ -154,7 +154,7 @@ function intentionForm(ixn, done) {
 			await put(EXACT, body, { query: { source: src.value.trim(), destination: dst.value.trim() } });
 			done();
 		} catch (e) {
-			message(msg, "error", explain(e));
+			message(msg, "error", explain(e, 'intentions:write on "' + dst.value.trim() + '"'));
 		}
 	});
 	return form;

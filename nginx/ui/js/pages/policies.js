@@ -97,9 +97,12 @@ function policyForm(p, done) {
 			await put(isNew ? "/v1/acl/policy" : "/v1/acl/policy/" + encodeURIComponent(p.ID), body);
 			done((isNew ? "Created" : "Saved") + " policy " + body.Name + ".");
 		} catch (e) {
-			// A rules error goes beside the editor, anything else below.
-			if (e.status === 400 && /rule|policy|parse|syntax|hcl|json/i.test(e.message) &&
-			    !/name/i.test(e.message.split(":")[0])) {
+			// A rules error goes beside the editor, anything else
+			// (403, "Invalid Policy: ..." about the name) below.
+			// Like Consul, the API answers 500 for both kinds.
+			if (e.status >= 400 && e.status !== 403 && e.status !== 401 &&
+			    !/^Invalid Policy:/.test(e.message) &&
+			    /rule|polic|parse|syntax|expected/i.test(e.message)) {
 				message(rulesErr, "error", e.message);
 				rules.setAttribute("aria-invalid", "true");
 				rules.focus();
