@@ -113,6 +113,7 @@ def test_a_token_logs_in_kept_in_session_storage_and_never_sent_in_a_url(ui):
 def test_an_intention_is_created_listed_checked_and_deleted(ui):
     login(ui, MGMT)
     css(ui, "#ixn-new").click()
+    assert not css(ui, "#ixn-permissions").is_displayed()  # L4 first
     fill(css(ui, "#ixn-source"), "web")
     fill(css(ui, "#ixn-destination"), "db")
     css(ui, "#ixn-description").send_keys("web may query db")
@@ -159,6 +160,7 @@ def test_an_intention_is_created_listed_checked_and_deleted(ui):
     kind = css(ui, "#ixn-kind")
     kind.send_keys("L7")
     assert css(ui, "#ixn-permissions").is_displayed()
+    assert not css(ui, "#ixn-action").is_displayed()
     fill(css(ui, "#ixn-permissions"), '[{"Action": "allow", "HTTP": '
          '{"PathPrefix": "/api"}}]')
     css(ui, "#ixn-form button[type=submit]").click()
@@ -376,7 +378,7 @@ def test_a_read_only_token_sees_403_texts_and_no_broken_page(ui):
         visit(ui, page)
         until(lambda: "acl:read" in text(ui, msg), what=page + " 403")
         assert text(ui, msg).startswith("Not allowed with this token")
-    shot(ui, "read-only-tokens")
+    shot(ui, "read-only-acl-page")
     visit(ui, "intentions")
     until(lambda: css(ui, '#ixn-rows tr[data-destination="ro"]'),
           what="intentions still")
