@@ -420,3 +420,53 @@ def test_every_control_is_labelled_and_the_keyboard_works(ui):
     visit_url = ui.server.url + "/ui/#/tokens"
     ui.get(visit_url)
     until(lambda: css(ui, "#login-token"), what="login required")
+
+
+def test_an_oidc_login_through_the_fake_provider_gives_a_token(ui, make_server):
+    from authfakes import H as AH, Fake, acl_hcl, ok, put_method, put_rule
+    idp = Fake("fake_oidc.py")
+    try:
+        s = make_server(acl_hcl())
+        redirect = s.url + "/ui/"
+        ok(put_method(s, {"Name": "sso", "Type": "oidc", "MaxTokenTTL": "5m",
+                          "Config": {
+                              "OIDCDiscoveryURL": idp.url,
+                              "OIDCDiscoveryCACert": idp.ca,
+                              "OIDCClientID": idp.info["client_id"],
+                              "OIDCClientSecret": idp.info["client_secret"],
+                              "AllowedRedirectURIs": [redirect],
+                              "ClaimMappings": {"team": "team"}}}))
+        ok(put_rule(s, AuthMethod="sso", BindType="service",
+                    BindName="${value.team}"))
+        ui.get(s.url + "/ui/#/login")
+        ui.execute_script("sessionStorage.clear()")
+        ui.refresh()
+        box = until(lambda: css(ui, "#login-method"), what="the OIDC form")
+        assert redirect in css(ui, "#oidc-form").text
+        # A method that does not exist: the API's text, no navigation.
+        box.send_keys("nope", Keys.ENTER)
+        until(lambda: text(ui, "#oidc-msg"), what="the error")
+        assert "nope" in text(ui, "#oidc-msg")
+        fill(css(ui, "#login-method"), "sso")
+        css(ui, "#login-method").send_keys(Keys.ENTER)
+        # provider -> /ui/?code=&state= -> callback -> the intentions page
+        until(lambda: ui.current_url.startswith(s.url) and
+              ui.execute_script("return location.hash") == "#/intentions",
+              timeout=10, what="the return from the provider")
+        secret = ui.execute_script(
+            "return sessionStorage.getItem('portcullis.token')")
+        assert "code=" not in ui.current_url and "state=" not in ui.current_url
+        t = s.get("/v1/acl/token/self", headers={"X-Consul-Token": secret})
+        assert t.status_code == 200, t.text
+        assert t.json()["AuthMethod"] == "sso"
+        assert t.json()["ServiceIdentities"] == [{"ServiceName": "payments"}]
+        until(lambda: "token created via OIDC login" in css(ui, "#who").text,
+              what="the header")
+        # Replaying the provider's answer is refused and says so.
+        shot(ui, "oidc-logged-in")
+        ui.get(s.url + "/ui/?code=x&state=y")
+        until(lambda: "No login through an auth method" in
+              text(ui, "#oidc-msg"), what="the stale callback message")
+        assert ui.execute_script("return location.search") == ""
+    finally:
+        idp.stop()

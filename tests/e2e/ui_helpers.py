@@ -34,7 +34,10 @@ def make_driver():
               "--disable-extensions", "--disable-default-apps",
               "--disable-features=Translate,MediaRouter,OptimizationHints",
               "--metrics-recording-only", "--no-default-browser-check",
-              "--proxy-server=direct://", "--proxy-bypass-list=*"):
+              "--proxy-server=direct://", "--proxy-bypass-list=*",
+              # the fake OIDC provider (tests/e2e/fakes, loopback only)
+              # serves HTTPS with a CA made at test time
+              "--ignore-certificate-errors"):
         opts.add_argument(a)
     d = webdriver.Chrome(service=Service(shutil.which("chromedriver")),
                          options=opts)

@@ -66,6 +66,7 @@ export async function call(method, path, opts = {}) {
 
 export const get = (p, o) => call("GET", p, o);
 export const put = (p, body, o = {}) => call("PUT", p, { ...o, body });
+export const post = (p, body, o = {}) => call("POST", p, { ...o, body });
 export const del = (p, o) => call("DELETE", p, o);
 
 // watch(path, query, onData, onError, signal): a blocking-query loop.

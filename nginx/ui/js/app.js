@@ -73,4 +73,8 @@ export function logout() {
 }
 
 window.addEventListener("hashchange", route);
-route();
+const back = new URLSearchParams(location.search);
+if (back.has("state") || back.has("error"))	// an OIDC provider sent us back
+	login.finishOidc(back).then(route);
+else
+	route();
