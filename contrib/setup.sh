@@ -8,7 +8,10 @@ PKGS="build-essential autoconf automake libtool pkg-config libfcgi-dev
 libjson-c-dev libgnutls28-dev libsqlite3-dev libcurl4-gnutls-dev nginx-light gnutls-bin
 python3 python3-pytest python3-requests python3-cryptography curl
 wrk openssl jq
-clang libclang-rt-14-dev"  # clang + libFuzzer runtime: the fuzz smoke (tests/fuzz/run.sh)
+clang libclang-rt-14-dev
+chromium chromium-driver python3-selenium fonts-dejavu-core"
+# clang + libFuzzer runtime: the fuzz smoke (tests/fuzz/run.sh); chromium,
+# its driver and selenium: the web UI's browser tests (tests/e2e/test_ui.py)
 
 missing=""
 for p in $PKGS; do
