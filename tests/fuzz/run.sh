@@ -42,6 +42,13 @@ command -v clang >/dev/null || {
 
 # Copy the tracked files (as they are in the work tree) and build.
 mkdir -p "$S" "$B/corpus" "$B/crashes" "$B/logs"
+# One run per build dir: two would rebuild under each other and write
+# the same logs.
+exec 9>"$B/.lock"
+flock -n 9 || {
+	echo "fuzz: another run uses $B; wait for it or set FUZZ_BUILD" >&2
+	exit 1
+}
 (cd "$top" && git ls-files -z -c -o --exclude-standard |
     xargs -0 sh -c 'for f; do [ -f "$f" ] && printf "%s\0" "$f"; done' sh |
     xargs -0 cp -p -u --parents -t "$S")
@@ -92,7 +99,8 @@ wait
 rc=0
 for t in $targets; do
 	log=$B/logs/$t.log
-	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+	# -a: libFuzzer's log holds raw bytes (dictionary entries)
+	cov=$(grep -ao 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 	eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
 	if [ "$(cat "$B/logs/$t.rc")" = 0 ]; then
@@ -101,7 +109,7 @@ for t in $targets; do
 	else
 		echo "not ok - fuzz $t: exit $(cat "$B/logs/$t.rc") after" \
 		    "${execs:-?} execs; log $log"
-		grep -E 'ERROR|SUMMARY|runtime error|Test unit written' "$log" |
+		grep -aE 'ERROR|SUMMARY|runtime error|Test unit written' "$log" |
 		    head -10 || true
 		rc=1
 	fi
