@@ -45,3 +45,4 @@ trap - EXIT
 # fuzz smoke: every target ~30 s, two at a time, after replaying its corpus
 sh tests/fuzz/run.sh -t 30 -j 2
 /usr/bin/python3 -m pytest -q tests/e2e "$@"
+PORTCULLIS_TEST_BACKEND=postgres /usr/bin/python3 -m pytest -q tests/e2e "$@"
