@@ -5,7 +5,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PKGS="build-essential autoconf automake libtool pkg-config libfcgi-dev
-libjson-c-dev libgnutls28-dev libsqlite3-dev libcurl4-gnutls-dev nginx-light gnutls-bin
+libjson-c-dev libgnutls28-dev libsqlite3-dev libpq-dev postgresql libcurl4-gnutls-dev nginx-light gnutls-bin
 python3 python3-pytest python3-requests python3-cryptography curl
 wrk openssl jq
 clang libclang-rt-14-dev

@@ -67,6 +67,12 @@ static const struct key connect_keys[] = {
 	{ NULL, 0, 0, NULL }
 };
 
+static const struct key store_keys[] = {
+	{ "backend", K_STR, O(store.backend), NULL },
+	{ "dsn", K_STR, O(store.dsn), NULL },
+	{ NULL, 0, 0, NULL }
+};
+
 static const struct key top_keys[] = {
 	{ "datacenter", K_STR, O(datacenter), NULL },
 	{ "node_name", K_STR, O(node_name), NULL },
@@ -80,6 +86,7 @@ static const struct key top_keys[] = {
 	    NULL },
 	{ "acl", K_BLOCK, 0, acl_keys },
 	{ "connect", K_BLOCK, 0, connect_keys },
+	{ "store", K_BLOCK, 0, store_keys },
 	{ NULL, 0, 0, NULL }
 };
 
@@ -179,6 +186,14 @@ validate(struct conf *c, struct perr *e)
 	if (c->acl.login.state_ttl_s < 1 || c->acl.login.state_ttl_s > 3600)
 		return perr_set(e, 400, "acl.login.oidc_state_ttl_seconds must "
 		    "be between 1 and 3600");
+	/* Never quote the DSN here: it may hold a password. */
+	if (strcmp(c->store.backend, "sqlite") != 0 &&
+	    strcmp(c->store.backend, "postgres") != 0)
+		return perr_set(e, 400,
+		    "store.backend must be \"sqlite\" or \"postgres\"");
+	if (strcmp(c->store.backend, "sqlite") == 0 && c->store.dsn != NULL)
+		return perr_set(e, 400,
+		    "store.dsn is only for store.backend \"postgres\"");
 	if (c->socket == NULL)
 		xasprintf(&c->socket, "%s/portcullis.sock", c->data_dir);
 	return 0;
@@ -223,6 +238,7 @@ conf_parse(const char *text, size_t len, int is_json, struct conf **out,
 	c->acl.login.state_ttl_s = 600;
 	c->connect.enabled = 1;
 	c->connect.authorize_td_check = 1;
+	c->store.backend = xstrdup("sqlite");
 	if (walk(c, root, top_keys, "", e) == -1 || validate(c, e) == -1) {
 		json_object_put(root);
 		conf_free(c);
@@ -288,6 +304,8 @@ conf_free(struct conf *c)
 	secret_free(c->acl.initial_management);
 	secret_free(c->acl.default_token);
 	secret_free(c->acl.agent_token);
+	free(c->store.backend);
+	secret_free(c->store.dsn);
 	json_object_put(c->connect.ca_config);
 	free(c);
 }

@@ -37,6 +37,10 @@ struct conf {
 			int	 state_ttl_s;	/* OIDC states */
 		} login;
 	} acl;
+	struct {	/* the store block (store.h) */
+		char		*backend;	/* "sqlite" (default), "postgres" */
+		char		*dsn;		/* libpq conninfo/URI; secret */
+	} store;
 	struct {
 		int			 enabled;
 		struct json_object	*ca_config;	/* NULL: defaults */

@@ -132,11 +132,14 @@ init_store(void)
 	warn_open_to_others("data_dir", conf->data_dir);
 	warn_open_to_others("configuration", conf->path);
 	xasprintf(&path, "%s/portcullis.db", conf->data_dir);
+	store_configure(strcmp(conf->store.backend, "postgres") == 0 ?
+	    STORE_POSTGRES : STORE_SQLITE, conf->store.dsn);
 	if (store_open(path, &st, &e) == -1 || store_migrate(st, &e) == -1 ||
 	    store_prepare_all(st, &e) == -1 ||
 	    store_meta_get(st, "cluster_id", &cid, &e) == -1 ||
 	    store_meta_get(st, "datacenter", &dc, &e) == -1)
-		fatalx("store %s: %s", path, e.msg);
+		fatalx("store %s: %s", store_backend() == STORE_POSTGRES ?
+		    "(postgres)" : path, e.msg);
 	if (cid == NULL) {
 		uuid_generate_v4(uuid);
 		if (store_begin(st, &e) == -1 ||

@@ -1,8 +1,9 @@
 /*
  * store.c -- the generic store: the shared index page and what is
  * built on the statement API alone (single-row reads and deletes,
- * meta keys, the table indexes).  The driver lives in store_sqlite.c;
- * nothing here knows it, nor any family's types.
+ * meta keys, the table indexes) and the dispatch to the backend the
+ * configuration chose (store_sqlite.c, store_pg.c; store_be.h).  No
+ * driver is named here, nor any family's type.
  */
 #include "config.h"
 
@@ -17,6 +18,10 @@
 #include "store_be.h"
 
 struct shared	*store_shared;
+
+static enum store_backend	 backend = STORE_SQLITE;
+static const struct store_ops	*be = &store_sqlite_ops;
+static char			*be_dsn;	/* secret: never logged */
 
 static const char *const table_names[TBL__MAX] = {
 	[TBL_RAFT] = "raft",
@@ -43,12 +48,215 @@ store_shared_init(void)
 
 	if (store_shared != NULL)
 		return;
-	store_be_init();
+	be->init();
 	p = mmap(NULL, sizeof(struct shared), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		fatal("mmap shared index");
 	store_shared = p;
+}
+
+/*
+ * Choose the backend for every store_open() of this process (and of
+ * its children): STORE_SQLITE (the default) opens the path given to
+ * store_open(); STORE_POSTGRES ignores it and connects with dsn (a
+ * libpq conninfo string or URI, copied; it may hold a password, so it
+ * is never logged).  Call before store_shared_init().
+ */
+void
+store_configure(enum store_backend b, const char *dsn)
+{
+	backend = b;
+	be = b == STORE_POSTGRES ? &store_pg_ops : &store_sqlite_ops;
+	free(be_dsn);
+	be_dsn = dsn != NULL ? xstrdup(dsn) : NULL;
+}
+
+enum store_backend
+store_backend(void)
+{
+	return backend;
+}
+
+/*
+ * Open a connection of the configured backend: the SQLite file at
+ * path, or the PostgreSQL database of the DSN.  Returns 0 and a new
+ * store in *out (one thread's; store_close() it), or -1 (500, the
+ * detail logged).
+ */
+int
+store_open(const char *path, struct store **out, struct perr *e)
+{
+	store_shared_init();
+	return be->open(backend == STORE_POSTGRES ? (be_dsn ? be_dsn : "") :
+	    path, out, e);
+}
+
+void
+store_close(struct store *s)
+{
+	if (s != NULL)
+		s->ops->close(s);
+}
+
+/*
+ * Apply the migrations the database has not seen (master only, before
+ * workers start).  Refuses a schema newer than this binary.
+ */
+int
+store_migrate(struct store *s, struct perr *e)
+{
+	return s->ops->migrate(s, e);
+}
+
+/* Start the backend's background maintenance, if it has any. */
+int
+store_checkpointer(const char *path)
+{
+	return be->checkpointer(path);
+}
+
+/* One maintenance pass (SQLite: a WAL checkpoint; see the backend). */
+int
+store_checkpoint(struct store *s)
+{
+	return s->ops->checkpoint(s);
+}
+
+/*
+ * The cached statement for id, reset and with bindings cleared, or
+ * NULL when it cannot be prepared (logged).  Owned by the store; valid
+ * until store_close().
+ */
+struct store_q *
+store_stmt(struct store *s, enum sql_id id)
+{
+	return s->ops->stmt(s, id);
+}
+
+/*
+ * Step: STORE_ROW (1) for a row, STORE_DONE (0) when done, STORE_ERR
+ * (-1) on error (500, logged; store_conflict() says whether a
+ * constraint refused the write).
+ */
+int
+store_step(struct store *s, struct store_q *q, struct perr *e)
+{
+	return s->ops->step(s, q, e);
+}
+
+/* End q's cursor early (rows unread); bindings stay until store_stmt(). */
+void
+store_reset(struct store_q *q)
+{
+	q->ops->reset(q);
+}
+
+/* Rows changed by q, the last write statement its connection ran. */
+int64_t
+store_changes(const struct store_q *q)
+{
+	return q->ops->changes(q);
+}
+
+/*
+ * Whether the last store_step() on s that returned STORE_ERR failed on
+ * a constraint (a UNIQUE, CHECK or foreign key refused the write).
+ */
+int
+store_conflict(const struct store *s)
+{
+	return s->conflict;
+}
+
+/* Bind text v (copied; NULL binds SQL NULL) to parameter name. */
+void
+store_bind_text(struct store_q *q, const char *name, const char *v)
+{
+	q->ops->bind_text(q, name, v);
+}
+
+void
+store_bind_int(struct store_q *q, const char *name, int64_t v)
+{
+	q->ops->bind_int(q, name, v);
+}
+
+void
+store_bind_null(struct store_q *q, const char *name)
+{
+	q->ops->bind_text(q, name, NULL);
+}
+
+/* Column text, or NULL for SQL NULL.  Valid until the next step. */
+const char *
+store_col_text(struct store_q *q, int col)
+{
+	return q->ops->col_text(q, col);
+}
+
+/* A copy of the column's text (free()), or NULL for SQL NULL. */
+char *
+store_col_dup(struct store_q *q, int col)
+{
+	const char	*s = store_col_text(q, col);
+
+	return s == NULL ? NULL : xstrdup(s);
+}
+
+/* The column as a 64-bit integer (0 for SQL NULL). */
+int64_t
+store_col_int(struct store_q *q, int col)
+{
+	return q->ops->col_int(q, col);
+}
+
+/* Whether the column is SQL NULL. */
+int
+store_col_isnull(struct store_q *q, int col)
+{
+	return q->ops->col_isnull(q, col);
+}
+
+/*
+ * Start a write transaction carrying the next global index.  Every
+ * early exit after this must call store_rollback().
+ */
+int
+store_begin(struct store *s, struct perr *e)
+{
+	return s->ops->begin(s, e);
+}
+
+/* The modify index of the open write transaction. */
+uint64_t
+store_tx_index(const struct store *s)
+{
+	return s->tx_index;
+}
+
+/* Mark table t as written by the open transaction. */
+void
+store_touch(struct store *s, enum table t)
+{
+	s->touched[t] = 1;
+}
+
+/*
+ * Commit the open transaction, publish the new indexes and wake every
+ * blocking query.  On failure the transaction is rolled back (500).
+ */
+int
+store_commit(struct store *s, struct perr *e)
+{
+	return s->ops->commit(s, e);
+}
+
+/* Abandon the open write transaction, if any. */
+void
+store_rollback(struct store *s)
+{
+	s->ops->rollback(s);
 }
 
 const char *

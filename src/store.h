@@ -9,8 +9,9 @@
  * columns read by index; values are text, 64-bit integers or NULL.
  * Writes happen between store_begin() and store_commit(), one
  * transaction per write, each carrying the next global modify index.
- * The backend (store_sqlite.c) maps driver errors to struct perr: the
- * client sees "internal store error" (500), the detail is logged.
+ * The backend (store_sqlite.c, or store_pg.c when store_configure()
+ * chose PostgreSQL) maps driver errors to struct perr: the client sees
+ * "internal store error" (500), the detail is logged.
  */
 #ifndef STORE_H
 #define STORE_H
@@ -68,6 +69,14 @@ struct store_q;		/* a cached statement and its cursor */
  */
 #define STORE_CKPT_CATCHUP	16384
 
+/* The backends (the config's store block). */
+enum store_backend {
+	STORE_SQLITE,		/* default: <data_dir>/portcullis.db */
+	STORE_POSTGRES		/* libpq, the configured DSN */
+};
+
+void		 store_configure(enum store_backend, const char *);
+enum store_backend store_backend(void);
 void		 store_shared_init(void);
 int		 store_open(const char *, struct store **, struct perr *)
 		    PC_MUSTCHECK;

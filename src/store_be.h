@@ -1,6 +1,12 @@
 /*
- * store_be.h -- between the generic store (store.c) and its backend
- * (store_sqlite.c).  Nothing else includes this.
+ * store_be.h -- between the generic store (store.c) and its backends
+ * (store_sqlite.c, store_pg.c).  Nothing else includes this.
+ *
+ * A backend fills one const struct store_ops; its connection and
+ * statement types begin with struct store and struct store_q, which
+ * carry the ops, so store.c dispatches each call with one indirect
+ * call and no allocation.  One process uses the backend
+ * store_configure() chose (unit tests may open both).
  */
 #ifndef STORE_BE_H
 #define STORE_BE_H
@@ -9,8 +15,46 @@
 
 #include "store.h"
 
-/* Backend: process-wide driver set-up, before its first use. */
-void	store_be_init(void);
+struct store_ops {
+	const char	*name;		/* "sqlite", "postgres" */
+	void		 (*init)(void);	/* process-wide, before first use */
+	int		 (*open)(const char *, struct store **, struct perr *);
+	void		 (*close)(struct store *);
+	int		 (*migrate)(struct store *, struct perr *);
+	int		 (*checkpointer)(const char *);
+	int		 (*checkpoint)(struct store *);
+	struct store_q	*(*stmt)(struct store *, enum sql_id);
+	int		 (*step)(struct store *, struct store_q *,
+			    struct perr *);
+	void		 (*reset)(struct store_q *);
+	int64_t		 (*changes)(const struct store_q *);
+	void		 (*bind_text)(struct store_q *, const char *,
+			    const char *);
+	void		 (*bind_int)(struct store_q *, const char *, int64_t);
+	const char	*(*col_text)(struct store_q *, int);
+	int64_t		 (*col_int)(struct store_q *, int);
+	int		 (*col_isnull)(struct store_q *, int);
+	int		 (*begin)(struct store *, struct perr *);
+	int		 (*commit)(struct store *, struct perr *);
+	void		 (*rollback)(struct store *);
+};
+
+/* The first member of every backend's connection. */
+struct store {
+	const struct store_ops	*ops;
+	int			 in_tx;
+	int			 conflict;	/* last step error: a constraint */
+	uint64_t		 tx_index;	/* of the open write transaction */
+	int			 touched[TBL__MAX];
+};
+
+/* The first member of every backend's cached statement. */
+struct store_q {
+	const struct store_ops	*ops;
+};
+
+extern const struct store_ops	store_sqlite_ops;
+extern const struct store_ops	store_pg_ops;
 
 /*
  * Generic: after a commit, raise the shared index of every table

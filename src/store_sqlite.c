@@ -56,35 +56,36 @@
 #define WAL_EMERGENCY		(4 * CKPT_CATCHUP)	/* no checkpointer */
 
 /* A cached statement: prepared once per connection, reset per use. */
-struct store_q {
+struct sq_q {
+	struct store_q	 base;
 	sqlite3_stmt	*st;
-	struct store	*s;		/* the connection it belongs to */
+	struct sq	*s;		/* the connection it belongs to */
 };
 
-struct store {
+struct sq {
+	struct store	 base;
 	sqlite3		*db;
 	int		 lockfd;
-	int		 in_tx;
-	int		 conflict;	/* last step error: a constraint */
-	uint64_t	 tx_index;
-	int		 touched[TBL__MAX];
 	int		 wal_frames;	/* after this connection's last commit */
-	struct store_q	 stmts[SQL__MAX];
+	struct sq_q	 stmts[SQL__MAX];
 };
+
+#define SQ(x)	((struct sq *)(x))
+#define SQQ(x)	((struct sq_q *)(x))
 
 /*
  * SQLite counts every allocation under one global mutex unless told
  * not to; the threads of a worker contended on it.  Only possible
  * before SQLite's first use in the process (store_shared_init()).
  */
-void
-store_be_init(void)
+static void
+sq_init(void)
 {
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
 static int
-dberr(struct store *s, struct perr *e, const char *what)
+dberr(struct sq *s, struct perr *e, const char *what)
 {
 	log_warnx("store: %s: %s", what, sqlite3_errmsg(s->db));
 	return perr_set(e, 500, "internal store error");
@@ -93,10 +94,10 @@ dberr(struct store *s, struct perr *e, const char *what)
 /*
  * Copy the whole WAL back and have the next commit rewind it; the
  * caller holds the write lock, so readers are waited for CKPT_WAIT_MS
- * at most (see store_checkpoint()).
+ * at most (see sq_checkpoint()).
  */
 static void
-checkpoint_locked(struct store *s)
+checkpoint_locked(struct sq *s)
 {
 	sqlite3_busy_timeout(s->db, CKPT_WAIT_MS);
 	sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL,
@@ -108,7 +109,7 @@ checkpoint_locked(struct store *s)
 static int
 wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
-	struct store	*s = arg;
+	struct sq	*s = arg;
 
 	(void)db;
 	(void)name;
@@ -116,26 +117,28 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 	return SQLITE_OK;
 }
 
+static void	sq_close(struct store *);
+
 /*
  * Open (creating if needed) the database at path with WAL, a busy
  * timeout and foreign keys.  Files are created 0600 (the master sets
  * umask 077).  Returns 0 and a new store in *out, or -1 (500).
  */
-int
-store_open(const char *path, struct store **out, struct perr *e)
+static int
+sq_open(const char *path, struct store **out, struct perr *e)
 {
-	struct store	*s;
+	struct sq	*s;
 	char		*lockpath;
 	char		*err = NULL;
 
-	store_shared_init();
 	s = xcalloc(1, sizeof(*s));
+	s->base.ops = &store_sqlite_ops;
 	s->lockfd = -1;
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		log_warnx("store: open %s: %s", path,
 		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
-		store_close(s);
+		sq_close(&s->base);
 		return perr_set(e, 500, "cannot open store");
 	}
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
@@ -145,7 +148,7 @@ store_open(const char *path, struct store **out, struct perr *e)
 	    NULL, NULL, &err) != SQLITE_OK) {
 		log_warnx("store: pragmas: %s", err);
 		sqlite3_free(err);
-		store_close(s);
+		sq_close(&s->base);
 		return perr_set(e, 500, "cannot open store");
 	}
 	sqlite3_wal_hook(s->db, wal_hook, s);
@@ -154,20 +157,19 @@ store_open(const char *path, struct store **out, struct perr *e)
 	free(lockpath);
 	if (s->lockfd == -1) {
 		log_warn("store: lock file");
-		store_close(s);
+		sq_close(&s->base);
 		return perr_set(e, 500, "cannot open store");
 	}
-	*out = s;
+	*out = &s->base;
 	return 0;
 }
 
-void
-store_close(struct store *s)
+static void
+sq_close(struct store *bs)
 {
-	size_t	i;
+	struct sq	*s = SQ(bs);
+	size_t		 i;
 
-	if (s == NULL)
-		return;
 	for (i = 0; i < SQL__MAX; i++)
 		sqlite3_finalize(s->stmts[i].st);
 	sqlite3_close(s->db);
@@ -179,20 +181,28 @@ store_close(struct store *s)
 /*
  * Apply the migrations (sql/NNN-*.sql, compiled in) that the database
  * has not seen, each in one transaction, recording the count in
- * PRAGMA user_version.  Master only, before workers start.
+ * PRAGMA user_version.  Master only, before workers start.  A database
+ * that has seen more migrations than this binary knows is refused.
  */
-int
-store_migrate(struct store *s, struct perr *e)
+static int
+sq_migrate(struct store *bs, struct perr *e)
 {
+	struct sq	*s = SQ(bs);
 	sqlite3_stmt	*st;
 	char		*err = NULL, pragma[64];
-	int		 have, i;
+	int		 have, i, known;
 
 	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st,
 	    NULL) != SQLITE_OK)
 		return dberr(s, e, "user_version");
 	have = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
 	sqlite3_finalize(st);
+	for (known = 0; sql_migrations[known] != NULL; known++)
+		;
+	if (have > known)
+		return perr_set(e, 500, "the store's schema is at version %d "
+		    "but this binary knows %d migrations: run a newer "
+		    "portcullis", have, known);
 	for (i = have; sql_migrations[i] != NULL; i++) {
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d;",
 		    i + 1);
@@ -222,10 +232,11 @@ store_migrate(struct store *s, struct perr *e)
  * NULL when it cannot be prepared (logged).  Owned by the store; valid
  * until store_close().
  */
-struct store_q *
-store_stmt(struct store *s, enum sql_id id)
+static struct store_q *
+sq_stmt(struct store *bs, enum sql_id id)
 {
-	struct store_q	*q = &s->stmts[id];
+	struct sq	*s = SQ(bs);
+	struct sq_q	*q = &s->stmts[id];
 
 	if (q->st == NULL) {
 		if (sqlite3_prepare_v3(s->db, sqls[id], -1,
@@ -235,12 +246,13 @@ store_stmt(struct store *s, enum sql_id id)
 			q->st = NULL;
 			return NULL;
 		}
+		q->base.ops = &store_sqlite_ops;
 		q->s = s;
-		return q;
+		return &q->base;
 	}
 	sqlite3_reset(q->st);
 	sqlite3_clear_bindings(q->st);
-	return q;
+	return &q->base;
 }
 
 /*
@@ -248,10 +260,11 @@ store_stmt(struct store *s, enum sql_id id)
  * (-1) on error (500, logged; the statement is reset, and
  * store_conflict() says whether a constraint refused the write).
  */
-int
-store_step(struct store *s, struct store_q *q, struct perr *e)
+static int
+sq_step(struct store *bs, struct store_q *bq, struct perr *e)
 {
-	int	rc;
+	struct sq_q	*q = SQQ(bq);
+	int		 rc;
 
 	switch ((rc = sqlite3_step(q->st))) {
 	case SQLITE_ROW:
@@ -259,39 +272,27 @@ store_step(struct store *s, struct store_q *q, struct perr *e)
 	case SQLITE_DONE:
 		return STORE_DONE;
 	default:
-		s->conflict = (rc & 0xff) == SQLITE_CONSTRAINT;
-		dberr(s, e, sqlite3_sql(q->st));
+		bs->conflict = (rc & 0xff) == SQLITE_CONSTRAINT;
+		dberr(SQ(bs), e, sqlite3_sql(q->st));
 		sqlite3_reset(q->st);
 		return STORE_ERR;
 	}
 }
 
-/*
- * Whether the last store_step() on s that returned STORE_ERR failed on
- * a constraint (a UNIQUE, CHECK or foreign key refused the write).
- */
-int
-store_conflict(const struct store *s)
+static void
+sq_reset(struct store_q *q)
 {
-	return s->conflict;
+	sqlite3_reset(SQQ(q)->st);
 }
 
-/* End q's cursor early (rows unread); bindings stay until store_stmt(). */
-void
-store_reset(struct store_q *q)
+static int64_t
+sq_changes(const struct store_q *q)
 {
-	sqlite3_reset(q->st);
-}
-
-/* Rows changed by q, the last write statement its connection ran. */
-int64_t
-store_changes(const struct store_q *q)
-{
-	return sqlite3_changes64(q->s->db);
+	return sqlite3_changes64(((const struct sq_q *)q)->s->db);
 }
 
 static int
-param(struct store_q *q, const char *name)
+param(struct sq_q *q, const char *name)
 {
 	int	i;
 
@@ -301,11 +302,11 @@ param(struct store_q *q, const char *name)
 	return i;
 }
 
-/* Bind text v (copied; NULL binds SQL NULL) to parameter name. */
-void
-store_bind_text(struct store_q *q, const char *name, const char *v)
+static void
+sq_bind_text(struct store_q *bq, const char *name, const char *v)
 {
-	int	i = param(q, name);
+	struct sq_q	*q = SQQ(bq);
+	int		 i = param(q, name);
 
 	if (v == NULL)
 		sqlite3_bind_null(q->st, i);
@@ -313,119 +314,93 @@ store_bind_text(struct store_q *q, const char *name, const char *v)
 		sqlite3_bind_text(q->st, i, v, -1, SQLITE_TRANSIENT);
 }
 
-void
-store_bind_int(struct store_q *q, const char *name, int64_t v)
+static void
+sq_bind_int(struct store_q *bq, const char *name, int64_t v)
 {
+	struct sq_q	*q = SQQ(bq);
+
 	sqlite3_bind_int64(q->st, param(q, name), v);
 }
 
-void
-store_bind_null(struct store_q *q, const char *name)
+static const char *
+sq_col_text(struct store_q *q, int col)
 {
-	sqlite3_bind_null(q->st, param(q, name));
+	return (const char *)sqlite3_column_text(SQQ(q)->st, col);
 }
 
-/* Column text, or NULL for SQL NULL.  Valid until the next step. */
-const char *
-store_col_text(struct store_q *q, int col)
+static int64_t
+sq_col_int(struct store_q *q, int col)
 {
-	return (const char *)sqlite3_column_text(q->st, col);
+	return sqlite3_column_int64(SQQ(q)->st, col);
 }
 
-/* A copy of the column's text (free()), or NULL for SQL NULL. */
-char *
-store_col_dup(struct store_q *q, int col)
+static int
+sq_col_isnull(struct store_q *q, int col)
 {
-	const char	*s = store_col_text(q, col);
-
-	return s == NULL ? NULL : xstrdup(s);
+	return sqlite3_column_type(SQQ(q)->st, col) == SQLITE_NULL;
 }
 
-/* The column as a 64-bit integer (0 for SQL NULL). */
-int64_t
-store_col_int(struct store_q *q, int col)
-{
-	return sqlite3_column_int64(q->st, col);
-}
-
-/* Whether the column is SQL NULL. */
-int
-store_col_isnull(struct store_q *q, int col)
-{
-	return sqlite3_column_type(q->st, col) == SQLITE_NULL;
-}
+static void	sq_rollback(struct store *);
 
 /*
  * Start a write transaction: fair lock, BEGIN IMMEDIATE, next global
  * index.  Every early exit after this must call store_rollback().
  */
-int
-store_begin(struct store *s, struct perr *e)
+static int
+sq_begin(struct store *bs, struct perr *e)
 {
+	struct sq	*s = SQ(bs);
 	struct store_q	*st;
 
-	if (s->in_tx)
+	if (bs->in_tx)
 		fatalx("store: nested transaction");
 	while (flock(s->lockfd, LOCK_EX) == -1)
 		if (errno != EINTR) {
 			log_warn("store: flock");
 			return perr_set(e, 500, "internal store error");
 		}
-	if ((st = store_stmt(s, SQL_TX_BEGIN)) == NULL ||
-	    store_step(s, st, e) != 0) {
+	if ((st = sq_stmt(bs, SQL_TX_BEGIN)) == NULL ||
+	    sq_step(bs, st, e) != 0) {
 		flock(s->lockfd, LOCK_UN);
 		return perr_set(e, 500, "internal store error");
 	}
-	s->in_tx = 1;
-	memset(s->touched, 0, sizeof(s->touched));
-	if ((st = store_stmt(s, SQL_INDEX_BUMP)) == NULL ||
-	    store_step(s, st, e) != 1) {
-		store_rollback(s);
+	bs->in_tx = 1;
+	memset(bs->touched, 0, sizeof(bs->touched));
+	if ((st = sq_stmt(bs, SQL_INDEX_BUMP)) == NULL ||
+	    sq_step(bs, st, e) != 1) {
+		sq_rollback(bs);
 		return perr_set(e, 500, "internal store error");
 	}
-	s->tx_index = (uint64_t)store_col_int(st, 0);
-	store_reset(st);
+	bs->tx_index = (uint64_t)sq_col_int(st, 0);
+	sq_reset(st);
 	return 0;
-}
-
-/* The modify index of the open write transaction. */
-uint64_t
-store_tx_index(const struct store *s)
-{
-	return s->tx_index;
-}
-
-/* Mark table t as written by the open transaction. */
-void
-store_touch(struct store *s, enum table t)
-{
-	s->touched[t] = 1;
 }
 
 /*
  * Commit the open transaction, publish the new indexes and wake every
  * blocking query.  On failure the transaction is rolled back (500).
  */
-int
-store_commit(struct store *s, struct perr *e)
+static int
+sq_commit(struct store *bs, struct perr *e)
 {
+	struct sq	*s = SQ(bs);
 	struct store_q	*st;
 	size_t		 t;
 
 	for (t = 1; t < TBL__MAX; t++) {
-		if (!s->touched[t])
+		if (!bs->touched[t])
 			continue;
-		if ((st = store_stmt(s, SQL_INDEX_TOUCH)) == NULL)
+		if ((st = sq_stmt(bs, SQL_INDEX_TOUCH)) == NULL)
 			goto fail;
-		store_bind_text(st, ":name", store_table_name((enum table)t));
-		store_bind_int(st, ":idx", (int64_t)s->tx_index);
-		if (store_step(s, st, e) != 0)
+		sq_bind_text(st, ":name", store_table_name((enum table)t));
+		sq_bind_int(st, ":idx", (int64_t)bs->tx_index);
+		if (sq_step(bs, st, e) != 0)
 			goto fail;
 	}
-	if ((st = store_stmt(s, SQL_TX_COMMIT)) == NULL ||
-	    store_step(s, st, e) != 0)
+	if ((st = sq_stmt(bs, SQL_TX_COMMIT)) == NULL ||
+	    sq_step(bs, st, e) != 0)
 		goto fail;
-	s->in_tx = 0;
+	bs->in_tx = 0;
 	if (s->wal_frames > WAL_EMERGENCY) {
 		/* No checkpointer kept up: do it under the lock, once. */
 		log_warnx("store: WAL at %d frames; checkpointing inline",
@@ -434,26 +409,27 @@ store_commit(struct store *s, struct perr *e)
 		s->wal_frames = 0;
 	}
 	flock(s->lockfd, LOCK_UN);
-	store_publish(s->touched, s->tx_index);
+	store_publish(bs->touched, bs->tx_index);
 	return 0;
 fail:
-	store_rollback(s);
+	sq_rollback(bs);
 	return perr_set(e, 500, "internal store error");
 }
 
 /* Abandon the open write transaction, if any. */
-void
-store_rollback(struct store *s)
+static void
+sq_rollback(struct store *bs)
 {
+	struct sq	*s = SQ(bs);
 	struct store_q	*st;
 
-	if (!s->in_tx)
+	if (!bs->in_tx)
 		return;
-	if ((st = store_stmt(s, SQL_TX_ROLLBACK)) != NULL) {
-		sqlite3_step(st->st);
-		sqlite3_reset(st->st);
+	if ((st = sq_stmt(bs, SQL_TX_ROLLBACK)) != NULL) {
+		sqlite3_step(SQQ(st)->st);
+		sqlite3_reset(SQQ(st)->st);
 	}
-	s->in_tx = 0;
+	bs->in_tx = 0;
 	flock(s->lockfd, LOCK_UN);
 }
 
@@ -470,10 +446,11 @@ store_rollback(struct store *s)
  * Returns the WAL's size in frames as the passive pass found it, or -1
  * if another checkpoint was running (SQLITE_BUSY) or it failed.
  */
-int
-store_checkpoint(struct store *s)
+static int
+sq_checkpoint(struct store *bs)
 {
-	int	log = 0, done = 0;
+	struct sq	*s = SQ(bs);
+	int		 log = 0, done = 0;
 
 	if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
 	    &log, &done) != SQLITE_OK)
@@ -496,7 +473,7 @@ checkpointer(void *arg)
 
 	for (;;) {
 		nanosleep(&ts, NULL);
-		store_checkpoint(s);
+		sq_checkpoint(s);
 	}
 	return NULL;
 }
@@ -506,21 +483,42 @@ checkpointer(void *arg)
  * the top of this file).  It runs until the process exits; a checkpoint
  * cut short by exit is harmless (SQLite).  Returns 0 or -1 (logged).
  */
-int
-store_checkpointer(const char *path)
+static int
+sq_checkpointer(const char *path)
 {
 	struct store	*s;
 	struct perr	 e;
 	pthread_t	 t;
 
-	if (store_open(path, &s, &e) == -1)
+	if (sq_open(path, &s, &e) == -1)
 		return -1;
 	if (pthread_create(&t, NULL, checkpointer, s) != 0) {
 		log_warnx("store: cannot start the checkpointer");
-		store_close(s);
+		sq_close(s);
 		return -1;
 	}
 	pthread_detach(t);
 	return 0;
 }
 
+const struct store_ops store_sqlite_ops = {
+	.name = "sqlite",
+	.init = sq_init,
+	.open = sq_open,
+	.close = sq_close,
+	.migrate = sq_migrate,
+	.checkpointer = sq_checkpointer,
+	.checkpoint = sq_checkpoint,
+	.stmt = sq_stmt,
+	.step = sq_step,
+	.reset = sq_reset,
+	.changes = sq_changes,
+	.bind_text = sq_bind_text,
+	.bind_int = sq_bind_int,
+	.col_text = sq_col_text,
+	.col_int = sq_col_int,
+	.col_isnull = sq_col_isnull,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+};

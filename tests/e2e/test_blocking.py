@@ -7,6 +7,7 @@ import time
 import pytest
 
 from conftest import q, wait_for
+from conftest import sqlite_only
 
 
 def put_exact(server, src, dst, action="allow"):
@@ -165,6 +166,7 @@ def test_sigterm_drains_parked_queries_and_exits(make_server):
     assert time.monotonic() - t0 < 10
 
 
+@sqlite_only
 def test_data_files_are_private(make_server):
     s = make_server()
     for name in ("portcullis.db", "portcullis.db-wal"):

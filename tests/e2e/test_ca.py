@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 import certs
 from conftest import wait_for
+from conftest import sqlite_only
 
 
 def roots(server):
@@ -388,6 +389,7 @@ def test_file_ca_config_seeds_the_bootstrap_config(make_server):
     assert c.not_valid_after - c.not_valid_before == datetime.timedelta(hours=24)
 
 
+@sqlite_only
 def test_store_file_holding_ca_keys_is_0600(server):
     st = os.stat(os.path.join(server.dir, "portcullis.db"))
     assert st.st_mode & 0o777 == 0o600

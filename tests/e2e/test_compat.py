@@ -63,7 +63,8 @@ def test_ca_config_cluster_id_is_ignored_once_the_ca_exists(make_server):
     before = s.get("/v1/connect/ca/roots").json()["TrustDomain"]
     s.stop_master()
     with open(s.dir + "/extra.hcl", "w") as f:
-        f.write('connect {\n ca_config {\n  cluster_id = "%s"\n }\n}\n' % CID)
+        f.write('connect {\n ca_config {\n  cluster_id = "%s"\n }\n}\n' % CID
+                + s.store_hcl)
     subprocess.run(["sh", "contrib/mkconf.sh", s.dir, str(s.port),
                     s.dir + "/extra.hcl"], check=True,
                    cwd=__import__("conftest").SRC)

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from conftest import Server, q
+from conftest import pg_refuses_invalid_utf8, sqlite_only
 
 MGMT = "3c2b1a09-8f7e-4d6c-9b5a-4f3e2d1c0b9a"
 ON = ('acl {\n enabled = true\n default_policy = "deny"\n'
@@ -258,6 +259,7 @@ def test_legacy_intention_id_matches_in_any_case(server):
 # in intention and leaf service names (its validation checks wildcards,
 # not characters), and Go's encoder writes each invalid byte as \ufffd.
 
+@pg_refuses_invalid_utf8
 def test_intention_with_invalid_utf8_source_keeps_replies_decodable(server):
     r = server.put("/v1/connect/intentions/exact?source=%FF%FE&"
                    "destination=utf8-db", body={"Action": "allow"})
@@ -300,6 +302,7 @@ def test_legacy_intention_body_with_invalid_utf8_is_stored_as_fffd(server):
     assert r.content == b'{"Allowed":true}'
 
 
+@pg_refuses_invalid_utf8
 def test_leaf_for_invalid_utf8_service_escapes_uri_and_reply(server):
     r = server.get("/v1/agent/connect/ca/leaf/%FF%FE")
     assert r.status_code == 200, r.text
@@ -314,6 +317,7 @@ def test_leaf_for_invalid_utf8_service_escapes_uri_and_reply(server):
     assert leaf["ServiceURI"].endswith("/svc/a%C3%A9b")
 
 
+@sqlite_only
 def test_stored_nan_from_an_older_version_goes_out_as_null(server):
     """The writer is the last line of defence: a Config stored before
     bodies were checked (here written into the store directly) still

@@ -14,6 +14,7 @@ import requests
 
 from authfakes import (H, Fake, acl_hcl, k8s_method, ok, post_from,
                        put_method, put_rule)
+from conftest import sqlite_only
 
 REDIRECT = "http://localhost:8550/oidc/callback"
 
@@ -65,6 +66,7 @@ def finish(s, idp, url):
 # ------------------------------------------------------------------
 # item 2: pending OIDC logins
 
+@sqlite_only
 def test_anonymous_auth_url_calls_do_not_grow_the_store(make_server, idp):
     s = make_server(acl_hcl())
     oidc_method(s, idp)

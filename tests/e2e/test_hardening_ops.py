@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from conftest import SRC, free_port, wait_for
+from conftest import sqlite_only
 
 
 def hammer_leaves(s, stop, codes, tag):
@@ -232,6 +233,7 @@ def secret_files(s):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching to nobody needs root")
+@sqlite_only
 def test_config_logs_and_store_are_unreadable_by_other_local_users(make_server):
     s = make_server(ACL_ON)
     assert s.get("/v1/acl/token/self", headers={"X-Consul-Token": MGMT}).status_code == 200

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 import certs
 from conftest import wait_for
+from conftest import sqlite_only
 
 
 def leaf(server, svc, **kw):
@@ -99,6 +100,7 @@ def test_leaf_is_cached_across_workers_until_renewal(server):
     assert len(server.workers()) == 2
 
 
+@sqlite_only
 def test_leaf_private_keys_are_never_written_to_the_store(server):
     """The cache is in memory shared by the workers, as Consul's agent
     keeps it: no line of a leaf's private key reaches the database or

@@ -7,6 +7,7 @@
 
 #include <sys/stat.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,14 +182,27 @@ test_statements(struct store *s)
 	    "a conflict");
 	ok(e.status == 500 && strcmp(e.msg, "internal store error") == 0,
 	    "with the generic 500 (%d %s)", e.status, e.msg);
+	if (store_backend() == STORE_POSTGRES) {
+		/* A refused statement aborted it (below): a new one. */
+		store_rollback(s);
+		ok(store_begin(s, &e) == 0, "postgres: begin again");
+	}
 	perr_clear(&e);
 	rc = leaf_insert(s, 78, NULL, &e);
 	ok(rc == STORE_ERR && store_conflict(s), "text bound as a NULL "
 	    "pointer is SQL NULL: into NOT NULL it fails as a conflict");
 	perr_clear(&e);
-	ok(leaf_insert(s, 79, "db", &e) == STORE_DONE, "the transaction "
-	    "goes on after a refused statement");
+	if (store_backend() == STORE_SQLITE)
+		ok(leaf_insert(s, 79, "db", &e) == STORE_DONE, "sqlite: the "
+		    "transaction goes on after a refused statement");
+	else
+		ok(leaf_insert(s, 79, "db", &e) == STORE_ERR &&
+		    e.status == 500, "postgres: a refused statement ends the "
+		    "transaction (the caller rolls back)");
 	store_rollback(s);
+	ok(store_begin(s, &e) == 0 && leaf_insert(s, 80, "db", &e) ==
+	    STORE_DONE && store_commit(s, &e) == 0, "after the rollback the "
+	    "connection writes again");
 
 	/* store_delete_row: the index moves only when a row went. */
 	before = store_index(TBL_ACL_POLICIES);
@@ -203,19 +217,19 @@ test_statements(struct store *s)
 	    "the table's index");
 }
 
-int
-main(void)
+/*
+ * What every backend must do: migrations, transactions and the global
+ * index across connections, the statement API.  path: the SQLite file
+ * (ignored by PostgreSQL).  Returns the open store.
+ */
+static struct store *
+test_core(const char *path)
 {
 	struct store	*s, *s2;
 	struct perr	 e;
-	struct stat	 sb;
-	char		 dir[] = "/tmp/pc-store-XXXXXX", path[256], *v;
+	char		*v;
 	uint64_t	 i1, i2;
 
-	umask(077);
-	if (mkdtemp(dir) == NULL)
-		return 1;
-	snprintf(path, sizeof(path), "%s/test.db", dir);
 	perr_clear(&e);
 	ok(store_open(path, &s, &e) == 0, "open");
 	ok(store_migrate(s, &e) == 0, "migrate");
@@ -252,6 +266,97 @@ main(void)
 	store_close(s2);
 
 	test_statements(s);
+	return s;
+}
+
+struct writer {
+	struct store	*s;
+	uint64_t	 idx;
+	int		 rc;
+};
+
+static void *
+writer(void *arg)
+{
+	struct writer	*w = arg;
+	struct perr	 e;
+
+	perr_clear(&e);
+	w->rc = store_begin(w->s, &e) == 0 &&
+	    store_meta_put(w->s, "order", "b", &e) == 0 ? 0 : -1;
+	w->idx = store_tx_index(w->s);
+	if (w->rc == 0)
+		w->rc = store_commit(w->s, &e);
+	return NULL;
+}
+
+/*
+ * PostgreSQL: a writer that begins while another holds its transaction
+ * open waits for it, so indexes are taken in commit order; a schema
+ * newer than the binary is refused with a message.
+ */
+static void
+test_pg(struct store *s, const char *dsn)
+{
+	struct store	*s2;
+	struct perr	 e;
+	struct writer	 w;
+	pthread_t	 t;
+	struct timespec	 ts = { 0, 200 * 1000000L };
+	uint64_t	 first;
+	char		*v = NULL;
+
+	perr_clear(&e);
+	ok(store_open(dsn, &s2, &e) == 0, "postgres: a second connection");
+	ok(store_begin(s, &e) == 0, "postgres: writer A begins");
+	first = store_tx_index(s);
+	w.s = s2;
+	w.rc = -2;
+	ok(pthread_create(&t, NULL, writer, &w) == 0, "writer B starts");
+	nanosleep(&ts, NULL);
+	ok(w.rc == -2, "writer B waits while A's transaction is open");
+	ok(store_meta_put(s, "order", "a", &e) == 0 &&
+	    store_commit(s, &e) == 0, "A commits");
+	pthread_join(t, NULL);
+	ok(w.rc == 0 && w.idx == first + 1, "B then commits with the next "
+	    "index (%llu after %llu): index order is commit order",
+	    (unsigned long long)w.idx, (unsigned long long)first);
+	ok(store_meta_get(s, "order", &v, &e) == 0 && v != NULL &&
+	    strcmp(v, "b") == 0, "B's write is the last one");
+	free(v);
+	ok(store_index(TBL_RAFT) >= w.idx, "the shared index page knows "
+	    "B's commit");
+
+	store_close(s2);
+}
+
+static int
+run_psql(const char *dsn, const char *sql)
+{
+	char	cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "psql -X -q -d '%s' -c '%s' >/dev/null",
+	    dsn, sql);
+	return system(cmd);
+}
+
+int
+main(void)
+{
+	struct store	*s;
+	struct perr	 e;
+	struct stat	 sb;
+	char		 dir[] = "/tmp/pc-store-XXXXXX", path[256];
+	const char	*dsn;
+	char		 sql[128];
+	int		 n;
+
+	umask(077);
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	snprintf(path, sizeof(path), "%s/test.db", dir);
+	printf("# sqlite\n");
+	s = test_core(path);
 	test_checkpoints(path, s);
 
 	ok(stat(path, &sb) == 0 && (sb.st_mode & 077) == 0,
@@ -263,5 +368,30 @@ main(void)
 	snprintf(path, sizeof(path), "rm -rf %s", dir);
 	if (system(path) != 0)
 		return 1;
+
+	/* The same on PostgreSQL, on a fresh database test.sh made. */
+	if ((dsn = getenv("PORTCULLIS_TEST_PG_DSN")) == NULL || *dsn == '\0') {
+		printf("ok %d - # SKIP postgres: PORTCULLIS_TEST_PG_DSN unset\n",
+		    ++tap_n);
+		return tap_done();
+	}
+	printf("# postgres\n");
+	store_configure(STORE_POSTGRES, dsn);
+	memset((void *)store_shared->idx, 0, sizeof(store_shared->idx));
+	s = test_core(dsn);
+	test_pg(s, dsn);
+	perr_clear(&e);
+	ok(run_psql(dsn, "UPDATE portcullis_schema SET version = 99") == 0,
+	    "postgres: the schema moves past this binary");
+	ok(store_migrate(s, &e) == -1 && strstr(e.msg, "schema is at "
+	    "version 99") != NULL, "a binary older than the schema refuses "
+	    "it and says why (%s)", e.msg);
+	for (n = 0; sql_pg_migrations[n] != NULL; n++)
+		;
+	snprintf(sql, sizeof(sql), "UPDATE portcullis_schema SET version = %d",
+	    n);
+	ok(run_psql(dsn, sql) == 0, "schema restored");
+	ok(store_migrate(s, &e) == 0, "and accepted again");
+	store_close(s);
 	return tap_done();
 }

@@ -1,0 +1,604 @@
+/*
+ * store_pg.c -- the PostgreSQL backend of store.h (libpq): one
+ * connection per struct store, so one per worker thread, as with
+ * SQLite.  The only file that names libpq.
+ *
+ * Statements: each query of sql/queries/ (the PostgreSQL text where
+ * sql/queries/pg/ gives one) is prepared once per connection, on first
+ * use, as the server-side statement "q<id>"; its ":name" parameters are
+ * renumbered "$1".. at that time and bound by name afterwards into
+ * per-statement buffers that grow but are never freed between uses, so
+ * a request allocates nothing here beyond what libpq does.  Results
+ * come in text format: a column is its text, an integer is parsed from
+ * it.  A statement runs at its first store_step(); the rows are then
+ * read from the result.
+ *
+ * Writes and the modify index: store_begin() sends BEGIN and then
+ * increments the 'raft' row of table_index (UPDATE ... RETURNING).  The
+ * row lock that UPDATE takes is held until COMMIT or ROLLBACK, so every
+ * other writer -- on any connection of any node -- waits at that same
+ * statement, and READ COMMITTED gives each of its later statements a
+ * snapshot that includes the previous writer's commit.  Writers are
+ * thus serialized, and their indexes grow in commit order: a reader who
+ * saw index N sees every change with an index <= N.  store_commit()
+ * records the index of each table touched (table_index rows), commits,
+ * then refreshes the node's shared index page from table_index (it may
+ * hold other nodes' commits) and wakes blocking queries.
+ *
+ * Migrations: sql/pg/NNN-*.sql, applied by the first node to start,
+ * under pg_advisory_lock(), each in one transaction, counted in
+ * portcullis_schema; a binary that knows fewer migrations than the
+ * database has seen refuses to start.
+ *
+ * Errors: the server's message is logged with the query's name; the
+ * client gets "internal store error" (500), as from store_sqlite.c.  The
+ * DSN may carry a password: it is never logged, and neither is libpq's
+ * connection error beyond its message (which names host and user only).
+ * A connection lost outside a transaction is reset at the next
+ * store_stmt() and its statements prepared again.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "portcullis.h"
+#include "store.h"
+#include "store_be.h"
+
+/* pg_advisory_lock key of the migrations: "pcul" */
+#define MIGRATE_LOCK	"1885566316"
+
+/* A cached statement: prepared once per connection, reset per use. */
+struct pg_q {
+	struct store_q	 base;
+	struct pg	*s;		/* the connection it belongs to */
+	int		 prepared;	/* on the current connection */
+	char		*text;		/* the query with $n parameters */
+	int		 nparams;
+	char		**names;	/* ":name" of $1.. */
+	char		**vals;		/* bound values: bufs[i] or NULL */
+	char		**bufs;
+	size_t		*caps;
+	PGresult	*res;		/* of the last run, until reset */
+	int		 row;		/* current row of res */
+	int		 nrows;
+	char		 id[16];	/* server-side name */
+};
+
+struct pg {
+	struct store	 base;
+	PGconn		*conn;
+	int64_t		 changes;	/* rows of the last statement */
+	struct pg_q	 stmts[SQL__MAX];
+};
+
+#define PG(x)	((struct pg *)(x))
+#define PGQ(x)	((struct pg_q *)(x))
+
+static void	pg_rollback(struct store *);
+
+static void
+pg_init(void)
+{
+}
+
+/* Log the server's message (one line) about what; 500 for the client. */
+static int
+pgerr(struct pg *s, const PGresult *r, struct perr *e, const char *what)
+{
+	const char	*m;
+	size_t		 n;
+
+	m = r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(s->conn);
+	if (m == NULL || *m == '\0')
+		m = PQerrorMessage(s->conn);
+	n = strcspn(m, "\n");
+	log_warnx("store: %s: %.*s", what, (int)n, m);
+	return perr_set(e, 500, "internal store error");
+}
+
+/*
+ * Connect with dsn (libpq conninfo or URI; never logged).  Returns 0
+ * and a new store in *out, or -1 (500 "cannot open store", the server's
+ * reason logged).
+ */
+static int
+pg_open(const char *dsn, struct store **out, struct perr *e)
+{
+	struct pg	*s;
+	PGresult	*r;
+
+	s = xcalloc(1, sizeof(*s));
+	s->base.ops = &store_pg_ops;
+	s->conn = PQconnectdb(dsn);
+	if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
+		log_warnx("store: cannot connect to PostgreSQL: %.*s",
+		    s->conn ? (int)strcspn(PQerrorMessage(s->conn), "\n") : 13,
+		    s->conn ? PQerrorMessage(s->conn) : "out of memory");
+		PQfinish(s->conn);
+		free(s);
+		return perr_set(e, 500, "cannot open store");
+	}
+	PQsetClientEncoding(s->conn, "UTF8");
+	r = PQexec(s->conn, "SET client_min_messages = warning");
+	PQclear(r);
+	*out = &s->base;
+	return 0;
+}
+
+static void
+pg_close(struct store *bs)
+{
+	struct pg	*s = PG(bs);
+	struct pg_q	*q;
+	int		 i;
+	size_t		 id;
+
+	for (id = 0; id < SQL__MAX; id++) {
+		q = &s->stmts[id];
+		PQclear(q->res);
+		for (i = 0; i < q->nparams; i++) {
+			free(q->names[i]);
+			free(q->bufs[i]);
+		}
+		free(q->names);
+		free(q->vals);
+		free(q->bufs);
+		free(q->caps);
+		free(q->text);
+	}
+	PQfinish(s->conn);
+	free(s);
+}
+
+/* Run sql (no parameters, maybe several statements); 0 or -1 (logged). */
+static int
+pg_exec(struct pg *s, const char *sql, const char *what, struct perr *e)
+{
+	PGresult	*r;
+	int		 st;
+
+	r = PQexec(s->conn, sql);
+	st = PQresultStatus(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		pgerr(s, r, e, what);
+		PQclear(r);
+		return -1;
+	}
+	PQclear(r);
+	return 0;
+}
+
+/*
+ * Apply the migrations of sql/pg/ that the database has not seen, under
+ * an advisory lock so that nodes starting together run each once.
+ * Refuses (500, with the reason) a database whose schema is newer than
+ * this binary.
+ */
+static int
+pg_migrate(struct store *bs, struct perr *e)
+{
+	struct pg	*s = PG(bs);
+	PGresult	*r;
+	char		 sql[128];
+	int		 have, known, i, rc = -1;
+
+	if (pg_exec(s, "SELECT pg_advisory_lock(" MIGRATE_LOCK ")",
+	    "migration lock", e) == -1)
+		return -1;
+	if (pg_exec(s, "CREATE TABLE IF NOT EXISTS portcullis_schema ("
+	    "id INTEGER PRIMARY KEY CHECK (id = 1), "
+	    "version INTEGER NOT NULL);"
+	    "INSERT INTO portcullis_schema VALUES (1, 0) "
+	    "ON CONFLICT (id) DO NOTHING", "schema version", e) == -1)
+		goto out;
+	r = PQexec(s->conn, "SELECT version FROM portcullis_schema");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		pgerr(s, r, e, "schema version");
+		PQclear(r);
+		goto out;
+	}
+	have = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	for (known = 0; sql_pg_migrations[known] != NULL; known++)
+		;
+	if (have > known) {
+		perr_set(e, 500, "the store's schema is at version %d but "
+		    "this binary knows %d migrations: run a newer portcullis",
+		    have, known);
+		goto out;
+	}
+	for (i = have; i < known; i++) {
+		snprintf(sql, sizeof(sql), "UPDATE portcullis_schema "
+		    "SET version = %d", i + 1);
+		if (pg_exec(s, "BEGIN", "migration begin", e) == -1)
+			goto out;
+		if (pg_exec(s, sql_pg_migrations[i], sql_pg_migration_names[i],
+		    e) == -1 || pg_exec(s, sql, "schema version", e) == -1 ||
+		    pg_exec(s, "COMMIT", "migration commit", e) == -1) {
+			pg_exec(s, "ROLLBACK", "migration rollback", e);
+			perr_set(e, 500, "migration %s failed",
+			    sql_pg_migration_names[i]);
+			goto out;
+		}
+		log_info("store: applied migration pg/%s",
+		    sql_pg_migration_names[i]);
+	}
+	rc = 0;
+out:
+	r = PQexec(s->conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK ")");
+	PQclear(r);
+	return rc;
+}
+
+/* Index of parameter name (":x") in q, adding it when add; or -1. */
+static int
+param_index(struct pg_q *q, const char *name, size_t len, int add)
+{
+	int	i;
+
+	for (i = 0; i < q->nparams; i++)
+		if (strncmp(q->names[i], name, len) == 0 &&
+		    q->names[i][len] == '\0')
+			return i;
+	if (!add)
+		return -1;
+	q->names = xrealloc(q->names, (q->nparams + 1) * sizeof(char *));
+	q->names[q->nparams] = xstrndup(name, len);
+	return q->nparams++;
+}
+
+/*
+ * Build q->text from sql: every ":name" outside quotes becomes "$n",
+ * one n per distinct name ("::" casts stay).  Once per statement.
+ */
+static void
+translate(struct pg_q *q, const char *sql)
+{
+	char		*out, *o;
+	const char	*p, *n;
+	char		 quote;
+	int		 i;
+
+	o = out = xmalloc(strlen(sql) * 2 + 1);
+	for (p = sql; *p != '\0'; ) {
+		if (*p == '\'' || *p == '"') {
+			quote = *p;
+			*o++ = *p++;
+			while (*p != '\0' && *p != quote)
+				*o++ = *p++;
+			if (*p != '\0')
+				*o++ = *p++;
+			continue;
+		}
+		if (p[0] == ':' && p[1] == ':') {
+			*o++ = *p++;
+			*o++ = *p++;
+			continue;
+		}
+		if (p[0] == ':' && (isalpha((unsigned char)p[1]) ||
+		    p[1] == '_')) {
+			for (n = p + 1; isalnum((unsigned char)*n) ||
+			    *n == '_'; n++)
+				;
+			i = param_index(q, p, (size_t)(n - p), 1);
+			o += sprintf(o, "$%d", i + 1);
+			p = n;
+			continue;
+		}
+		*o++ = *p++;
+	}
+	*o = '\0';
+	q->text = out;
+	q->vals = xcalloc(q->nparams ? q->nparams : 1, sizeof(char *));
+	q->bufs = xcalloc(q->nparams ? q->nparams : 1, sizeof(char *));
+	q->caps = xcalloc(q->nparams ? q->nparams : 1, sizeof(size_t));
+}
+
+/* After a lost connection: reconnect; every statement prepares again. */
+static int
+reconnect(struct pg *s)
+{
+	size_t	id;
+
+	PQreset(s->conn);
+	if (PQstatus(s->conn) != CONNECTION_OK)
+		return -1;
+	PQsetClientEncoding(s->conn, "UTF8");
+	for (id = 0; id < SQL__MAX; id++) {
+		s->stmts[id].prepared = 0;
+		PQclear(s->stmts[id].res);
+		s->stmts[id].res = NULL;
+	}
+	log_info("store: reconnected to PostgreSQL");
+	return 0;
+}
+
+static struct store_q *
+pg_stmt(struct store *bs, enum sql_id id)
+{
+	struct pg	*s = PG(bs);
+	struct pg_q	*q = &s->stmts[id];
+	struct perr	 e;
+	PGresult	*r;
+	int		 i;
+
+	if (PQstatus(s->conn) != CONNECTION_OK && !bs->in_tx &&
+	    reconnect(s) == -1) {
+		pgerr(s, NULL, &e, "reconnect");
+		return NULL;
+	}
+	if (q->text == NULL) {
+		q->base.ops = &store_pg_ops;
+		q->s = s;
+		snprintf(q->id, sizeof(q->id), "q%zu", (size_t)id);
+		translate(q, sqls_pg[id]);
+	}
+	if (!q->prepared) {
+		r = PQprepare(s->conn, q->id, q->text, q->nparams, NULL);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			pgerr(s, r, &e, sql_names[id]);
+			PQclear(r);
+			return NULL;
+		}
+		PQclear(r);
+		q->prepared = 1;
+	}
+	PQclear(q->res);
+	q->res = NULL;
+	for (i = 0; i < q->nparams; i++)
+		q->vals[i] = NULL;
+	return &q->base;
+}
+
+static int
+pg_step(struct store *bs, struct store_q *bq, struct perr *e)
+{
+	struct pg_q	*q = PGQ(bq);
+	struct pg	*s = q->s;
+	const char	*state;
+	int		 st;
+
+	if (q->res == NULL) {
+		q->res = PQexecPrepared(s->conn, q->id, q->nparams,
+		    (const char *const *)q->vals, NULL, NULL, 0);
+		st = PQresultStatus(q->res);
+		if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+			state = PQresultErrorField(q->res, PG_DIAG_SQLSTATE);
+			bs->conflict = state != NULL && strncmp(state, "23",
+			    2) == 0;
+			pgerr(s, q->res, e, sql_names[q - s->stmts]);
+			PQclear(q->res);
+			q->res = NULL;
+			return STORE_ERR;
+		}
+		q->nrows = PQntuples(q->res);
+		q->row = -1;
+		s->changes = strtoll(PQcmdTuples(q->res), NULL, 10);
+	}
+	if (++q->row < q->nrows)
+		return STORE_ROW;
+	/* Like sqlite3_step(): the next step runs the statement again. */
+	PQclear(q->res);
+	q->res = NULL;
+	return STORE_DONE;
+}
+
+static void
+pg_reset(struct store_q *bq)
+{
+	struct pg_q	*q = PGQ(bq);
+
+	PQclear(q->res);
+	q->res = NULL;
+}
+
+static int64_t
+pg_changes(const struct store_q *bq)
+{
+	return ((const struct pg_q *)bq)->s->changes;
+}
+
+static int
+param(struct pg_q *q, const char *name)
+{
+	int	i;
+
+	if ((i = param_index(q, name, strlen(name), 0)) == -1)
+		fatalx("store: no parameter %s in %s", name,
+		    sql_names[q - q->s->stmts]);
+	return i;
+}
+
+/* Copy v into parameter i's buffer, growing it when needed. */
+static void
+bind(struct pg_q *q, int i, const char *v, size_t len)
+{
+	if (q->caps[i] < len + 1) {
+		q->caps[i] = len + 1 < 32 ? 32 : len + 1;
+		q->bufs[i] = xrealloc(q->bufs[i], q->caps[i]);
+	}
+	memcpy(q->bufs[i], v, len);
+	q->bufs[i][len] = '\0';
+	q->vals[i] = q->bufs[i];
+}
+
+static void
+pg_bind_text(struct store_q *bq, const char *name, const char *v)
+{
+	struct pg_q	*q = PGQ(bq);
+	int		 i = param(q, name);
+
+	if (v == NULL)
+		q->vals[i] = NULL;
+	else
+		bind(q, i, v, strlen(v));
+}
+
+static void
+pg_bind_int(struct store_q *bq, const char *name, int64_t v)
+{
+	struct pg_q	*q = PGQ(bq);
+	char		 buf[24];
+	int		 n;
+
+	n = snprintf(buf, sizeof(buf), "%lld", (long long)v);
+	bind(q, param(q, name), buf, (size_t)n);
+}
+
+static const char *
+pg_col_text(struct store_q *bq, int col)
+{
+	struct pg_q	*q = PGQ(bq);
+
+	if (q->res == NULL || q->row < 0 || q->row >= q->nrows ||
+	    col >= PQnfields(q->res) || PQgetisnull(q->res, q->row, col))
+		return NULL;
+	return PQgetvalue(q->res, q->row, col);
+}
+
+static int64_t
+pg_col_int(struct store_q *bq, int col)
+{
+	const char	*v = pg_col_text(bq, col);
+
+	return v == NULL ? 0 : strtoll(v, NULL, 10);
+}
+
+static int
+pg_col_isnull(struct store_q *bq, int col)
+{
+	return pg_col_text(bq, col) == NULL;
+}
+
+/*
+ * Start a write transaction: BEGIN, then the next global index, whose
+ * row lock makes every other writer wait until this one ends (top of
+ * this file).  Every early exit after this must call store_rollback().
+ */
+static int
+pg_begin(struct store *bs, struct perr *e)
+{
+	struct store_q	*st;
+
+	if (bs->in_tx)
+		fatalx("store: nested transaction");
+	if ((st = pg_stmt(bs, SQL_TX_BEGIN)) == NULL ||
+	    pg_step(bs, st, e) != 0)
+		return perr_set(e, 500, "internal store error");
+	bs->in_tx = 1;
+	memset(bs->touched, 0, sizeof(bs->touched));
+	if ((st = pg_stmt(bs, SQL_INDEX_BUMP)) == NULL ||
+	    pg_step(bs, st, e) != 1) {
+		pg_rollback(bs);
+		return perr_set(e, 500, "internal store error");
+	}
+	bs->tx_index = (uint64_t)pg_col_int(st, 0);
+	pg_reset(st);
+	return 0;
+}
+
+/*
+ * Record the touched tables' indexes and commit; then refresh the
+ * shared index page from table_index and wake blocking queries.  A
+ * transaction that an earlier error aborted commits as a rollback:
+ * that is a failure (500).
+ */
+static int
+pg_commit(struct store *bs, struct perr *e)
+{
+	struct pg	*s = PG(bs);
+	struct pg_q	*q;
+	struct store_q	*st;
+	struct perr	 e2;
+	size_t		 t;
+
+	for (t = 1; t < TBL__MAX; t++) {
+		if (!bs->touched[t])
+			continue;
+		if ((st = pg_stmt(bs, SQL_INDEX_TOUCH)) == NULL)
+			goto fail;
+		pg_bind_text(st, ":name", store_table_name((enum table)t));
+		pg_bind_int(st, ":idx", (int64_t)bs->tx_index);
+		if (pg_step(bs, st, e) != 0)
+			goto fail;
+	}
+	if ((st = pg_stmt(bs, SQL_TX_COMMIT)) == NULL)
+		goto fail;
+	q = PGQ(st);
+	q->res = PQexecPrepared(s->conn, q->id, 0, NULL, NULL, NULL, 0);
+	if (PQresultStatus(q->res) != PGRES_COMMAND_OK ||
+	    strcmp(PQcmdStatus(q->res), "COMMIT") != 0) {
+		pgerr(s, q->res, e, "commit");
+		pg_reset(st);
+		goto fail;
+	}
+	pg_reset(st);
+	bs->in_tx = 0;
+	perr_clear(&e2);
+	if (store_load_shared(bs, &e2) == -1)
+		log_warnx("store: cannot refresh the indexes: %s", e2.msg);
+	store_publish(bs->touched, bs->tx_index);
+	return 0;
+fail:
+	pg_rollback(bs);
+	return perr_set(e, 500, "internal store error");
+}
+
+/* Abandon the open write transaction, if any. */
+static void
+pg_rollback(struct store *bs)
+{
+	struct pg	*s = PG(bs);
+	PGresult	*r;
+
+	if (!bs->in_tx)
+		return;
+	bs->in_tx = 0;
+	if (PQstatus(s->conn) != CONNECTION_OK)
+		return;
+	r = PQexec(s->conn, "ROLLBACK");
+	PQclear(r);
+}
+
+/* PostgreSQL maintains itself (autovacuum): nothing to start. */
+static int
+pg_checkpointer(const char *dsn)
+{
+	(void)dsn;
+	return 0;
+}
+
+static int
+pg_checkpoint(struct store *bs)
+{
+	(void)bs;
+	return 0;
+}
+
+const struct store_ops store_pg_ops = {
+	.name = "postgres",
+	.init = pg_init,
+	.open = pg_open,
+	.close = pg_close,
+	.migrate = pg_migrate,
+	.checkpointer = pg_checkpointer,
+	.checkpoint = pg_checkpoint,
+	.stmt = pg_stmt,
+	.step = pg_step,
+	.reset = pg_reset,
+	.changes = pg_changes,
+	.bind_text = pg_bind_text,
+	.bind_int = pg_bind_int,
+	.col_text = pg_col_text,
+	.col_int = pg_col_int,
+	.col_isnull = pg_col_isnull,
+	.begin = pg_begin,
+	.commit = pg_commit,
+	.rollback = pg_rollback,
+};
