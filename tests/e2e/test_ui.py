@@ -396,6 +396,7 @@ def test_every_control_is_labelled_and_the_keyboard_works(ui):
         .map(e => e.id || e.outerHTML)"""
     for page, opener in (("intentions", "#ixn-new"), ("tokens", "#tok-new"),
                          ("policies", "#pol-new"), ("roles", "#role-new"),
+                         ("auth-methods", "#am-new"),
                          ("ca", None)):
         visit(ui, page)
         if opener:
@@ -470,3 +471,177 @@ def test_an_oidc_login_through_the_fake_provider_gives_a_token(ui, make_server):
         assert ui.execute_script("return location.search") == ""
     finally:
         idp.stop()
+
+
+def test_a_jwt_auth_method_and_a_binding_rule_are_made_through_the_ui(ui):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    pem = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.PEM,
+        serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    login(ui, MGMT)
+    visit(ui, "auth-methods")
+    until(lambda: "No auth methods" in text(ui, "#am-rows"), what="the list")
+    css(ui, "#am-new").click()
+    css(ui, "#am-name").send_keys("ui-jwt")
+    css(ui, "#am-type").send_keys("jwt")
+    assert css(ui, "#am-jwt-JWTValidationPubKeys").is_displayed()
+    assert not css(ui, "#am-oidc-OIDCClientSecret").is_displayed()
+    css(ui, "#am-display").send_keys("UI JWT")
+    css(ui, "#am-ttl").send_keys("10m")
+    css(ui, "#am-jwt-BoundIssuer").send_keys("https://issuer.test")
+    css(ui, "#am-jwt-BoundAudiences").send_keys("a1, a2")
+    css(ui, "#am-jwt-ClaimMappings").send_keys("team=team")
+    # A malformed key is the API's error beside the form.
+    css(ui, "#am-jwt-JWTValidationPubKeys").send_keys(
+        "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----")
+    css(ui, "#am-form button[type=submit]").click()
+    until(lambda: text(ui, "#am-form-msg"), what="the API's refusal")
+    refusal = text(ui, "#am-form-msg")
+    assert ui.server.get("/v1/acl/auth-method/ui-jwt",
+                         headers=H).status_code == 404, refusal
+    ui.execute_script("arguments[0].value = arguments[1]",
+                      css(ui, "#am-jwt-JWTValidationPubKeys"), pem)
+    css(ui, "#am-form button[type=submit]").click()
+    row = '#am-rows tr[data-name="ui-jwt"]'
+    until(lambda: css(ui, row).text, what="the new method's row")
+    assert "jwt" in css(ui, row).text and "UI JWT" in css(ui, row).text
+    m = ui.server.get("/v1/acl/auth-method/ui-jwt", headers=H).json()
+    assert m["Type"] == "jwt" and m["DisplayName"] == "UI JWT"
+    assert m["MaxTokenTTL"] == "10m0s"
+    c = m["Config"]
+    assert c["JWTValidationPubKeys"] == [pem]
+    assert c["BoundIssuer"] == "https://issuer.test"
+    assert c["BoundAudiences"] == ["a1", "a2"]
+    assert c["ClaimMappings"] == {"team": "team"}
+
+    # Edit keeps the Config (read back into the fields).
+    css(ui, 'button[aria-label="Edit auth method ui-jwt"]').click()
+    until(lambda: "BEGIN PUBLIC KEY" in css(
+        ui, "#am-jwt-JWTValidationPubKeys").get_attribute("value"),
+        what="the key loaded")
+    fill(css(ui, "#am-description"), "edited in the UI")
+    css(ui, "#am-form button[type=submit]").click()
+    until(lambda: "edited in the UI" in css(ui, row).text, what="the edit")
+    m = ui.server.get("/v1/acl/auth-method/ui-jwt", headers=H).json()
+    assert m["Config"]["JWTValidationPubKeys"] == [pem]
+
+    # A binding rule for it.
+    css(ui, 'button[aria-label="Binding rules of ui-jwt"]').click()
+    until(lambda: "No binding rules" in text(ui, "#br-rows"), what="rules")
+    css(ui, "#br-new").click()
+    css(ui, "#br-selector").send_keys('value.team == "pay"')
+    css(ui, "#br-bindtype").send_keys("role")
+    css(ui, "#br-bindname").send_keys("${value.team}-role")
+    css(ui, "#br-form button[type=submit]").click()
+    until(lambda: "pay" in text(ui, "#br-rows") and
+          "role" in text(ui, "#br-rows"), what="the rule's row")
+    rules = ui.server.get("/v1/acl/binding-rules" + q(authmethod="ui-jwt"),
+                          headers=H).json()
+    assert [(r["Selector"], r["BindType"], r["BindName"]) for r in rules] == \
+        [('value.team == "pay"', "role", "${value.team}-role")]
+    # A bad bind type name is the API's error beside the rule form.
+    css(ui, "#br-new").click()
+    css(ui, "#br-bindname").send_keys("${nope")
+    css(ui, "#br-form button[type=submit]").click()
+    until(lambda: text(ui, "#br-form-msg"), what="the rule refusal")
+    shot(ui, "auth-methods")
+    css(ui, "#br-cancel").click()
+
+    # Secrets stay hidden until asked: an oidc method's client secret.
+    from authfakes import Fake
+    idp = Fake("fake_oidc.py")  # the discovery document is read at write
+    try:
+        r = ui.server.put("/v1/acl/auth-method", body={
+            "Name": "ui-oidc", "Type": "oidc", "Config": {
+                "OIDCDiscoveryURL": idp.url, "OIDCDiscoveryCACert": idp.ca,
+                "OIDCClientID": idp.info["client_id"],
+                "OIDCClientSecret": "s3cret-value",
+                "AllowedRedirectURIs": [ui.server.url + "/ui/"]}}, headers=H)
+    finally:
+        idp.stop()
+    assert r.status_code == 200, r.text
+    until(lambda: css(ui, '#am-rows tr[data-name="ui-oidc"]'), what="oidc row")
+    css(ui, 'button[aria-label="Edit auth method ui-oidc"]').click()
+    sec = until(lambda: css(ui, "#am-oidc-OIDCClientSecret"), what="form")
+    assert sec.get_attribute("type") == "password"
+    assert sec.get_attribute("value") == "s3cret-value"
+    css(ui, 'button[aria-label="Show OIDCClientSecret"]').click()
+    assert sec.get_attribute("type") == "text"
+    css(ui, "#am-cancel").click()
+
+    # Delete both through the confirmation.
+    for name in ("ui-oidc", "ui-jwt"):
+        r = '#am-rows tr[data-name="%s"]' % name
+        css(ui, 'button[aria-label="Delete auth method %s"]' % name).click()
+        css(ui, r + " button.danger").click()
+        until(lambda: not ui.find_elements(By.CSS_SELECTOR, r),
+              what=name + " deleted")
+    assert ui.server.get("/v1/acl/auth-method/ui-jwt",
+                         headers=H).status_code == 404
+
+
+def test_the_ca_rotates_and_revokes_through_the_ui(ui):
+    login(ui, MGMT)
+    visit(ui, "ca")
+    old = ui.server.get("/v1/connect/ca/roots").json()["ActiveRootID"]
+    until(lambda: css(ui, '#ca-roots-table tr.active[data-id="%s"]' % old),
+          what="the roots")
+    until(lambda: "LeafCertTTL" in text(ui, "#ca-config"), what="the config")
+    cfg = ui.server.get("/v1/connect/ca/configuration", headers=H).json()
+    css(ui, "#ca-rotate").click()
+    css(ui, "#ca-key-type").send_keys("ec")
+    css(ui, "#ca-key-bits").send_keys("384")
+    css(ui, "#ca-rotate-form button[type=submit]").click()
+    until(lambda: "Rotate the CA root to a new ec 384 key?" in
+          text(ui, "#ca-rotate-form"), what="the confirmation")
+    # Nothing changes before the confirmation.
+    assert ui.server.get("/v1/connect/ca/roots").json()["ActiveRootID"] == old
+    css(ui, "#ca-rotate-form button.danger").click()
+    until(lambda: "Rotated: the new active root is" in text(ui, "#ca-rotate-msg"),
+          timeout=15, what="the rotation")
+    rs = ui.server.get("/v1/connect/ca/roots").json()
+    new = rs["ActiveRootID"]
+    assert new != old and new in text(ui, "#ca-rotate-msg")
+    until(lambda: css(ui, '#ca-roots-table tr.active[data-id="%s"]' % new),
+          what="the new active root on the page")
+    assert "rotated out" in css(ui, '#ca-roots-table tr[data-id="%s"]' % old).text
+    act = next(r for r in rs["Roots"] if r["ID"] == new)
+    assert (act["PrivateKeyType"], act["PrivateKeyBits"]) == ("ec", 384)
+    c2 = ui.server.get("/v1/connect/ca/configuration", headers=H).json()
+    for k, v in cfg["Config"].items():  # the rest of the Config is kept
+        if k not in ("PrivateKeyType", "PrivateKeyBits"):
+            assert c2["Config"][k] == v, k
+    until(lambda: "384" in text(ui, "#ca-config"), what="config reloaded")
+
+    # Revoke web's leaves; the serial shows in the CRL section.
+    leaf = ui.server.get("/v1/agent/connect/ca/leaf/web", headers=H).json()
+    until(lambda: "No certificate is revoked" in text(ui, "#ca-crl"),
+          what="the empty CRL")
+    css(ui, "#ca-revoke-service").send_keys("web")
+    css(ui, "#ca-revoke-form button[type=submit]").click()
+    until(lambda: "Revoke every unexpired leaf certificate of web?" in
+          text(ui, "#ca-revoke-form"), what="the revoke confirmation")
+    css(ui, "#ca-revoke-form button.danger").click()
+    until(lambda: leaf["SerialNumber"] in text(ui, "#ca-revoke-msg"),
+          what="the revoke answer")
+    until(lambda: css(ui, '#ca-crl-serials tr[data-serial="%s"]'
+                      % leaf["SerialNumber"]), what="the serial in the CRL")
+    # The page's PEM text is the CRL, signed by the new root (ECDSA: a
+    # new signature on each read, so compared decoded).
+    from cryptography import x509
+    page = x509.load_pem_x509_crl(
+        css(ui, "#ca-crl-text").get_attribute("value").encode())
+    assert [x.serial_number for x in page] == \
+        [int(leaf["SerialNumber"].replace(":", ""), 16)]
+    assert page.is_signature_valid(x509.load_pem_x509_certificate(
+        act["RootCert"].encode()).public_key())
+    assert css(ui, "#ca-crl-download").get_attribute("href").startswith("blob:")
+    shot(ui, "ca-rotated-revoked")
+    # A serial that was never issued: the API's 404 text beside the form.
+    css(ui, "#ca-revoke-by").send_keys("serial")
+    css(ui, "#ca-revoke-serials").send_keys("ff:ff:ff")
+    css(ui, "#ca-revoke-form button[type=submit]").click()
+    css(ui, "#ca-revoke-form button.danger").click()
+    until(lambda: "Certificate not found: ff:ff:ff" in
+          text(ui, "#ca-revoke-msg"), what="the 404 text")

@@ -9,9 +9,11 @@ import * as intentions from "./pages/intentions.js";
 import * as tokens from "./pages/tokens.js";
 import * as policies from "./pages/policies.js";
 import * as roles from "./pages/roles.js";
+import * as authmethods from "./pages/authmethods.js";
 import * as ca from "./pages/ca.js";
 
-const pages = { login, intentions, tokens, policies, roles, ca };
+const pages = { login, intentions, tokens, policies, roles,
+    "auth-methods": authmethods, ca };
 let current = null;
 
 function route() {

@@ -87,10 +87,11 @@ export function explain(e, need) {
 
 // A confirmation inside the page (no window.confirm): replaces el's
 // children with the question and two buttons until one is pressed.
-export function confirmIn(el, question, onYes) {
+// yesText labels the button that goes ahead ("Yes, delete" unless given).
+export function confirmIn(el, question, onYes, yesText) {
 	const keep = [...el.childNodes];
 	const back = () => { el.replaceChildren(...keep); };
-	const yes = h("button.danger", { type: "button", onclick: () => { back(); onYes(); } }, "Yes, delete");
+	const yes = h("button.danger", { type: "button", onclick: () => { back(); onYes(); } }, yesText || "Yes, delete");
 	render(el, h("span.confirm", question + " "), yes, " ",
 	    h("button", { type: "button", onclick: back }, "Cancel"));
 	yes.focus();
