@@ -358,7 +358,7 @@ int
 main(int argc, char *argv[])
 {
 	struct sigaction	 sa;
-	struct pollfd		 pfd[2];
+	struct pollfd		 pfd[3];
 	struct perr		 e;
 	const char		*cfg = NULL;
 	unsigned char		 sig;
@@ -425,6 +425,8 @@ main(int argc, char *argv[])
 	}
 	log_info("portcullis %s listening on %s with %d workers",
 	    PACKAGE_VERSION, conf->socket, nslots);
+	/* Other nodes' commits (PostgreSQL): see store.c, "The watch". */
+	store_watch_start();
 
 	while (running) {
 		now = mono_ms();
@@ -441,9 +443,17 @@ main(int argc, char *argv[])
 		pfd[0].events = POLLIN;
 		pfd[1].fd = notify_master_commit_fd();
 		pfd[1].events = POLLIN;
-		if (poll(pfd, 2, (int)timeout) == -1 && errno != EINTR)
+		pfd[2].fd = store_watch_fd();	/* -1: ignored by poll */
+		pfd[2].events = POLLIN;
+		pfd[2].revents = 0;
+		if (store_watch_timeout(now) < timeout)
+			timeout = store_watch_timeout(now);
+		if (poll(pfd, 3, (int)timeout) == -1 && errno != EINTR)
 			fatal("poll");
 		if (pfd[1].revents & POLLIN)
+			notify_master_fanout();
+		if (store_watch_run(pfd[2].fd != -1 && pfd[2].revents != 0,
+		    mono_ms()))
 			notify_master_fanout();
 		if (!(pfd[0].revents & POLLIN))
 			continue;
