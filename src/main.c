@@ -141,17 +141,28 @@ init_store(void)
 		fatalx("store %s: %s", store_backend() == STORE_POSTGRES ?
 		    "(postgres)" : path, e.msg);
 	if (cid == NULL) {
+		/*
+		 * Nodes starting together on one empty database: the first
+		 * to hold the write lock creates the cluster; the others
+		 * find its ID once they hold it.
+		 */
 		uuid_generate_v4(uuid);
-		if (store_begin(st, &e) == -1 ||
-		    store_meta_put(st, "cluster_id", uuid, &e) == -1 ||
-		    store_meta_put(st, "datacenter", conf->datacenter, &e) == -1) {
+		if (store_begin(st, &e) == -1)
+			fatalx("store bootstrap: %s", e.msg);
+		if (store_meta_get(st, "cluster_id", &cid, &e) == -1 ||
+		    (cid == NULL && (store_meta_put(st, "cluster_id", uuid,
+		    &e) == -1 || store_meta_put(st, "datacenter",
+		    conf->datacenter, &e) == -1))) {
 			store_rollback(st);
 			fatalx("store bootstrap: %s", e.msg);
 		}
-		if (store_commit(st, &e) == -1)
+		if (cid != NULL)
+			store_rollback(st);
+		else if (store_commit(st, &e) == -1)
 			fatalx("store bootstrap: %s", e.msg);
-		log_info("new cluster %s in datacenter %s", uuid,
-		    conf->datacenter);
+		else
+			log_info("new cluster %s in datacenter %s", uuid,
+			    conf->datacenter);
 	} else if (dc != NULL && strcmp(dc, conf->datacenter) != 0)
 		log_warnx("datacenter is \"%s\" in the config but the store "
 		    "was created for \"%s\"", conf->datacenter, dc);
