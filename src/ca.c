@@ -756,6 +756,17 @@ ca_bootstrap(struct store *st, const struct conf *conf, struct perr *e)
 		goto out;
 	if (store_begin(st, e) == -1)
 		goto out;
+	/* Another node bootstrapped it while this one made its key? */
+	if (ca_db_active_get(st, &a, &found, e) == -1) {
+		store_rollback(st);
+		goto out;
+	}
+	ca_db_active_clear(&a);
+	if (found) {
+		store_rollback(st);
+		rc = 0;
+		goto out;
+	}
 	if ((newcid == 1 && store_meta_put(st, "cluster_id", cid, e) == -1) ||
 	    ca_db_config_put(st, "consul", json_object_to_json_string_ext(m,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), 0,

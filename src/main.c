@@ -141,17 +141,28 @@ init_store(void)
 		fatalx("store %s: %s", store_backend() == STORE_POSTGRES ?
 		    "(postgres)" : path, e.msg);
 	if (cid == NULL) {
+		/*
+		 * Nodes starting together on one empty database: the first
+		 * to hold the write lock creates the cluster; the others
+		 * find its ID once they hold it.
+		 */
 		uuid_generate_v4(uuid);
-		if (store_begin(st, &e) == -1 ||
-		    store_meta_put(st, "cluster_id", uuid, &e) == -1 ||
-		    store_meta_put(st, "datacenter", conf->datacenter, &e) == -1) {
+		if (store_begin(st, &e) == -1)
+			fatalx("store bootstrap: %s", e.msg);
+		if (store_meta_get(st, "cluster_id", &cid, &e) == -1 ||
+		    (cid == NULL && (store_meta_put(st, "cluster_id", uuid,
+		    &e) == -1 || store_meta_put(st, "datacenter",
+		    conf->datacenter, &e) == -1))) {
 			store_rollback(st);
 			fatalx("store bootstrap: %s", e.msg);
 		}
-		if (store_commit(st, &e) == -1)
+		if (cid != NULL)
+			store_rollback(st);
+		else if (store_commit(st, &e) == -1)
 			fatalx("store bootstrap: %s", e.msg);
-		log_info("new cluster %s in datacenter %s", uuid,
-		    conf->datacenter);
+		else
+			log_info("new cluster %s in datacenter %s", uuid,
+			    conf->datacenter);
 	} else if (dc != NULL && strcmp(dc, conf->datacenter) != 0)
 		log_warnx("datacenter is \"%s\" in the config but the store "
 		    "was created for \"%s\"", conf->datacenter, dc);
@@ -358,7 +369,7 @@ int
 main(int argc, char *argv[])
 {
 	struct sigaction	 sa;
-	struct pollfd		 pfd[2];
+	struct pollfd		 pfd[3];
 	struct perr		 e;
 	const char		*cfg = NULL;
 	unsigned char		 sig;
@@ -425,6 +436,8 @@ main(int argc, char *argv[])
 	}
 	log_info("portcullis %s listening on %s with %d workers",
 	    PACKAGE_VERSION, conf->socket, nslots);
+	/* Other nodes' commits (PostgreSQL): see store.c, "The watch". */
+	store_watch_start();
 
 	while (running) {
 		now = mono_ms();
@@ -441,9 +454,17 @@ main(int argc, char *argv[])
 		pfd[0].events = POLLIN;
 		pfd[1].fd = notify_master_commit_fd();
 		pfd[1].events = POLLIN;
-		if (poll(pfd, 2, (int)timeout) == -1 && errno != EINTR)
+		pfd[2].fd = store_watch_fd();	/* -1: ignored by poll */
+		pfd[2].events = POLLIN;
+		pfd[2].revents = 0;
+		if (store_watch_timeout(now) < timeout)
+			timeout = store_watch_timeout(now);
+		if (poll(pfd, 3, (int)timeout) == -1 && errno != EINTR)
 			fatal("poll");
 		if (pfd[1].revents & POLLIN)
+			notify_master_fanout();
+		if (store_watch_run(pfd[2].fd != -1 && pfd[2].revents != 0,
+		    mono_ms()))
 			notify_master_fanout();
 		if (!(pfd[0].revents & POLLIN))
 			continue;

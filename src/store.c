@@ -16,12 +16,22 @@
 #include "notify.h"
 #include "store.h"
 #include "store_be.h"
+#include "util.h"
 
 struct shared	*store_shared;
 
 static enum store_backend	 backend = STORE_SQLITE;
 static const struct store_ops	*be = &store_sqlite_ops;
 static char			*be_dsn;	/* secret: never logged */
+
+/* The master's watch connection (store_watch_start()). */
+#define WATCH_POLL_MS		1000	/* the safety net's period */
+#define WATCH_RETRY_MAX_MS	30000	/* reconnect back-off cap */
+static struct store		*watch;
+static int			 watching;	/* the backend can watch */
+static int64_t			 watch_poll_at;	/* next safety-net reload */
+static int64_t			 watch_retry_at; /* next reconnect try */
+static int64_t			 watch_backoff = WATCH_POLL_MS;
 
 static const char *const table_names[TBL__MAX] = {
 	[TBL_RAFT] = "raft",
@@ -313,6 +323,156 @@ store_publish(const int *touched, uint64_t idx)
 			shared_raise((enum table)t, idx);
 	shared_raise(TBL_RAFT, idx);
 	notify_commit();
+}
+
+/*
+ * The watch: how this node sees other nodes' commits (backends with
+ * notifications: PostgreSQL).  The master keeps one connection that
+ * LISTENs to every commit's NOTIFY (store_pg.c), whose payload names
+ * the commit's index and tables: store_notified() raises the shared
+ * indexes from it without a query.  Once a second anyway (a lost
+ * notification, a lost connection) it reloads table_index into the
+ * shared page.  When either moved the global index, store_watch_run()
+ * says so and the master pokes every worker's wake pipe (notify.c), as
+ * after a local commit; snapshots follow the shared indexes.  A lost
+ * connection is opened again with a back-off (1 s doubling to 30 s).
+ * The connection is opened synchronously (libpq): a DSN naming an
+ * unreachable host should set connect_timeout.
+ */
+
+/*
+ * A commit's announcement "<index> <table>,<table>.." (store_pg.c):
+ * raise those tables and the global index, in commit order, as the
+ * committing node did.  Returns the index, 0 when malformed (ignored:
+ * the safety net reloads everything within a second).
+ */
+uint64_t
+store_notified(const char *p)
+{
+	uint64_t	 idx;
+	char		*end;
+	size_t		 t, n;
+
+	idx = strtoull(p, &end, 10);
+	if (end == p || (*end != ' ' && *end != '\0'))
+		return 0;
+	for (p = end; *p == ' ' || *p == ','; p += n) {
+		p++;
+		n = strcspn(p, ",");
+		for (t = 1; t < TBL__MAX; t++)
+			if (strlen(table_names[t]) == n &&
+			    strncmp(p, table_names[t], n) == 0)
+				shared_raise((enum table)t, idx);
+	}
+	shared_raise(TBL_RAFT, idx);
+	return idx;
+}
+
+/* Open the watch connection and LISTEN; 0 or -1 (logged). */
+static int
+watch_open(void)
+{
+	struct perr	 e;
+
+	perr_clear(&e);
+	if (be->open(be_dsn ? be_dsn : "", &watch, &e) == -1)
+		return -1;
+	if (be->listen(watch, &e) == -1) {
+		be->close(watch);
+		watch = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Master, before its poll loop: start watching (no-op on SQLite). */
+void
+store_watch_start(void)
+{
+	watching = be->listen != NULL;
+	if (!watching)
+		return;
+	watch_poll_at = mono_ms() + WATCH_POLL_MS;
+	if (watch_open() == -1) {
+		log_warnx("store: cannot watch other nodes' commits; "
+		    "retrying");
+		watch_retry_at = mono_ms() + watch_backoff;
+	}
+}
+
+/* The descriptor to poll for other nodes' commits, or -1. */
+int
+store_watch_fd(void)
+{
+	return watch != NULL ? be->listen_fd(watch) : -1;
+}
+
+/* Milliseconds from now until store_watch_run() is due (at most 1 s). */
+int64_t
+store_watch_timeout(int64_t now)
+{
+	int64_t	at;
+
+	if (!watching)
+		return WATCH_POLL_MS;
+	at = watch != NULL ? watch_poll_at : watch_retry_at;
+	return at <= now ? 0 : at - now;
+}
+
+static void
+watch_lost(int64_t now)
+{
+	log_warnx("store: lost the connection watching other nodes' "
+	    "commits; reconnecting");
+	be->close(watch);
+	watch = NULL;
+	watch_backoff = WATCH_POLL_MS;
+	watch_retry_at = now;
+}
+
+/*
+ * Master, after each poll: read the watch connection when readable,
+ * reload the shared indexes when a notification or the safety net says
+ * so, reconnect when due.  Returns 1 when the shared indexes moved (wake
+ * the workers), else 0.
+ */
+int
+store_watch_run(int readable, int64_t now)
+{
+	struct perr	 e;
+	uint64_t	 max = 0, before;
+	int		 n = 0;
+
+	if (!watching)
+		return 0;
+	if (watch == NULL) {
+		if (now < watch_retry_at)
+			return 0;
+		if (watch_open() == -1) {
+			watch_backoff = watch_backoff * 2 > WATCH_RETRY_MAX_MS ?
+			    WATCH_RETRY_MAX_MS : watch_backoff * 2;
+			watch_retry_at = now + watch_backoff;
+			return 0;
+		}
+		log_info("store: watching other nodes' commits again");
+		watch_poll_at = now;	/* catch up at once */
+	}
+	before = __atomic_load_n(&store_shared->idx[TBL_RAFT],
+	    __ATOMIC_ACQUIRE);
+	if (readable && (n = be->notified(watch, &max)) == -1) {
+		watch_lost(now);
+		return 0;
+	}
+	if (now < watch_poll_at)
+		return n > 0 && max > before;
+	watch_poll_at = now + WATCH_POLL_MS;
+	perr_clear(&e);
+	if (store_load_shared(watch, &e) == -1) {
+		watch_lost(now);
+		return 0;
+	}
+	return __atomic_load_n(&store_shared->idx[TBL_RAFT],
+	    __ATOMIC_ACQUIRE) > before;
 }
 
 /* Prepare every query of sql/queries/ (a structural check). */

@@ -87,6 +87,10 @@ int		 store_migrate(struct store *, struct perr *) PC_MUSTCHECK;
 int		 store_prepare_all(struct store *, struct perr *) PC_MUSTCHECK;
 int		 store_load_shared(struct store *, struct perr *) PC_MUSTCHECK;
 uint64_t	 store_index(enum table);
+void		 store_watch_start(void);
+int		 store_watch_fd(void);
+int64_t		 store_watch_timeout(int64_t);
+int		 store_watch_run(int, int64_t);
 uint64_t	 store_index_max(unsigned int);
 const char	*store_table_name(enum table);
 

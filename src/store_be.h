@@ -37,6 +37,10 @@ struct store_ops {
 	int		 (*begin)(struct store *, struct perr *);
 	int		 (*commit)(struct store *, struct perr *);
 	void		 (*rollback)(struct store *);
+	/* Cross-node notifications; NULL when the backend has none. */
+	int		 (*listen)(struct store *, struct perr *);
+	int		 (*listen_fd)(struct store *);
+	int		 (*notified)(struct store *, uint64_t *);
 };
 
 /* The first member of every backend's connection. */
@@ -53,6 +57,9 @@ struct store_q {
 	const struct store_ops	*ops;
 };
 
+/* The NOTIFY channel of every commit (store_pg.c). */
+#define STORE_PG_CHANNEL	"portcullis"
+
 extern const struct store_ops	store_sqlite_ops;
 extern const struct store_ops	store_pg_ops;
 
@@ -62,5 +69,11 @@ extern const struct store_ops	store_pg_ops;
  * blocking query.
  */
 void	store_publish(const int *, uint64_t);
+
+/*
+ * Generic: apply another commit's announcement "<index> <table>,..."
+ * to the shared indexes.  Returns its index (0 when malformed).
+ */
+uint64_t store_notified(const char *);
 
 #endif /* STORE_BE_H */

@@ -74,6 +74,7 @@ struct pg {
 	struct store	 base;
 	PGconn		*conn;
 	int64_t		 changes;	/* rows of the last statement */
+	int		 listening;	/* LISTEN again after a reconnect */
 	struct pg_q	 stmts[SQL__MAX];
 };
 
@@ -310,6 +311,8 @@ reconnect(struct pg *s)
 	if (PQstatus(s->conn) != CONNECTION_OK)
 		return -1;
 	PQsetClientEncoding(s->conn, "UTF8");
+	if (s->listening)
+		PQclear(PQexec(s->conn, "LISTEN " STORE_PG_CHANNEL));
 	for (id = 0; id < SQL__MAX; id++) {
 		s->stmts[id].prepared = 0;
 		PQclear(s->stmts[id].res);
@@ -504,6 +507,32 @@ pg_begin(struct store *bs, struct perr *e)
 }
 
 /*
+ * "NOTIFY <channel>, '<index> <table>,<table>..'; COMMIT" for the open
+ * transaction (allocated into *out): PostgreSQL delivers it at COMMIT,
+ * in commit order, to every node's watch connection (store.c), which
+ * raises its shared indexes from it without a query.  Table names are
+ * [a-z-] only: nothing to quote.
+ */
+static void
+notify_sql(struct store *bs, char **out)
+{
+	char	 buf[512];
+	size_t	 t, n;
+	int	 first = 1;
+
+	n = (size_t)snprintf(buf, sizeof(buf), "NOTIFY " STORE_PG_CHANNEL
+	    ", '%llu ", (unsigned long long)bs->tx_index);
+	for (t = 1; t < TBL__MAX && n < sizeof(buf); t++) {
+		if (!bs->touched[t])
+			continue;
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s",
+		    first ? "" : ",", store_table_name((enum table)t));
+		first = 0;
+	}
+	xasprintf(out, "%s'; COMMIT", buf);
+}
+
+/*
  * Record the touched tables' indexes and commit; then refresh the
  * shared index page from table_index and wake blocking queries.  A
  * transaction that an earlier error aborted commits as a rollback:
@@ -516,6 +545,7 @@ pg_commit(struct store *bs, struct perr *e)
 	struct pg_q	*q;
 	struct store_q	*st;
 	struct perr	 e2;
+	char		*sql;
 	size_t		 t;
 
 	for (t = 1; t < TBL__MAX; t++) {
@@ -531,7 +561,10 @@ pg_commit(struct store *bs, struct perr *e)
 	if ((st = pg_stmt(bs, SQL_TX_COMMIT)) == NULL)
 		goto fail;
 	q = PGQ(st);
-	q->res = PQexecPrepared(s->conn, q->id, 0, NULL, NULL, NULL, 0);
+	/* The announcement and the COMMIT in one round trip. */
+	notify_sql(bs, &sql);
+	q->res = PQexec(s->conn, sql);
+	free(sql);
 	if (PQresultStatus(q->res) != PGRES_COMMAND_OK ||
 	    strcmp(PQcmdStatus(q->res), "COMMIT") != 0) {
 		pgerr(s, q->res, e, "commit");
@@ -564,6 +597,62 @@ pg_rollback(struct store *bs)
 		return;
 	r = PQexec(s->conn, "ROLLBACK");
 	PQclear(r);
+}
+
+/*
+ * Cross-node wake-ups: every write transaction NOTIFYs its index and
+ * tables with its COMMIT (notify_sql()); PostgreSQL delivers that at
+ * COMMIT, in commit order, to every session that LISTENs -- one per
+ * node, the master's watch connection (store.c).
+ */
+static int
+pg_listen(struct store *bs, struct perr *e)
+{
+	struct pg	*s = PG(bs);
+
+	/* Named for operators (pg_stat_activity), and for the tests. */
+	if (pg_exec(s, "SET application_name = 'portcullis watch'; "
+	    "LISTEN " STORE_PG_CHANNEL, "listen", e) == -1)
+		return -1;
+	s->listening = 1;
+	return 0;
+}
+
+/* The socket to poll for notifications, or -1 when disconnected. */
+static int
+pg_listen_fd(struct store *bs)
+{
+	struct pg	*s = PG(bs);
+
+	return PQstatus(s->conn) == CONNECTION_OK ? PQsocket(s->conn) : -1;
+}
+
+/*
+ * Read what the server sent, without blocking, and apply each
+ * notification (store_notified()).  Returns the number received, their
+ * highest index in *max (raised only), or -1 when the connection is
+ * lost.
+ */
+static int
+pg_notified(struct store *bs, uint64_t *max)
+{
+	struct pg	*s = PG(bs);
+	PGnotify	*n;
+	uint64_t	 v;
+	int		 c = 0;
+
+	if (PQstatus(s->conn) != CONNECTION_OK ||
+	    PQconsumeInput(s->conn) == 0 ||
+	    PQstatus(s->conn) != CONNECTION_OK)
+		return -1;
+	while ((n = PQnotifies(s->conn)) != NULL) {
+		v = store_notified(n->extra != NULL ? n->extra : "");
+		if (v > *max)
+			*max = v;
+		c++;
+		PQfreemem(n);
+	}
+	return c;
 }
 
 /* PostgreSQL maintains itself (autovacuum): nothing to start. */
@@ -601,4 +690,7 @@ const struct store_ops store_pg_ops = {
 	.begin = pg_begin,
 	.commit = pg_commit,
 	.rollback = pg_rollback,
+	.listen = pg_listen,
+	.listen_fd = pg_listen_fd,
+	.notified = pg_notified,
 };

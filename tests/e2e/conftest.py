@@ -147,12 +147,14 @@ def postgres():
     return postgres_instance()
 
 
-def store_hcl():
-    """The store block for the backend under test ('' for SQLite)."""
+def store_hcl(dsn=None):
+    """The store block for the backend under test ('' for SQLite): a
+    fresh database's, or the one of dsn (another Server's, to run
+    several nodes on one database)."""
     if BACKEND != "postgres":
         return ""
     return '\nstore {\n  backend = "postgres"\n  dsn = "%s"\n}\n' % (
-        postgres_instance().create_db())
+        dsn or postgres_instance().create_db())
 
 
 # Tests that look inside the SQLite file (its mode, size, bytes) have no
@@ -169,13 +171,18 @@ pg_refuses_invalid_utf8 = pytest.mark.xfail(
 
 
 class Server:
-    def __init__(self, extra_hcl="", workers=2, threads=4):
+    def __init__(self, extra_hcl="", workers=2, threads=4, dsn=None):
         self.dir = tempfile.mkdtemp(prefix="pc-e2e-")
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         extra = os.path.join(self.dir, "extra.hcl")
         # Tests that rewrite extra.hcl append this to keep their store.
-        self.store_hcl = store_hcl()
+        # PostgreSQL: self.dsn is the database, which another Server
+        # may share (Server(..., dsn=a.dsn): two nodes of one cluster).
+        self.store_hcl = store_hcl(dsn)
+        self.dsn = None
+        if BACKEND == "postgres":
+            self.dsn = self.store_hcl.split('dsn = "', 1)[1].split('"')[0]
         with open(extra, "w") as f:
             f.write(extra_hcl + self.store_hcl)
         env = dict(os.environ, PORTCULLIS_WORKERS=str(workers),

@@ -16,7 +16,37 @@
 
 #include "portcullis.h"
 #include "store.h"
+#include "store_be.h"
 #include "tap.h"
+
+/*
+ * Another node's commit announcement (store_pg.c's NOTIFY payload)
+ * raises the tables it names and the global index, never lowers any,
+ * and a malformed one changes nothing.
+ */
+static void
+test_notified(void)
+{
+	uint64_t	in = store_index(TBL_INTENTIONS);
+
+	ok(store_notified("1000000 ca-roots,acl-tokens") == 1000000 &&
+	    store_index(TBL_CA_ROOTS) == 1000000 &&
+	    store_index(TBL_ACL_TOKENS) == 1000000 &&
+	    store_index(TBL_RAFT) == 1000000 &&
+	    store_index(TBL_INTENTIONS) == in,
+	    "an announcement raises its tables and the global index only");
+	ok(store_notified("7 ca-roots") == 7 &&
+	    store_index(TBL_CA_ROOTS) == 1000000 &&
+	    store_index(TBL_RAFT) == 1000000,
+	    "an older announcement lowers nothing");
+	ok(store_notified("x ca-roots") == 0 && store_notified("12abc") == 0 &&
+	    store_notified("") == 0 && store_index(TBL_RAFT) == 1000000,
+	    "a malformed announcement is ignored");
+	ok(store_notified("1000001 nosuch,,ca-config") == 1000001 &&
+	    store_index(TBL_CA_CONFIG) == 1000001 &&
+	    store_index(TBL_RAFT) == 1000001,
+	    "unknown table names are skipped");
+}
 
 /*
  * Commits never checkpoint by themselves (store.c); store_checkpoint()
@@ -364,6 +394,7 @@ main(void)
 	snprintf(path, sizeof(path), "%s/test.db-wal", dir);
 	ok(stat(path, &sb) == 0 && (sb.st_mode & 077) == 0,
 	    "WAL file is 0600");
+	test_notified();
 	store_close(s);
 	snprintf(path, sizeof(path), "rm -rf %s", dir);
 	if (system(path) != 0)
