@@ -53,6 +53,7 @@
 #include "authmethod.h"
 #include "bexpr.h"
 #include "fetch.h"
+#include "json.h"
 #include "jwt.h"
 #include "util.h"
 
@@ -487,13 +488,11 @@ decode_field(struct authmethod *m, const struct cfield *f,
 			 * range is unspecified (and UB in C): refused.
 			 */
 			d = json_object_get_double(v);
-			if (!(d > -9223372036854775808.0 &&
-			    d < 9223372036854775808.0)) {
+			if (json_double_int64(d, &ns) == -1) {
 				errs_add(es, "error decoding '%s': %g overflows "
 				    "time.Duration", f->name, d);
 				return;
 			}
-			ns = (int64_t)d;
 			break;
 		case json_type_boolean:
 			ns = json_object_get_boolean(v) ? 1 : 0;
@@ -1144,7 +1143,7 @@ static char *
 stringify(struct json_object *v)
 {
 	char	*s;
-	double	 d;
+	int64_t	 n;
 
 	switch (json_object_get_type(v)) {
 	case json_type_string:
@@ -1156,10 +1155,9 @@ stringify(struct json_object *v)
 		return s;
 	case json_type_double:
 		/* Out of the int64 range the cast is UB: unconvertible. */
-		d = json_object_get_double(v);
-		if (!(d > -9223372036854775808.0 && d < 9223372036854775808.0))
+		if (json_double_int64(json_object_get_double(v), &n) == -1)
 			return NULL;
-		xasprintf(&s, "%lld", (long long)d);
+		xasprintf(&s, "%lld", (long long)n);
 		return s;
 	default:
 		return NULL;

@@ -47,6 +47,7 @@
 #include <json-c/json.h>
 
 #include "portcullis.h"
+#include "json.h"
 #include "jwt.h"
 
 #define E_ISS	"go-jose/go-jose/jwt: validation failed, invalid issuer claim (iss)"
@@ -861,10 +862,8 @@ numdate(struct json_object *claims, const char *name, int64_t *out)
 		d = json_object_get_double(v);
 		if (!isfinite(d))
 			return -1;
-		/* -2^63 is exact; 2^63 is the first double past INT64_MAX */
-		if (d >= -9223372036854775808.0 && d < 9223372036854775808.0)
-			*out = (int64_t)d;
-		else
+		/* Out of int64: INT64_MIN, as Go's int64(f) on amd64. */
+		if (json_double_int64(d, out) == -1)
 			*out = INT64_MIN;
 		return 0;
 	}
