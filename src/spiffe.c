@@ -24,6 +24,7 @@
 
 #include "portcullis.h"
 #include "spiffe.h"
+#include "util.h"
 
 #define SEG_MAX		8	/* the longest form has eight segments */
 #define ANY		NULL	/* a captured [^/]+ segment in a form */
@@ -105,18 +106,6 @@ quote(const char *s, size_t n, char *buf, size_t sz)
 	return buf;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Percent-decode one captured segment (Go's url.PathUnescape: "+"
  * stays "+").  On a bad escape, or one that decodes to NUL, set
@@ -135,8 +124,8 @@ unescape(struct span sp, const char *what, struct perr *e)
 			out[o++] = sp.p[i];
 			continue;
 		}
-		hi = i + 1 < sp.n ? hexval((unsigned char)sp.p[i + 1]) : -1;
-		lo = i + 2 < sp.n ? hexval((unsigned char)sp.p[i + 2]) : -1;
+		hi = i + 1 < sp.n ? hex_digit((unsigned char)sp.p[i + 1]) : -1;
+		lo = i + 2 < sp.n ? hex_digit((unsigned char)sp.p[i + 2]) : -1;
 		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
 			bad = sp.n - i < 3 ? sp.n - i : 3;
 			free(out);

@@ -343,8 +343,9 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int
-hexval(int c)
+/* The value of hex digit c (either case), or -1. */
+int
+hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -366,8 +367,8 @@ url_decode(char *s, int plus)
 
 	for (; *s != '\0'; s++) {
 		if (*s == '%') {
-			if ((h = hexval((unsigned char)s[1])) < 0 ||
-			    (l = hexval((unsigned char)s[2])) < 0)
+			if ((h = hex_digit((unsigned char)s[1])) < 0 ||
+			    (l = hex_digit((unsigned char)s[2])) < 0)
 				return -1;
 			*w++ = (char)(h << 4 | l);
 			s += 2;

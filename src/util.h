@@ -19,6 +19,7 @@ int	 time_parse_rfc3339(const char *, int64_t *, long *, const char **);
 int	 duration_parse(const char *, int64_t *);
 void	 duration_format(int64_t, char [64]);
 int64_t	 mono_ms(void);
+int	 hex_digit(int);
 int	 url_decode(char *, int);
 void	 digest_b64(const char *const *, size_t, char [64]);
 
