@@ -33,6 +33,15 @@ def pair():
     a.stop()
 
 
+def visible(pred, what, timeout=5.0):
+    """Polls pred until it holds; returns the seconds it took.  A change
+    committed on one node reaches the others' snapshots through NOTIFY,
+    within milliseconds but not at once."""
+    t0 = time.monotonic()
+    wait_for(pred, timeout=timeout, what=what)
+    return time.monotonic() - t0
+
+
 def index(s, path="/v1/connect/intentions"):
     return int(s.get(path).headers["X-Consul-Index"])
 
@@ -45,17 +54,18 @@ def put_intention(s, src, dst, action="allow", headers=None):
 
 def test_an_intention_written_on_one_node_is_read_on_the_other(pair):
     a, b = pair
+
+    def exact(s, src):
+        return s.get("/v1/connect/intentions/exact" + q(source=src, destination="cw-db"))
     put_intention(a, "cw-web", "cw-db", "deny")
-    r = b.get("/v1/connect/intentions/exact" + q(source="cw-web", destination="cw-db"))
-    assert r.status_code == 200, r.text
-    assert r.json()["Action"] == "deny"
+    visible(lambda: exact(b, "cw-web").status_code == 200, "B reading A's intention")
+    assert exact(b, "cw-web").json()["Action"] == "deny"
     # The other way round, and the indexes agree.
     put_intention(b, "cw-api", "cw-db")
-    assert b.get("/v1/connect/intentions/exact" + q(
-        source="cw-api", destination="cw-db")).status_code == 200
-    assert a.get("/v1/connect/intentions/exact" + q(
-        source="cw-api", destination="cw-db")).json()["Action"] == "allow"
-    assert index(a) == index(b)
+    assert exact(b, "cw-api").status_code == 200
+    visible(lambda: exact(a, "cw-api").status_code == 200, "A reading B's intention")
+    assert exact(a, "cw-api").json()["Action"] == "allow"
+    visible(lambda: index(a) == index(b), "the two nodes' indexes agreeing")
 
 
 def test_a_blocking_query_on_one_node_is_released_by_a_write_on_another_within_100ms(pair):
@@ -100,8 +110,10 @@ def test_a_ca_root_rotated_on_one_node_is_served_by_the_other(pair):
         "ForceWithoutCrossSigning": True})
     assert r.status_code == 200, r.text
     ra = a.get("/v1/connect/ca/roots").json()
-    rb = b.get("/v1/connect/ca/roots").json()
     assert ra["ActiveRootID"] != before["ActiveRootID"]
+    visible(lambda: b.get("/v1/connect/ca/roots").json()["ActiveRootID"] == ra["ActiveRootID"],
+            "B serving A's new root")
+    rb = b.get("/v1/connect/ca/roots").json()
     assert rb["ActiveRootID"] == ra["ActiveRootID"]
     active = next(x for x in rb["Roots"] if x["Active"])
     assert active["PrivateKeyType"] == "rsa"
@@ -171,8 +183,18 @@ def test_a_token_deleted_on_one_node_is_refused_by_the_other(make_server):
     assert b.get("/v1/acl/tokens", headers=th).status_code == 200
     r = a.delete("/v1/acl/token/" + tok["AccessorID"], headers=H)
     assert r.status_code == 200, r.text
-    r = b.get("/v1/acl/tokens", headers=th)
-    assert r.status_code == 403, r.text
+    t1 = time.monotonic()
+    # B learns of A's commit through NOTIFY, so there is a short window
+    # (the issue's target is <= 100 ms, measured in tests/bench) in which
+    # B still honours the token; Consul's client agents cache a token for
+    # token_ttl (30 s by default), ours is milliseconds.  Wait for it.
+    window = visible(lambda: b.get("/v1/acl/tokens", headers=th).status_code == 403,
+                     "B refusing the deleted token")
+    print("deleted token refused by the other node %.1f ms after the delete's answer"
+          % (window * 1000))
+    # token/self answers 404 for a token that does not exist (Consul >= 1.15).
+    r = b.get("/v1/acl/token/self", headers=th)
+    assert (r.status_code, r.text) == (404, "Supplied token does not exist")
 
 
 def test_a_node_whose_watch_connection_is_killed_reconnects_and_still_wakes(pair):
