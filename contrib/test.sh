@@ -1,6 +1,7 @@
 #!/bin/sh
 # test.sh -- install what is missing, build, and run every test: the C
-# unit tests (make check, which also replays the fuzz corpora), a short
+# unit tests (make check, which also replays the fuzz corpora), ESLint
+# over the web UI (tests/ui-lint), a short
 # instrumented fuzz run of every target (tests/fuzz/run.sh) and the
 # end-to-end suite against real nginx + Portcullis processes, once on
 # each store backend: SQLite, then PostgreSQL (the pytest fixture starts
@@ -42,6 +43,8 @@ export PORTCULLIS_TEST_PG_DSN
 make check || { cat tests/unit/*.log tests/fuzz/*.log 2>/dev/null; exit 1; }
 pgstop
 trap - EXIT
+# the web UI's modules through ESLint (pinned in tests/ui-lint)
+sh tests/ui-lint/run.sh
 # fuzz smoke: every target ~30 s, two at a time, after replaying its corpus
 sh tests/fuzz/run.sh -t 30 -j 2
 /usr/bin/python3 -m pytest -q tests/e2e "$@"

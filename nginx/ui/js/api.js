@@ -57,7 +57,7 @@ export async function call(method, path, opts = {}) {
 	let data = text;
 	try {
 		data = text === "" ? null : JSON.parse(text);
-	} catch (e) {
+	} catch {
 		// not JSON (e.g. PEM): keep the text
 	}
 	const idx = r.headers.get("X-Consul-Index");

@@ -62,7 +62,7 @@ async function who() {
 		const r = await get("/v1/acl/token/self");
 		render(el, h("span.me", { title: r.data.AccessorID },
 		    r.data.Description || r.data.AccessorID), " ", out);
-	} catch (e) {
+	} catch {
 		render(el, out);
 	}
 }

@@ -79,7 +79,7 @@ export function mount(el, signal) {
 			let list;
 			try {
 				list = crlEntries(pem);
-			} catch (e) {
+			} catch {
 				list = null;
 			}
 			if (crlUrl)
