@@ -300,9 +300,15 @@ def test_policy_rule_errors_are_shown_beside_the_editor(ui):
     until(lambda: 'policy = "read"' in css(ui, "#pol-rules").get_attribute("value"),
           what="the rules loaded")
     fill(css(ui, "#pol-description"), "edited")
+    fill(css(ui, "#pol-datacenters"), "dc1, dc2")
     css(ui, "#pol-form button[type=submit]").click()
     until(lambda: "edited" in css(ui, '#pol-rows tr[data-name="ui-policy"]').text,
           what="the edit")
+    assert "dc1, dc2" in css(ui, '#pol-rows tr[data-name="ui-policy"]').text
+    pol = [p for p in requests.get(ui.server.url + "/v1/acl/policies",
+                                   headers={"X-Consul-Token": MGMT}).json()
+           if p["Name"] == "ui-policy"][0]
+    assert pol["Datacenters"] == ["dc1", "dc2"]
     # Roles reference it.
     visit(ui, "roles")
     css(ui, "#role-new").click()

@@ -2,7 +2,7 @@
 // and the rules editor with the API's validation error beside it.
 
 import { get, put, del, watch } from "../api.js";
-import { h, render, field, message, explain, confirmIn, matches } from "../dom.js";
+import { h, render, field, message, explain, confirmIn, names, matches } from "../dom.js";
 
 export const title = "Policies";
 
@@ -76,6 +76,8 @@ function policyForm(p, done) {
 	p = p || {};
 	const name = h("input#pol-name", { type: "text", required: true, value: p.Name || "" });
 	const desc = h("input#pol-description", { type: "text", size: 50, value: p.Description || "" });
+	const dcs = h("input#pol-datacenters", { type: "text", size: 30,
+	    value: (p.Datacenters || []).join(", ") });
 	const rulesErr = h("div#pol-rules-error.editor-error");
 	const rules = h("textarea#pol-rules.code", { spellcheck: "false", value: p.Rules || "",
 	    "aria-describedby": "pol-rules-error",
@@ -84,6 +86,7 @@ function policyForm(p, done) {
 	const heading = isNew ? "New policy" : "Edit policy " + p.Name;
 	const form = h("form#pol-form", { "aria-label": heading }, h("h2", heading),
 	    h("div.row", field("Name", name), field("Description", desc)),
+	    field("Datacenters (names, comma-separated; empty: all)", dcs),
 	    h("div.field", h("label", { for: "pol-rules" }, "Rules (HCL or JSON)"), rules, rulesErr),
 	    msg,
 	    h("div.row", h("button.primary", { type: "submit" }, "Save"),
@@ -92,7 +95,8 @@ function policyForm(p, done) {
 		ev.preventDefault();
 		message(rulesErr);
 		message(msg);
-		const body = { Name: name.value.trim(), Description: desc.value, Rules: rules.value };
+		const body = { Name: name.value.trim(), Description: desc.value, Rules: rules.value,
+		    Datacenters: names(dcs.value) };
 		try {
 			await put(isNew ? "/v1/acl/policy" : "/v1/acl/policy/" + encodeURIComponent(p.ID), body);
 			done((isNew ? "Created" : "Saved") + " policy " + body.Name + ".");
