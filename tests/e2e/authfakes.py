@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 
+import pytest
 import requests
 
 FAKES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fakes")
@@ -90,6 +91,36 @@ def k8s_method(s, k8s, name="k8s", **extra):
         "ServiceAccountJWT": k8s.info["reviewer_jwt"]}}
     body.update(extra)
     return ok(put_method(s, body))
+
+
+# The redirect URI every OIDC test registers and sends.
+REDIRECT = "http://localhost:8550/oidc/callback"
+
+
+@pytest.fixture(scope="module")
+def idp():
+    """The fake OIDC provider (fakes/fake_oidc.py), one per test module;
+    a module uses it with `from authfakes import idp`."""
+    f = Fake("fake_oidc.py")
+    yield f
+    f.stop()
+
+
+def oidc_method(s, idp, name="oidc", **extra):
+    """An oidc auth method on idp and a binding rule that makes an
+    "admins" member a service identity named after its team claim."""
+    body = {"Name": name, "Type": "oidc", "MaxTokenTTL": "5m", "Config": {
+        "OIDCDiscoveryURL": idp.url, "OIDCDiscoveryCACert": idp.ca,
+        "OIDCClientID": idp.info["client_id"],
+        "OIDCClientSecret": idp.info["client_secret"],
+        "AllowedRedirectURIs": [REDIRECT, "https://app.example/cb"],
+        "ClaimMappings": {"team": "team", "email": "email"},
+        "ListClaimMappings": {"groups": "groups"}}}
+    body.update(extra)
+    m = ok(put_method(s, body))
+    ok(put_rule(s, AuthMethod=name, BindType="service",
+                BindName="${value.team}", Selector='"admins" in list.groups'))
+    return m
 
 
 def login(s, method, bearer, meta=None, headers=None):

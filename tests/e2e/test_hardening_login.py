@@ -12,30 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from authfakes import (H, Fake, acl_hcl, k8s_method, ok, post_from,
-                       put_method, put_rule)
+from authfakes import (REDIRECT, H, Fake, acl_hcl, idp,  # noqa: F401 (idp: fixture)
+                       k8s_method, oidc_method, ok, post_from, put_method, put_rule)
 from conftest import sqlite_only
-
-REDIRECT = "http://localhost:8550/oidc/callback"
-
-
-@pytest.fixture(scope="module")
-def idp():
-    f = Fake("fake_oidc.py")
-    yield f
-    f.stop()
-
-
-def oidc_method(s, idp, name="oidc"):
-    ok(put_method(s, {"Name": name, "Type": "oidc", "Config": {
-        "OIDCDiscoveryURL": idp.url, "OIDCDiscoveryCACert": idp.ca,
-        "OIDCClientID": idp.info["client_id"],
-        "OIDCClientSecret": idp.info["client_secret"],
-        "AllowedRedirectURIs": [REDIRECT],
-        "ClaimMappings": {"team": "team"},
-        "ListClaimMappings": {"groups": "groups"}}}))
-    ok(put_rule(s, AuthMethod=name, BindType="service",
-                BindName="${value.team}", Selector='"admins" in list.groups'))
 
 
 def auth_url_from(s, source, **kw):

@@ -7,32 +7,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from authfakes import H, Fake, acl_hcl, k8s_method, ok, put_method, put_rule
+from authfakes import (REDIRECT, H, Fake, acl_hcl, idp, k8s_method, ok,  # noqa: F401 (idp: fixture)
+                       oidc_method, put_method, put_rule)
 from conftest import Server
-
-REDIRECT = "http://localhost:8550/oidc/callback"
-
-
-@pytest.fixture(scope="module")
-def idp():
-    f = Fake("fake_oidc.py")
-    yield f
-    f.stop()
-
-
-def oidc_method(s, idp, name="oidc", **extra):
-    body = {"Name": name, "Type": "oidc", "MaxTokenTTL": "5m", "Config": {
-        "OIDCDiscoveryURL": idp.url, "OIDCDiscoveryCACert": idp.ca,
-        "OIDCClientID": idp.info["client_id"],
-        "OIDCClientSecret": idp.info["client_secret"],
-        "AllowedRedirectURIs": [REDIRECT, "https://app.example/cb"],
-        "ClaimMappings": {"team": "team", "email": "email"},
-        "ListClaimMappings": {"groups": "groups"}}}
-    body.update(extra)
-    m = ok(put_method(s, body))
-    ok(put_rule(s, AuthMethod=name, BindType="service",
-                BindName="${value.team}", Selector='"admins" in list.groups'))
-    return m
 
 
 @pytest.fixture(scope="module")
