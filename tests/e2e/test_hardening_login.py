@@ -97,15 +97,30 @@ def test_fifty_concurrent_auth_url_calls_never_answer_500(make_server, idp):
     out = []
 
     def one():
-        out.append(auth_url_from(s, "127.0.4.1",
-                                 Meta={"m": "x" * 1000}).status_code)
+        out.append(auth_url_from(s, "127.0.4.1", Meta={"m": "x" * 1000}))
     th = [threading.Thread(target=one) for _ in range(50)]
     for t in th:
         t.start()
     for t in th:
         t.join()
-    # One table shared by both workers: exactly 32 kept, the rest 429.
-    assert sorted(out) == [200] * 32 + [429] * 18
+    # Two bounds may refuse with 429: the source's pending flows (32, one
+    # table shared by both workers) and, on a loaded machine where the
+    # provider answers slowly, the provider calls in flight per worker.
+    pending = "Too many pending OIDC logins from 127.0.4.1"
+    busy = 'Too many logins in progress for auth method "oidc"'
+    assert all(r.status_code == 200 or (r.status_code == 429 and
+               (r.text.startswith(pending) or r.text.startswith(busy)))
+               for r in out), [(r.status_code, r.text) for r in out]
+    kept = sum(r.status_code == 200 for r in out)
+    assert kept <= 32
+    # One at a time, the rest of the 32 places fill and no more.
+    for _ in range(64):
+        r = auth_url_from(s, "127.0.4.1", Meta={"m": "x"})
+        if r.status_code != 200:
+            break
+        kept += 1
+    assert r.status_code == 429 and r.text.startswith(pending), r.text
+    assert kept == 32
 
 
 # ------------------------------------------------------------------
