@@ -421,3 +421,31 @@ def test_the_balancer_passes_the_request_line_and_method_unchanged(fakes):
     r = requests.put(b.url + "/_pc/w/v1/x", headers={"X-Portcullis-Method": "DELETE"},
                      timeout=30)
     assert r.status_code == 404 and good.seen[-1][0] == "DELETE"
+
+
+def test_the_production_balancer_sample_is_valid_nginx(tmp_path):
+    """nginx/cluster.conf with its paths pointed into a temp dir (the
+    certificates made here) passes nginx -t."""
+    d = str(tmp_path)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", d + "/k.pem",
+                    "-out", d + "/c.pem", "-days", "1", "-subj", "/CN=lb"],
+                   check=True, capture_output=True)
+    conf = open(os.path.join(SRC, "nginx", "cluster.conf")).read()
+    for a, b in [("/etc/portcullis/nginx/", SRC + "/nginx/"),
+                 ("/run/nginx-portcullis", d),
+                 ("/etc/portcullis/tls/server.crt", d + "/c.pem"),
+                 ("/etc/portcullis/tls/server.key", d + "/k.pem"),
+                 ("/etc/portcullis/tls/nodes-ca.crt", d + "/c.pem"),
+                 ("/var/log/nginx", d),
+                 ("listen 8501", "listen 127.0.0.1:%d" % free_port())]:
+        assert a in conf, a
+        conf = conf.replace(a, b)
+    with open(d + "/lb.conf", "w") as f:
+        f.write(conf)
+    with open(d + "/nginx.conf", "w") as f:
+        f.write("pid %s/nginx.pid;\nerror_log %s/error.log;\nevents {}\n"
+                "http {\ninclude %s/lb.conf;\n}\n" % (d, d, d))
+    r = subprocess.run(["nginx", "-t", "-p", d, "-c", d + "/nginx.conf", "-e", "stderr"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
