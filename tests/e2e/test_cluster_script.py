@@ -58,13 +58,16 @@ class ClusterSh:
     dir (0711: PostgreSQL, run as another user when we are root, must
     pass through it)."""
 
-    def __init__(self, workers=1):
-        self.dir = tempfile.mkdtemp(prefix="pc-clsh-")
-        os.chmod(self.dir, 0o711)
+    def __init__(self, workers=1, again=None):
+        if again is None:
+            self.dir = tempfile.mkdtemp(prefix="pc-clsh-")
+            os.chmod(self.dir, 0o711)
+            self.port = free_port()
+            self.node_ports = [free_port() for _ in range(3)]
+        else:	# the same data dir and ports as a stopped one
+            self.dir, self.port, self.node_ports = again.dir, again.port, again.node_ports
         self.data = os.path.join(self.dir, "cluster")
-        self.port = free_port()
-        self.node_ports = [free_port() for _ in range(3)]
-        self.out = open(os.path.join(self.dir, "cluster.log"), "w")
+        self.out = open(os.path.join(self.dir, "cluster.log"), "a")
         env = dict(os.environ, PORTCULLIS_DATA=self.data,
                    PORTCULLIS_PORT=str(self.port),
                    PORTCULLIS_NODE_PORTS=" ".join(map(str, self.node_ports)),
@@ -215,13 +218,22 @@ def test_cluster_sh_stops_everything_and_exits_1_when_postgresql_dies(cluster_sh
 
 
 @needs_postgres
-def test_cluster_sh_stops_everything_and_exits_1_when_the_balancer_dies(cluster_sh):
+def test_cluster_sh_stops_when_its_balancer_dies_and_starts_again_on_its_data(cluster_sh):
     c = cluster_sh()
+    assert put_intention(c.url(), "cs-kept").status_code == 200
     with open(os.path.join(c.data, "balancer", "nginx", "nginx.pid")) as f:
         os.kill(int(f.read()), signal.SIGKILL)
     c.assert_all_stopped()
     assert c.proc.returncode == 1, c.log()
     assert "the balancer (nginx on 127.0.0.1:%d) exited" % c.port in c.log()
+    # Same data dir: the database is kept, the dead balancer's socket is
+    # no obstacle.
+    c2 = cluster_sh(again=c)
+    for p in c2.node_ports:
+        assert exact(c2.url(p), "cs-kept").status_code == 200
+    assert put_intention(c2.url(), "cs-second").status_code == 200
+    os.kill(c2.proc.pid, signal.SIGTERM)
+    c2.assert_all_stopped()
 
 
 @needs_postgres
