@@ -182,6 +182,26 @@ def test_cluster_sh_serves_one_store_on_every_node_and_survives_a_killed_node(cl
                  timeout=10, what="node on %d reading the write" % p)
         assert exact(c.url(p), "cs-web").json()["Action"] == "allow"
 
+    # A blocking query through the balancer is released by a write
+    # through the balancer, whichever nodes the two reach.
+    idx = int(requests.get(c.url() + "/v1/connect/intentions",
+                           timeout=30).headers["X-Consul-Index"])
+    out = {}
+
+    def block():
+        out["r"] = requests.get(c.url() + "/v1/connect/intentions" +
+                                q(index=idx, wait="30s"), timeout=40)
+    t = threading.Thread(target=block)
+    t.start()
+    time.sleep(0.3)
+    assert "r" not in out
+    t0 = time.monotonic()
+    assert put_intention(c.url(), "cs-wake").status_code == 200
+    t.join(10)
+    assert "r" in out and out["r"].status_code == 200
+    assert int(out["r"].headers["X-Consul-Index"]) > idx
+    assert time.monotonic() - t0 < 5
+
     os.kill(c.master(2), signal.SIGKILL)
     # The balancer keeps answering reads while the node goes down (a
     # read that reaches it is retried on the next node) and after.
@@ -433,6 +453,21 @@ def test_the_balancer_passes_the_request_line_and_method_unchanged(fakes):
     r = requests.put(b.url + "/_pc/w/v1/x", headers={"X-Portcullis-Method": "DELETE"},
                      timeout=30)
     assert r.status_code == 404 and good.seen[-1][0] == "DELETE"
+
+
+def test_the_balancer_sends_one_clients_oidc_flow_to_one_node(fakes):
+    one, two = fakes(GoodNode), fakes(GoodNode)
+    b = fakes(Balancer, [one.port, two.port])
+    for i in range(10):
+        for path in ("/v1/acl/oidc/auth-url", "/v1/acl/oidc/callback",
+                     "/v1/acl/token"):
+            r = requests.post(b.url + path + "?n=%d" % i, data="{}", timeout=30)
+            assert r.status_code == 200
+    # A pending flow lives in the memory of the node that began it: every
+    # OIDC call of this client reached the same node; other writes both.
+    oidc = [{p for _, p in n.seen if p.startswith("/v1/acl/oidc/")} for n in (one, two)]
+    assert sorted(len(x) for x in oidc) == [0, 20], oidc
+    assert all(any(p.startswith("/v1/acl/token") for _, p in n.seen) for n in (one, two))
 
 
 def test_the_production_balancer_sample_is_valid_nginx(tmp_path):
