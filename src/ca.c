@@ -29,8 +29,9 @@
  * Private keys: the CA key lives in ca_root.private_key (the store is
  * 0600) and in the snapshot's x509_ca handle; x509.c is the only code
  * that parses or uses it.  No endpoint returns it and nothing logs it.
- * The CSR rate limiter lives in memory shared by all workers, so
- * CSRMaxPerSecond is a cluster-wide rate as in Consul's single leader.
+ * The CSR rate limiter lives in memory shared by the workers of one
+ * node, so CSRMaxPerSecond is a rate per node: N nodes on one database
+ * sign up to N times it (Consul's single leader makes it cluster-wide).
  *
  * Every query (configuration, roots, serials, leaf records,
  * revocations) is in ca_db.c; this file decides, signs (x509.c) and

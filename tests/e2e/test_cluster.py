@@ -2,6 +2,7 @@
 the others' commits within milliseconds (every commit NOTIFYs; each
 master LISTENs, reloads the shared indexes and wakes its workers), and
 nodes starting together on an empty database bootstrap it once."""
+import json
 import statistics
 import threading
 import time
@@ -179,8 +180,9 @@ def test_a_token_deleted_on_one_node_is_refused_by_the_other(make_server):
     assert r.status_code == 200, r.text
     tok = r.json()
     th = {"X-Consul-Token": tok["SecretID"]}
+    # The new token too reaches B through NOTIFY: not at once.
     visible(lambda: b.get("/v1/acl/token/self", headers=th).status_code == 200,
-            "B knowing the token A made")
+            "B honouring the new token")
     assert b.get("/v1/acl/tokens", headers=th).status_code == 200
     r = a.delete("/v1/acl/token/" + tok["AccessorID"], headers=H)
     assert r.status_code == 200, r.text
@@ -228,3 +230,113 @@ def test_a_node_whose_watch_connection_is_killed_reconnects_and_still_wakes(pair
     log = b.logtext()
     assert "watching other nodes' commits again" in log
     assert b.dsn not in log and "dbname=" not in log
+
+
+# ---------------------------------------------------------------------
+# Three nodes on one database, as contrib/cluster.sh runs them.
+
+@pytest.fixture(scope="module")
+def trio():
+    a = Server(node("t3a"))
+    b = Server(node("t3b"), dsn=a.dsn)
+    c = Server(node("t3c"), dsn=a.dsn)
+    yield a, b, c
+    for s in (c, b, a):
+        s.stop()
+
+
+def test_a_write_on_one_of_three_nodes_is_read_on_the_other_two(trio):
+    a, b, c = trio
+
+    def exact(s):
+        return s.get("/v1/connect/intentions/exact" + q(source="t3-web", destination="t3-db"))
+    put_intention(a, "t3-web", "t3-db", "deny")
+    for s, name in ((b, "B"), (c, "C")):
+        visible(lambda: exact(s).status_code == 200, name + " reading A's intention")
+        assert exact(s).json()["Action"] == "deny"
+    # C updates it; A and B read the update.
+    put_intention(c, "t3-web", "t3-db", "allow")
+    for s, name in ((a, "A"), (b, "B")):
+        visible(lambda: exact(s).json()["Action"] == "allow", name + " reading C's update")
+    visible(lambda: index(a) == index(b) == index(c), "the three indexes agreeing")
+
+
+def test_blocking_queries_on_two_nodes_are_released_by_a_write_on_the_third(trio):
+    a, b, c = trio
+    for i in range(5):
+        idx = {s.url: index(s) for s in (b, c)}
+        out = {}
+
+        def block(s):
+            r = requests.get(s.url + "/v1/connect/intentions" +
+                             q(index=idx[s.url], wait="30s"), timeout=40)
+            out[s.url] = (time.monotonic(), r)
+        ts = [threading.Thread(target=block, args=(s,)) for s in (b, c)]
+        for t in ts:
+            t.start()
+        time.sleep(0.15)	# let them park
+        assert not out, "returned before the write"
+        t0 = time.monotonic()
+        put_intention(a, "t3b-%d" % i, "t3b-db")
+        for t in ts:
+            t.join(10)
+        for s in (b, c):
+            assert s.url in out, "%s not released" % s.url
+            t1, r = out[s.url]
+            assert r.status_code == 200
+            assert int(r.headers["X-Consul-Index"]) > idx[s.url]
+            assert any(x["SourceName"] == "t3b-%d" % i for x in r.json())
+            # Generous: NOTIFY takes milliseconds, the machine is shared.
+            assert t1 - t0 < 2.0
+
+
+def test_concurrent_bootstrap_on_three_nodes_gives_one_200_and_two_403(make_server):
+    hcl = 'acl { enabled = true\n default_policy = "deny" }\n'
+    a = make_server(node("b3a", hcl))
+    b = make_server(node("b3b", hcl), dsn=a.dsn)
+    c = make_server(node("b3c", hcl), dsn=a.dsn)
+    res = {}
+    go = threading.Barrier(3)
+
+    def boot(s):
+        go.wait()
+        r = s.put("/v1/acl/bootstrap")
+        res[s.url] = (r.status_code, r.text)
+    ts = [threading.Thread(target=boot, args=(s,)) for s in (a, b, c)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30)
+    codes = sorted(code for code, _ in res.values())
+    assert codes == [200, 403, 403], res
+    winner = next(json.loads(text) for code, text in res.values() if code == 200)
+    # The one management token works on every node.
+    h = {"X-Consul-Token": winner["SecretID"]}
+    for s in (a, b, c):
+        visible(lambda: s.get("/v1/acl/token/self", headers=h).status_code == 200,
+                "the bootstrap token on every node")
+    mg = [t for t in a.get("/v1/acl/tokens", headers=h).json()
+          if t["AccessorID"] == winner["AccessorID"]]
+    assert len(mg) == 1
+
+
+def test_a_token_deleted_on_one_node_is_refused_by_the_other_two(make_server):
+    a = make_server(node("d3a", ACL_ON))
+    b = make_server(node("d3b", ACL_ON), dsn=a.dsn)
+    c = make_server(node("d3c", ACL_ON), dsn=a.dsn)
+    r = a.put("/v1/acl/token", {"Description": "doomed3",
+              "Policies": [{"ID": "00000000-0000-0000-0000-000000000001"}]}, headers=H)
+    assert r.status_code == 200, r.text
+    tok = r.json()
+    th = {"X-Consul-Token": tok["SecretID"]}
+    for s, name in ((b, "B"), (c, "C")):
+        visible(lambda: s.get("/v1/acl/tokens", headers=th).status_code == 200,
+                name + " honouring the new token")
+    r = a.delete("/v1/acl/token/" + tok["AccessorID"], headers=H)
+    assert r.status_code == 200, r.text
+    for s, name in ((b, "B"), (c, "C")):
+        visible(lambda: s.get("/v1/acl/tokens", headers=th).status_code == 403,
+                name + " refusing the deleted token")
+        r = s.get("/v1/acl/token/self", headers=th)
+        assert (r.status_code, r.text) == (404, "Supplied token does not exist")
+    assert a.get("/v1/acl/tokens", headers=th).status_code == 403
