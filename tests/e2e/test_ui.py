@@ -262,8 +262,10 @@ def test_tokens_mark_expiry_hide_secrets_until_shown_and_clone(ui):
     css(ui, "#tok-new").click()
     css(ui, "#tok-description").send_keys("ui made")
     css(ui, "#tok-policies").send_keys("p-ui")
+    assert "Created token" not in text(ui, "#tok-msg")  # the clone's is gone
     css(ui, "#tok-form button[type=submit]").click()
-    until(lambda: "Created token" in text(ui, "#tok-msg"), what="created")
+    until(lambda: "Created token" in text(ui, "#tok-msg") and
+          clone_id not in text(ui, "#tok-msg"), what="created")
     mine = [t for t in ui.server.get("/v1/acl/tokens", headers=H).json()
             if t.get("Description") == "ui made"]
     assert len(mine) == 1 and mine[0]["Policies"][0]["Name"] == "p-ui"

@@ -87,6 +87,7 @@ export function mount(el, signal) {
 	}
 
 	function edit(t, clone) {
+		message(msg);	// the last form's outcome no longer applies
 		render(formArea, tokenForm(t, clone, (text) => {
 			render(formArea);
 			if (text)
