@@ -54,6 +54,7 @@ static const struct key acl_keys[] = {
 	{ "down_policy", K_STR, O(acl.down_policy), NULL },
 	{ "enable_token_persistence", K_BOOL,
 	    O(acl.enable_token_persistence), NULL },
+	{ "hash_secrets", K_BOOL, O(acl.hash_secrets), NULL },
 	{ "tokens", K_BLOCK, 0, acl_tokens_keys },
 	{ "login", K_BLOCK, 0, acl_login_keys },
 	{ NULL, 0, 0, NULL }

@@ -26,6 +26,7 @@ struct conf {
 		char		*default_policy;	/* "allow"/"deny" */
 		char		*down_policy;
 		int		 enable_token_persistence;
+		int		 hash_secrets;	/* store HMACs of SecretIDs */
 		char		*initial_management;	/* secret */
 		char		*default_token;		/* secret */
 		char		*agent_token;		/* secret */

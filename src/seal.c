@@ -657,3 +657,61 @@ out:
 	json_object_put(o);
 	return rc;
 }
+
+/* ---------------------------------------------------------------- */
+/* Token secrets hashed at rest (acl { hash_secrets = true }).         */
+
+static unsigned char	tok_key[SEAL_KEY_LEN];
+static int		tok_on;
+
+/*
+ * Hash SecretIDs from now on with key (random, kept sealed in the
+ * store's meta row token_hash_key: seal_db.c).  Master, before fork.
+ */
+void
+seal_token_key_set(const unsigned char key[SEAL_KEY_LEN])
+{
+	memcpy(tok_key, key, SEAL_KEY_LEN);
+	tok_on = 1;
+}
+
+/* 1 when SecretIDs are stored hashed. */
+int
+seal_token_hashing(void)
+{
+	return tok_on;
+}
+
+/* 1 when s is a stored SecretID hash (never shown to anyone). */
+int
+seal_token_is_hash(const char *s)
+{
+	return s != NULL && strncmp(s, SEAL_TOKEN_PREFIX,
+	    strlen(SEAL_TOKEN_PREFIX)) == 0;
+}
+
+/*
+ * A SecretID as the store keeps it: secret itself, or, with hashing on,
+ * "hmac-sha256:" and the hex HMAC-SHA256 of it, written to buf.
+ * Returns secret or buf.
+ */
+const char *
+seal_token_stored(const char *secret, char buf[SEAL_TOKEN_LEN])
+{
+	static const char	 hx[] = "0123456789abcdef";
+	unsigned char		 d[32];
+	size_t			 pl = strlen(SEAL_TOKEN_PREFIX);
+	int			 i;
+
+	if (!tok_on || secret == NULL)
+		return secret;
+	gnutls_hmac_fast(GNUTLS_MAC_SHA256, tok_key, SEAL_KEY_LEN, secret,
+	    strlen(secret), d);
+	memcpy(buf, SEAL_TOKEN_PREFIX, pl);
+	for (i = 0; i < 32; i++) {
+		buf[pl + 2 * i] = hx[d[i] >> 4];
+		buf[pl + 2 * i + 1] = hx[d[i] & 15];
+	}
+	buf[pl + 64] = '\0';
+	return buf;
+}

@@ -62,6 +62,14 @@ int	 seal_open(const char *, const char *, const char *, const char *,
 int	 seal_json(const char *, enum seal_mode, const char *, const char *,
 	    const char *const *, char **, int *, struct perr *) PC_MUSTCHECK;
 
+#define SEAL_TOKEN_PREFIX	"hmac-sha256:"
+#define SEAL_TOKEN_LEN		(12 + 64 + 1)	/* prefix, hex, NUL */
+
+void	 seal_token_key_set(const unsigned char [SEAL_KEY_LEN]);
+int	 seal_token_hashing(void);
+int	 seal_token_is_hash(const char *);
+const char *seal_token_stored(const char *, char [SEAL_TOKEN_LEN]);
+
 extern const char *const seal_auth_method_fields[];
 extern const char *const seal_ca_config_fields[];
 

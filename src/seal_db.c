@@ -47,6 +47,8 @@ static const struct column {
 	    seal_ca_config_fields },
 	{ "acl_auth_method", "config", SQL_SEAL_AUTH_METHODS,
 	    SQL_SEAL_AUTH_METHOD_PUT, seal_auth_method_fields },
+	{ "meta", "value", SQL_SEAL_META_TOKEN_KEY,
+	    SQL_SEAL_META_TOKEN_KEY_PUT, NULL },
 };
 #define NCOLUMNS	(sizeof(columns) / sizeof(columns[0]))
 
@@ -226,6 +228,143 @@ store_key_check(struct store *st, char **sid, struct perr *e)
 	return 0;
 }
 
+#define META_TOKEN_KEY	"token_hash_key"
+
+/* Hash every SecretID not hashed yet (inside the caller's transaction). */
+static int
+tokens_hash(struct store *st, int *n, struct perr *e)
+{
+	struct store_q	*q;
+	char		**acc = NULL, **sec = NULL, buf[SEAL_TOKEN_LEN];
+	size_t		 i, cnt = 0, cap = 0;
+	int		 rc;
+
+	*n = 0;
+	if ((q = store_stmt(st, SQL_SEAL_TOKENS)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	while ((rc = store_step(st, q, e)) == 1) {
+		if (seal_token_is_hash(store_col_text(q, 1)))
+			continue;
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			acc = xrealloc(acc, cap * sizeof(*acc));
+			sec = xrealloc(sec, cap * sizeof(*sec));
+		}
+		acc[cnt] = store_col_dup(q, 0);
+		sec[cnt++] = store_col_dup(q, 1);
+	}
+	store_reset(q);
+	for (i = 0; i < cnt; i++) {
+		if (rc != -1) {
+			if ((q = store_stmt(st, SQL_SEAL_TOKEN_PUT)) == NULL)
+				rc = perr_set(e, 500, "internal store error");
+			else {
+				store_bind_text(q, ":id", acc[i]);
+				store_bind_text(q, ":v",
+				    seal_token_stored(sec[i], buf));
+				if (store_step(st, q, e) < 0)
+					rc = -1;
+				store_reset(q);
+			}
+		}
+		free(acc[i]);
+		secret_free(sec[i]);
+	}
+	free(acc);
+	free(sec);
+	*n = (int)cnt;
+	if (cnt > 0)
+		store_touch(st, TBL_ACL_TOKENS);
+	return rc == -1 ? -1 : 0;
+}
+
+/*
+ * acl.hash_secrets at start-up: once on, the store keeps only HMACs of
+ * SecretIDs, under a random key sealed in meta (token_hash_key; seal
+ * rotate re-seals it), and turning it off is refused (the secrets are
+ * gone).  Turning it on hashes the existing SecretIDs in one
+ * transaction.  Returns 0 or -1 (500).
+ */
+static int
+token_boot(struct store *st, int on, struct perr *e)
+{
+	struct store_q	*q;
+	unsigned char	 key[SEAL_KEY_LEN];
+	char		*v = NULL, *p = NULL, *ct = NULL;
+	size_t		 n;
+	int		 rc = -1, nh, plain = 0, r;
+
+	if (store_meta_get(st, META_TOKEN_KEY, &v, e) == -1)
+		return -1;
+	if (v != NULL && !on) {
+		free(v);
+		return perr_set(e, 500, "acl.hash_secrets is off, but this "
+		    "store's SecretIDs are hashed (it was on): it cannot be "
+		    "turned off; set acl { hash_secrets = true }");
+	}
+	if (!on)
+		return 0;
+	if (v == NULL) {
+		/* First start with it on: a key (another node may race). */
+		if (store_begin(st, e) == -1)
+			return -1;
+		if (store_meta_get(st, META_TOKEN_KEY, &v, e) == -1)
+			goto abort;
+		if (v == NULL) {
+			seal_key_generate(key);
+			p = xmalloc(2 * SEAL_KEY_LEN + 1);
+			for (n = 0; n < SEAL_KEY_LEN; n++)
+				snprintf(p + 2 * n, 3, "%02x", key[n]);
+			gnutls_memset(key, 0, sizeof(key));
+			if (seal_close(p, strlen(p), "meta", META_TOKEN_KEY,
+			    "value", &ct, e) == -1 ||
+			    store_meta_put(st, META_TOKEN_KEY, ct, e) == -1)
+				goto abort;
+			v = ct;
+			ct = NULL;
+			secret_free(p);
+			p = NULL;
+		}
+		if (store_commit(st, e) == -1)
+			goto out;
+	}
+	if (seal_open(v, "meta", META_TOKEN_KEY, "value", &p, &n, e) == -1 ||
+	    seal_key_parse(p, n, key, e) == -1)
+		goto out;
+	seal_token_key_set(key);
+	gnutls_memset(key, 0, sizeof(key));
+	/* SecretIDs still in clear (it was just turned on)? */
+	if ((q = store_stmt(st, SQL_SEAL_TOKENS)) == NULL) {
+		perr_set(e, 500, "internal store error");
+		goto out;
+	}
+	while ((r = store_step(st, q, e)) == 1)
+		if (!seal_token_is_hash(store_col_text(q, 1)))
+			plain = 1;
+	store_reset(q);
+	if (r == -1)
+		goto out;
+	if (plain) {
+		if (store_begin(st, e) == -1)
+			goto out;
+		if (tokens_hash(st, &nh, e) == -1)
+			goto abort;
+		if (store_commit(st, e) == -1)
+			goto out;
+		log_info("acl: hashed %d token SecretID(s) (hash_secrets)", nh);
+	}
+	rc = 0;
+	goto out;
+abort:
+	store_rollback(st);
+out:
+	if (p != NULL)
+		secret_free(p);
+	free(ct);
+	free(v);
+	return rc;
+}
+
 /*
  * Master start-up, after the migrations and before any other write:
  * load the seal key (creating <data_dir>/seal.key for a store that has
@@ -296,6 +435,8 @@ seal_db_boot(struct store *st, const struct conf *c, struct perr *e)
 	rc = 0;
 out:
 	free(sid);
+	if (rc == 0)
+		rc = token_boot(st, c->acl.hash_secrets, e);
 	return rc;
 }
 

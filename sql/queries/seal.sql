@@ -21,3 +21,16 @@ SELECT name_key, config FROM acl_auth_method WHERE config IS NOT NULL
 
 -- name: seal_auth_method_put
 UPDATE acl_auth_method SET config = :v WHERE name_key = :id;
+
+-- name: seal_tokens
+-- SecretIDs to hash when acl.hash_secrets is turned on.
+SELECT accessor_id, secret_id FROM acl_token ORDER BY accessor_id;
+
+-- name: seal_token_put
+UPDATE acl_token SET secret_id = :v WHERE accessor_id = :id;
+
+-- name: seal_meta_token_key
+SELECT key, value FROM meta WHERE key = 'token_hash_key';
+
+-- name: seal_meta_token_key_put
+UPDATE meta SET value = :v WHERE key = :id;
