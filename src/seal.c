@@ -144,11 +144,21 @@ seal_key_set(const unsigned char key[SEAL_KEY_LEN])
 	seal_key_adopt(key);
 }
 
-/* The current key's ID, or "" when there is none.  Static storage. */
+/*
+ * The current key's ID, or "" when there is none: a copy made under
+ * the ring's lock, in thread-local storage (valid until the next call
+ * in the same thread).
+ */
 const char *
 seal_key_current_id(void)
 {
-	return nring > 0 ? ring[0].id : "";
+	static __thread char	id[SEAL_ID_LEN + 1];
+
+	pthread_mutex_lock(&ring_mtx);
+	memcpy(id, nring > 0 ? ring[0].id : "", nring > 0 ?
+	    sizeof(id) : 1);
+	pthread_mutex_unlock(&ring_mtx);
+	return id;
 }
 
 /* Where the key comes from, for messages ("file X", "$VAR"). */
@@ -172,7 +182,7 @@ seal_key_is_default(void)
 	return key_default;
 }
 
-/* 30 bytes of a file at most 4 KB; 0, or -1 with errno (ENOENT). */
+/* Up to cap bytes of path into buf; 0, or -1 with errno (ENOENT). */
 static int
 read_small(const char *path, char *buf, size_t cap, size_t *n)
 {
@@ -585,7 +595,11 @@ seal_json(const char *json, enum seal_mode mode, const char *table,
 
 	*out = NULL;
 	*changed = 0;
-	if (json_parse_text(json, strlen(json), &o, e) == -1 ||
+	/*
+	 * Leniently, as the readers of these columns parse them (json-c's
+	 * tokener): a config stored by an older version may hold NaN.
+	 */
+	if ((o = json_tokener_parse(json)) == NULL ||
 	    !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
 		return perr_set(e, 500, "%s %s config: not a JSON object",

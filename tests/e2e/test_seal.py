@@ -110,6 +110,13 @@ def active_root(s):
     return next(x for x in rs["Roots"] if x["Active"])
 
 
+def key_id(hexkey):
+    """A seal key's ID as seal.c computes it."""
+    import hashlib
+    return hashlib.sha256(b"portcullis seal" + bytes.fromhex(hexkey)) \
+        .hexdigest()[:16]
+
+
 def key_file(s):
     return os.path.join(s.dir, "seal.key")
 
@@ -338,13 +345,15 @@ def test_seal_key_file_and_key_env_settings(make_server, tmp_path,
     kf.chmod(0o600)
     s = make_server('seal {\n  key_file = "%s"\n}\n' % kf)
     leaf_verifies(s)
-    assert not os.path.exists(key_file(s))
+    kid = sql(s, "SELECT value FROM meta WHERE key = 'seal_key_id'")[0][0]
+    assert kid == key_id("%064x" % 77), "sealed under key_file's key"
     assert PEM_KEY not in store_bytes(s)
     # key_env: the key in an environment variable.
     monkeypatch.setenv("PC_TEST_SEAL_KEY", "%064x" % 99)
     e = make_server('seal {\n  key_env = "PC_TEST_SEAL_KEY"\n}\n')
     leaf_verifies(e)
-    assert not os.path.exists(key_file(e))
+    eid = sql(e, "SELECT value FROM meta WHERE key = 'seal_key_id'")[0][0]
+    assert eid == key_id("%064x" % 99), "sealed under key_env's key"
     e.stop_master()
     monkeypatch.setenv("PC_TEST_SEAL_KEY", "%064x" % 98)
     out = start_refused(e)
