@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PKGS="build-essential autoconf automake libtool pkg-config libfcgi-dev
 libjson-c-dev libgnutls28-dev libsqlite3-dev libpq-dev postgresql libcurl4-gnutls-dev nginx-light gnutls-bin
 python3 python3-pytest python3-requests python3-cryptography curl
-wrk openssl jq
+wrk openssl jq softhsm2
 clang libclang-rt-14-dev
 chromium chromium-driver python3-selenium fonts-dejavu-core"
 # clang + libFuzzer runtime: the fuzz smoke (tests/fuzz/run.sh); chromium,

@@ -50,6 +50,7 @@
 #include "json.h"
 #include "req.h"
 #include "route.h"
+#include "seal.h"
 #include "store.h"
 #include "util.h"
 
@@ -540,7 +541,9 @@ acl_snap_token_secret(const struct acl_snap *s, const char *secret)
 {
 	const struct acl_token	*t;
 	size_t			 b;
+	char			 h[SEAL_TOKEN_LEN];
 
+	secret = seal_token_stored(secret, h);	/* acl.hash_secrets */
 	b = secret_hash(secret) & (s->nbuckets - 1);
 	for (; s->buckets[b] != 0; b = (b + 1) & (s->nbuckets - 1)) {
 		t = &s->tokens[s->buckets[b] - 1];
@@ -818,7 +821,8 @@ acl_token_json(const struct acl_snap *s, const struct acl_token *t,
 	json_object_object_add(o, "AccessorID",
 	    json_object_new_string(t->accessor_id));
 	json_object_object_add(o, "SecretID",
-	    json_object_new_string(show_secret ? t->secret_id : "<hidden>"));
+	    json_object_new_string(show_secret &&
+	    !seal_token_is_hash(t->secret_id) ? t->secret_id : "<hidden>"));
 	json_object_object_add(o, "Description",
 	    json_object_new_string(t->description));
 	if ((l = acl_links_json(s, t->policies, 0)) != NULL)

@@ -34,6 +34,8 @@
 #include "fetch.h"
 #include "json.h"
 #include "req.h"
+#include "seal.h"
+#include "seal_db.h"
 #include "store.h"
 #include "util.h"
 
@@ -132,6 +134,34 @@ row_read(struct req *req, struct store_q *st)
 	return r;
 }
 
+/* The row's key (name_key): lower(Name), ASCII (names are ASCII). */
+static char *
+name_key(struct req *req, const char *name)
+{
+	char	*k, *p;
+
+	k = arena_strdup(req->arena, name);
+	for (p = k; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return k;
+}
+
+static int
+config_open(struct req *req, struct am_row *r, struct perr *e)
+{
+	char	*open;
+
+	if (seal_db_json_open(r->config, "acl_auth_method",
+	    name_key(req, r->name), seal_auth_method_fields, &open, e) == -1) {
+		log_warnx("acl: auth method %s: %s", r->name, e->msg);
+		return -1;
+	}
+	r->config = arena_strdup(req->arena, open);
+	secret_free(open);
+	return 0;
+}
+
 /*
  * Look up the auth method called name (case-insensitively), inside or
  * outside a transaction.  *out is the row (arena) or NULL when there is
@@ -151,7 +181,15 @@ acl_auth_method_get(struct req *req, const char *name, struct am_row **out,
 	if ((rc = store_step(req->store, st, e)) == 1)
 		*out = row_read(req, st);
 	store_reset(st);
-	return rc < 0 ? -1 : 0;
+	if (rc < 0)
+		return -1;
+	/* The secret fields are sealed (seal.c), bound to lower(Name). */
+	if (*out != NULL && (*out)->config != NULL &&
+	    config_open(req, *out, e) == -1) {
+		*out = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -287,6 +325,7 @@ am_set(struct req *req, const char *url, struct perr *e)
 	struct authmethod	*m = NULL;
 	struct store_q		*st;
 	const char		*type, *cfgtext = NULL;
+	char			*sealed;
 	char			 a[64], b[64];
 	int64_t			 ttl;
 
@@ -370,6 +409,14 @@ am_set(struct req *req, const char *url, struct perr *e)
 		perr_set(e, 500, "the Type field of an Auth Method is "
 		    "immutable");
 		goto abort;
+	}
+	if (cfgtext != NULL) {
+		if (seal_db_json(req->store, cfgtext, "acl_auth_method",
+		    name_key(req, in.name), seal_auth_method_fields, &sealed,
+		    e) == -1)
+			goto abort;
+		cfgtext = arena_strdup(req->arena, sealed);
+		free(sealed);
 	}
 	if ((st = store_stmt(req->store, SQL_AUTH_METHOD_UPSERT)) == NULL) {
 		perr_set(e, 500, "internal store error");

@@ -33,6 +33,7 @@
 #include "json.h"
 #include "req.h"
 #include "route.h"
+#include "seal.h"
 #include "store.h"
 #include "util.h"
 
@@ -50,7 +51,7 @@ token_insert(struct store *s, const char *accessor, const char *secret,
 {
 	struct store_q	*st;
 	const char	*parts[3];
-	char		 hash[64], now[40];
+	char		 hash[64], now[40], h[SEAL_TOKEN_LEN];
 
 	parts[0] = description;
 	parts[1] = "global";
@@ -60,7 +61,7 @@ token_insert(struct store *s, const char *accessor, const char *secret,
 	if ((st = store_stmt(s, SQL_ACL_TOKEN_UPSERT)) == NULL)
 		return perr_set(e, 500, "internal store error");
 	store_bind_text(st, ":accessor_id", accessor);
-	store_bind_text(st, ":secret_id", secret);
+	store_bind_text(st, ":secret_id", seal_token_stored(secret, h));
 	store_bind_text(st, ":description", description);
 	store_bind_text(st, ":policies", policies);
 	store_bind_text(st, ":roles", NULL);
@@ -85,10 +86,16 @@ exists(struct store *s, enum sql_id id, const char *param, const char *v,
     struct perr *e)
 {
 	struct store_q	*st;
+	char		 h[SEAL_TOKEN_LEN];
 	int		 rc;
 
 	if ((st = store_stmt(s, id)) == NULL)
 		return perr_set(e, 500, "internal store error");
+	/* SecretIDs as stored (hashed under acl.hash_secrets). */
+	if (id == SQL_ACL_TOKEN_SECRET_EXISTS)
+		v = seal_token_stored(v, h);
+	if (id == SQL_ACL_TOKEN_ID_IN_USE)
+		store_bind_text(st, ":h", seal_token_stored(v, h));
 	store_bind_text(st, param, v);
 	rc = store_step(s, st, e);
 	store_reset(st);
@@ -290,8 +297,10 @@ acl_bootstrap(struct req *req, struct perr *e)
 		return perr_set(e, 500, "internal store error");
 	}
 	o = json_object_new_object();
-	json_object_object_add(o, "ID", json_object_new_string(t->secret_id));
+	json_object_object_add(o, "ID", json_object_new_string(sec));
 	tj = acl_token_json(s, t, 1);
+	/* Hashed at rest: this reply is the only one that shows it. */
+	json_object_object_add(tj, "SecretID", json_object_new_string(sec));
 	json_object_object_foreach(tj, k, v)
 		json_object_object_add(o, k, json_object_get(v));
 	json_object_put(tj);

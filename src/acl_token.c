@@ -31,6 +31,7 @@
 #include "conf.h"
 #include "json.h"
 #include "req.h"
+#include "seal.h"
 #include "store.h"
 #include "util.h"
 
@@ -395,6 +396,12 @@ token_w_clear(struct token_w *w)
 	json_object_put(w->nodeids);
 }
 
+/*
+ * With acl.hash_secrets, the SecretID of the token this thread just
+ * wrote, for the one reply that shows it (reply_token()); "" otherwise.
+ */
+static __thread char	fresh_secret[128];
+
 /* Insert or update w in the open transaction. */
 static int
 token_write(struct req *req, const struct token_w *w, struct perr *e)
@@ -402,7 +409,7 @@ token_write(struct req *req, const struct token_w *w, struct perr *e)
 	struct store_q	*st;
 	const char	*parts[16];
 	const char	*pol, *rol, *svc, *nod;
-	char		 hash[64], exp[40];
+	char		 hash[64], exp[40], h[SEAL_TOKEN_LEN];
 	size_t		 n = 0;
 
 	pol = acl_json_text(req, w->policies);
@@ -419,7 +426,11 @@ token_write(struct req *req, const struct token_w *w, struct perr *e)
 	if ((st = store_stmt(req->store, SQL_ACL_TOKEN_UPSERT)) == NULL)
 		return perr_set(e, 500, "internal store error");
 	store_bind_text(st, ":accessor_id", w->accessor_id);
-	store_bind_text(st, ":secret_id", w->secret_id);
+	/* An update keeps the stored SecretID (the upsert ignores it). */
+	store_bind_text(st, ":secret_id", seal_token_stored(w->secret_id, h));
+	if (seal_token_hashing() && !seal_token_is_hash(w->secret_id))
+		snprintf(fresh_secret, sizeof(fresh_secret), "%s",
+		    w->secret_id);
 	store_bind_text(st, ":description", w->description);
 	store_bind_text(st, ":policies", pol);
 	store_bind_text(st, ":roles", rol);
@@ -469,6 +480,7 @@ check_new_id(struct req *req, const char *v, const char *field,
     struct perr *e)
 {
 	struct store_q	*st;
+	char		 h[SEAL_TOKEN_LEN];
 	int		 rc;
 
 	if (strncmp(v, ACL_RESERVED_PREFIX, strlen(ACL_RESERVED_PREFIX)) == 0)
@@ -480,6 +492,7 @@ check_new_id(struct req *req, const char *v, const char *field,
 	if ((st = store_stmt(req->store, SQL_ACL_TOKEN_ID_IN_USE)) == NULL)
 		return perr_set(e, 500, "internal store error");
 	store_bind_text(st, ":v", v);
+	store_bind_text(st, ":h", seal_token_stored(v, h));
 	rc = store_step(req->store, st, e);
 	store_reset(st);
 	if (rc == -1)
@@ -495,6 +508,7 @@ static int
 fresh_id(struct req *req, char out[37], struct perr *e)
 {
 	struct store_q	*st;
+	char		 h[SEAL_TOKEN_LEN];
 	int		 rc;
 
 	do {
@@ -503,6 +517,7 @@ fresh_id(struct req *req, char out[37], struct perr *e)
 		    NULL)
 			return perr_set(e, 500, "internal store error");
 		store_bind_text(st, ":v", out);
+		store_bind_text(st, ":h", seal_token_stored(out, h));
 		rc = store_step(req->store, st, e);
 		store_reset(st);
 	} while (rc == 1 || strncmp(out, ACL_RESERVED_PREFIX,
@@ -589,6 +604,7 @@ reply_token(struct req *req, const char *accessor, struct perr *e)
 {
 	struct acl_snap		*s;
 	const struct acl_token	*t;
+	char			 h[SEAL_TOKEN_LEN];
 
 	if (acl_snap_get(req->store, req->worker->conf, &s, e) == -1)
 		return -1;
@@ -597,6 +613,12 @@ reply_token(struct req *req, const char *accessor, struct perr *e)
 		return perr_set(e, 500, "internal store error");
 	}
 	req->reply = acl_token_json(s, t, 1);
+	/* Hashed at rest: shown in the reply that creates it, only. */
+	if (fresh_secret[0] != '\0' && seal_token_is_hash(t->secret_id) &&
+	    strcmp(seal_token_stored(fresh_secret, h), t->secret_id) == 0)
+		json_object_object_add(req->reply, "SecretID",
+		    json_object_new_string(fresh_secret));
+	explicit_bzero(fresh_secret, sizeof(fresh_secret));
 	acl_snap_put(s);
 	return 0;
 }
@@ -965,6 +987,7 @@ acl_token_update(struct req *req, struct perr *e)
 	struct token_w		 w;
 	struct acl_token	 old;
 	int64_t			 ttl, exp;
+	char			 h[SEAL_TOKEN_LEN];
 	int			 found;
 
 	if (id == NULL)
@@ -997,7 +1020,10 @@ acl_token_update(struct req *req, struct perr *e)
 		goto abort;
 	}
 	if (in.secret_id != NULL && *in.secret_id != '\0' &&
-	    strcmp(in.secret_id, old.secret_id) != 0) {
+	    strcmp(in.secret_id, old.secret_id) != 0 &&
+	    (!seal_token_is_hash(old.secret_id) ||
+	    (strcmp(in.secret_id, "<hidden>") != 0 &&
+	    strcmp(seal_token_stored(in.secret_id, h), old.secret_id) != 0))) {
 		perr_set(e, 500, "Changing a token's SecretID is not "
 		    "permitted");
 		goto abort;

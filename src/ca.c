@@ -26,8 +26,9 @@
  * a revocation moves its own index (not at every issuance): authorize
  * and the leaf cache's revocation check cost no SQLite query.
  *
- * Private keys: the CA key lives in ca_root.private_key (the store is
- * 0600) and in the snapshot's x509_ca handle; x509.c is the only code
+ * Private keys: the CA key lives in ca_root.private_key, sealed
+ * (ca_db.c, seal.c), or in a PKCS#11 token whose URI is stored there
+ * instead (connect.ca_key), and in the snapshot's x509_ca handle; x509.c is the only code
  * that parses or uses it.  No endpoint returns it and nothing logs it.
  * The CSR rate limiter lives in memory shared by the workers of one
  * node, so CSRMaxPerSecond is a rate per node: N nodes on one database
@@ -430,6 +431,7 @@ void
 ca_worker_start(int slot)
 {
 	worker_slot = slot;
+	x509_pkcs11_reinit();	/* the token's sessions: our own */
 }
 
 /* Our worker's slot in ca_shm.inflight (0 outside a worker: unit tests). */
@@ -622,7 +624,7 @@ new_key(const struct ca_cfg *c, struct x509_key **key, struct perr *e)
 	if (c->private_key != NULL)
 		rc = x509_key_load(c->private_key, key, e);
 	else
-		rc = x509_key_generate(c->key_type, (int)c->key_bits, key, e);
+		rc = x509_ca_keygen(c->key_type, (int)c->key_bits, key, e);
 	if (rc == 0 && c->root_cert != NULL) {
 		rc = x509_ca_load(c->private_key, c->root_cert, &ca, e);
 		x509_ca_free(ca);
@@ -731,6 +733,11 @@ ca_bootstrap(struct store *st, const struct conf *conf, struct perr *e)
 	memset(&c, 0, sizeof(c));
 	if (!conf->connect.enabled)
 		return 0;
+	if (conf->connect.ca_key.pkcs11_module != NULL &&
+	    x509_pkcs11_init(conf->connect.ca_key.pkcs11_module,
+	    conf->connect.ca_key.pkcs11_url, conf->connect.ca_key.pin_file,
+	    e) == -1)
+		return -1;
 	if (ca_db_active_get(st, &a, &found, e) == -1)
 		return -1;
 	ca_db_active_clear(&a);

@@ -16,7 +16,9 @@
  * Writes run inside the caller's transaction, except
  * ca_db_serial_take() and ca_db_prune_due(), which make their own.
  * Private keys: ca_root.private_key passes through here as PEM text
- * only (x509.c alone parses it); nothing here logs it.
+ * only (x509.c alone parses it); nothing here logs it.  It is stored
+ * sealed (seal.c), as is a PrivateKey in the configuration's Config
+ * map: sealed on the way in, opened on the way out, bound to its row.
  */
 #include "config.h"
 
@@ -29,6 +31,8 @@
 #include "portcullis.h"
 #include "ca.h"
 #include "ca_db.h"
+#include "seal.h"
+#include "seal_db.h"
 #include "store.h"
 #include "x509.h"
 
@@ -158,6 +162,8 @@ ca_db_active_get(struct store *st, struct ca_db_active *a, int *found,
     struct perr *e)
 {
 	struct store_q	*s;
+	const char	*sealed;
+	size_t		 n;
 	int		 rc;
 
 	memset(a, 0, sizeof(*a));
@@ -167,10 +173,15 @@ ca_db_active_get(struct store *st, struct ca_db_active *a, int *found,
 	if ((rc = store_step(st, s, e)) == 1) {
 		a->id = store_col_dup(s, 0);
 		a->cert = store_col_dup(s, 1);
-		a->key = store_col_dup(s, 2);
 		a->state = store_col_dup(s, 3);
 		a->inter = store_col_dup(s, 4);
-		*found = 1;
+		sealed = store_col_text(s, 2);
+		if (seal_open(sealed != NULL ? sealed : "", "ca_root", a->id,
+		    "private_key", &a->key, &n, e) == -1) {
+			log_warnx("ca: %s", e->msg);
+			rc = -1;
+		} else
+			*found = 1;
 	}
 	store_reset(s);
 	return rc < 0 ? -1 : 0;
@@ -206,9 +217,22 @@ int
 ca_db_config_get(struct store *st, struct ca_db_config *c, int *found,
     struct perr *e)
 {
+	char	*open;
+
 	memset(c, 0, sizeof(*c));
-	return store_get_row(st, SQL_CA_CONFIG_GET, NULL, NULL, config_fill, c,
-	    found, e);
+	if (store_get_row(st, SQL_CA_CONFIG_GET, NULL, NULL, config_fill, c,
+	    found, e) == -1)
+		return -1;
+	if (*found && c->config != NULL) {
+		if (seal_db_json_open(c->config, "ca_config", "1",
+		    seal_ca_config_fields, &open, e) == -1) {
+			log_warnx("ca: %s", e->msg);
+			return -1;
+		}
+		free(c->config);
+		c->config = open;
+	}
+	return 0;
 }
 
 /*
@@ -221,15 +245,24 @@ ca_db_config_put(struct store *st, const char *provider, const char *config,
     int force, struct perr *e)
 {
 	struct store_q	*s;
+	char		*sealed;
+	int		 rc;
 
-	if ((s = store_stmt(st, SQL_CA_CONFIG_PUT)) == NULL)
+	if (seal_db_json(st, config, "ca_config", "1", seal_ca_config_fields,
+	    &sealed, e) == -1)
+		return -1;
+	if ((s = store_stmt(st, SQL_CA_CONFIG_PUT)) == NULL) {
+		free(sealed);
 		return perr_set(e, 500, "internal store error");
+	}
 	store_bind_text(s, ":provider", provider);
-	store_bind_text(s, ":config", config);
+	store_bind_text(s, ":config", sealed);
 	store_bind_int(s, ":force", force);
 	store_bind_int(s, ":idx", (int64_t)store_tx_index(st));
 	store_touch(st, TBL_CA_CONFIG);
-	return exec_stmt(st, s, e);
+	rc = exec_stmt(st, s, e);
+	free(sealed);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- */
@@ -332,9 +365,16 @@ ca_db_root_insert(struct store *st, const struct x509_info *info,
     const char *key, const char *state, struct perr *e)
 {
 	struct store_q	*s;
+	char		*sealed;
+	int		 rc;
 
-	if ((s = store_stmt(st, SQL_CA_ROOT_INSERT)) == NULL)
+	if (seal_db_close(st, key, "ca_root", info->id, "private_key", &sealed,
+	    e) == -1)
+		return -1;
+	if ((s = store_stmt(st, SQL_CA_ROOT_INSERT)) == NULL) {
+		free(sealed);
 		return perr_set(e, 500, "internal store error");
+	}
 	store_bind_text(s, ":id", info->id);
 	store_bind_text(s, ":name", name);
 	store_bind_int(s, ":serial", (int64_t)info->serial);
@@ -346,10 +386,12 @@ ca_db_root_insert(struct store *st, const struct x509_info *info,
 	store_bind_text(s, ":inter", inter);
 	store_bind_text(s, ":ktype", info->key_type);
 	store_bind_int(s, ":kbits", info->key_bits);
-	store_bind_text(s, ":key", key);
+	store_bind_text(s, ":key", sealed);
 	store_bind_text(s, ":state", state);
 	store_bind_int(s, ":idx", (int64_t)store_tx_index(st));
-	return exec_stmt(st, s, e);
+	rc = exec_stmt(st, s, e);
+	free(sealed);
+	return rc;
 }
 
 /*

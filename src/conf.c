@@ -54,13 +54,28 @@ static const struct key acl_keys[] = {
 	{ "down_policy", K_STR, O(acl.down_policy), NULL },
 	{ "enable_token_persistence", K_BOOL,
 	    O(acl.enable_token_persistence), NULL },
+	{ "hash_secrets", K_BOOL, O(acl.hash_secrets), NULL },
 	{ "tokens", K_BLOCK, 0, acl_tokens_keys },
 	{ "login", K_BLOCK, 0, acl_login_keys },
 	{ NULL, 0, 0, NULL }
 };
 
+static const struct key ca_key_keys[] = {
+	{ "pkcs11_module", K_STR, O(connect.ca_key.pkcs11_module), NULL },
+	{ "pkcs11_url", K_STR, O(connect.ca_key.pkcs11_url), NULL },
+	{ "pin_file", K_STR, O(connect.ca_key.pin_file), NULL },
+	{ NULL, 0, 0, NULL }
+};
+
+static const struct key seal_keys[] = {
+	{ "key_file", K_STR, O(seal.key_file), NULL },
+	{ "key_env", K_STR, O(seal.key_env), NULL },
+	{ NULL, 0, 0, NULL }
+};
+
 static const struct key connect_keys[] = {
 	{ "enabled", K_BOOL, O(connect.enabled), NULL },
+	{ "ca_key", K_BLOCK, 0, ca_key_keys },
 	{ "ca_config", K_RAW, O(connect.ca_config), NULL },
 	{ "authorize_trust_domain_check", K_BOOL,
 	    O(connect.authorize_td_check), NULL },
@@ -87,6 +102,7 @@ static const struct key top_keys[] = {
 	{ "acl", K_BLOCK, 0, acl_keys },
 	{ "connect", K_BLOCK, 0, connect_keys },
 	{ "store", K_BLOCK, 0, store_keys },
+	{ "seal", K_BLOCK, 0, seal_keys },
 	{ NULL, 0, 0, NULL }
 };
 
@@ -194,6 +210,13 @@ validate(struct conf *c, struct perr *e)
 	if (strcmp(c->store.backend, "sqlite") == 0 && c->store.dsn != NULL)
 		return perr_set(e, 400,
 		    "store.dsn is only for store.backend \"postgres\"");
+	if (c->seal.key_file != NULL && c->seal.key_env != NULL)
+		return perr_set(e, 400,
+		    "seal: set key_file or key_env, not both");
+	if (c->connect.ca_key.pkcs11_module != NULL &&
+	    c->connect.ca_key.pkcs11_url == NULL)
+		return perr_set(e, 400,
+		    "connect.ca_key: pkcs11_module needs pkcs11_url");
 	if (c->socket == NULL)
 		xasprintf(&c->socket, "%s/portcullis.sock", c->data_dir);
 	return 0;
@@ -306,6 +329,11 @@ conf_free(struct conf *c)
 	secret_free(c->acl.agent_token);
 	free(c->store.backend);
 	secret_free(c->store.dsn);
+	free(c->seal.key_file);
+	free(c->seal.key_env);
+	free(c->connect.ca_key.pkcs11_module);
+	free(c->connect.ca_key.pkcs11_url);
+	free(c->connect.ca_key.pin_file);
 	json_object_put(c->connect.ca_config);
 	free(c);
 }

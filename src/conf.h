@@ -26,6 +26,7 @@ struct conf {
 		char		*default_policy;	/* "allow"/"deny" */
 		char		*down_policy;
 		int		 enable_token_persistence;
+		int		 hash_secrets;	/* store HMACs of SecretIDs */
 		char		*initial_management;	/* secret */
 		char		*default_token;		/* secret */
 		char		*agent_token;		/* secret */
@@ -45,7 +46,16 @@ struct conf {
 		int			 enabled;
 		struct json_object	*ca_config;	/* NULL: defaults */
 		int			 authorize_td_check; /* default 1 */
+		struct {	/* ca_key: the CA key in a PKCS#11 token */
+			char	*pkcs11_module;	/* NULL: sealed in the store */
+			char	*pkcs11_url;	/* "pkcs11:token=..." */
+			char	*pin_file;
+		} ca_key;
 	} connect;
+	struct {	/* the seal key (seal.c); default <data_dir>/seal.key */
+		char		*key_file;
+		char		*key_env;	/* name of an environment variable */
+	} seal;
 };
 
 int	conf_load(const char *, struct conf **, struct perr *) PC_MUSTCHECK;

@@ -5,6 +5,7 @@
  *   portcullis -c FILE [-d]     run (foreground; logs to stderr)
  *   portcullis -c FILE -t       check the configuration and exit
  *   portcullis -R               print the routing table and exit
+ *   portcullis -c FILE seal rotate   re-seal the store under a new key
  *
  * The master opens and migrates the store, gives it a cluster ID on
  * first start, binds the unix socket (mode 0660), then forks `workers`
@@ -39,6 +40,7 @@
 #include "hooks.h"
 #include "notify.h"
 #include "router.h"
+#include "seal_db.h"
 #include "store.h"
 #include "util.h"
 #include "worker.h"
@@ -99,7 +101,8 @@ dump_routes(void)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: portcullis -c config [-d] [-t] | -R\n");
+	fprintf(stderr, "usage: portcullis -c config [-d] [-t] | -R\n"
+	    "       portcullis -c config seal rotate\n");
 	exit(2);
 }
 
@@ -135,8 +138,13 @@ init_store(void)
 	store_configure(strcmp(conf->store.backend, "postgres") == 0 ?
 	    STORE_POSTGRES : STORE_SQLITE, conf->store.dsn);
 	if (store_open(path, &st, &e) == -1 || store_migrate(st, &e) == -1 ||
-	    store_prepare_all(st, &e) == -1 ||
-	    store_meta_get(st, "cluster_id", &cid, &e) == -1 ||
+	    store_prepare_all(st, &e) == -1)
+		fatalx("store %s: %s", store_backend() == STORE_POSTGRES ?
+		    "(postgres)" : path, e.msg);
+	/* Before anything writes: a wrong seal key must touch nothing. */
+	if (seal_db_boot(st, conf, &e) == -1)
+		fatalx("refusing to start: %s", e.msg);
+	if (store_meta_get(st, "cluster_id", &cid, &e) == -1 ||
 	    store_meta_get(st, "datacenter", &dc, &e) == -1)
 		fatalx("store %s: %s", store_backend() == STORE_POSTGRES ?
 		    "(postgres)" : path, e.msg);
@@ -175,6 +183,36 @@ init_store(void)
 	free(dc);
 	store_close(st);
 	free(path);
+}
+
+/*
+ * `portcullis -c FILE seal rotate`: re-seal every sealed value under a
+ * new seal key in one transaction (seal_db.c says where the key goes).
+ * Safe while the server runs.  Returns the exit status.
+ */
+static int
+seal_rotate(void)
+{
+	struct store	*st;
+	struct perr	 e;
+	char		*path, *where = NULL;
+	int		 rc = 0;
+
+	perr_clear(&e);
+	xasprintf(&path, "%s/portcullis.db", conf->data_dir);
+	store_configure(strcmp(conf->store.backend, "postgres") == 0 ?
+	    STORE_POSTGRES : STORE_SQLITE, conf->store.dsn);
+	if (store_open(path, &st, &e) == -1 || store_migrate(st, &e) == -1 ||
+	    store_prepare_all(st, &e) == -1 ||
+	    seal_db_rotate(st, conf, &where, &e) == -1) {
+		fprintf(stderr, "portcullis: seal rotate: %s\n", e.msg);
+		rc = 1;
+	} else
+		printf("seal rotate: %s\n", where);
+	free(where);
+	store_close(st);
+	free(path);
+	return rc;
 }
 
 static void
@@ -397,7 +435,9 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
-	if (cfg == NULL || optind != argc)
+	if (cfg == NULL || (optind != argc && (argc - optind != 2 ||
+	    strcmp(argv[optind], "seal") != 0 ||
+	    strcmp(argv[optind + 1], "rotate") != 0)))
 		usage();
 	umask(077);	/* the store and its WAL files: 0600 */
 	log_init("master", debug);
@@ -407,6 +447,8 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	conf->log_debug |= debug;
+	if (optind != argc)
+		return seal_rotate();
 	if (test) {
 		printf("configuration OK\n");
 		return 0;

@@ -21,10 +21,18 @@
  *
  * Key ids are SHA-256 of the DER SubjectPublicKeyInfo, computed here
  * rather than by GnuTLS, which would default to SHA-1 ids.
+ *
+ * CA keys in a PKCS#11 token (connect { ca_key { pkcs11_* } }): after
+ * x509_pkcs11_init(), x509_ca_keygen() makes the key pair inside the
+ * token (sensitive, non-extractable), x509_key_pem() gives its URI
+ * instead of a PEM, and x509_ca_load() takes such a URI: signing goes
+ * through gnutls_privkey_import_url() handles, each signer its own.
+ * A worker calls x509_pkcs11_reinit() after the fork (fresh sessions).
  */
 #include "config.h"
 
 #include <ctype.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +42,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
+#include <gnutls/pkcs11.h>
 #include <gnutls/x509.h>
 #include <gnutls/x509-ext.h>
 
@@ -73,7 +82,9 @@ static const struct {
 #define NCURVES	(sizeof(curves) / sizeof(curves[0]))
 
 struct x509_key {
-	gnutls_x509_privkey_t	 xk;	/* for export */
+	char			*uri;	/* in a token: its PKCS#11 URI */
+	unsigned int		 gen;	/* token: tok_gen it was opened in */
+	gnutls_x509_privkey_t	 xk;	/* for export; NULL in a token */
 	gnutls_privkey_t	 pk;	/* for signing; borrows xk */
 	gnutls_pubkey_t		 pub;
 	enum keytype		 type;
@@ -93,7 +104,8 @@ struct x509_key {
 
 struct x509_signer {
 	pthread_mutex_t		 mtx;
-	gnutls_privkey_t	 pk;	/* a copy of key->xk */
+	gnutls_privkey_t	 pk;	/* a copy of key->xk, or the token's */
+	unsigned int		 gen;	/* token: tok_gen it was opened in */
 };
 
 struct x509_ca {
@@ -375,6 +387,263 @@ key_wrap(gnutls_x509_privkey_t xk, struct x509_key **out, struct perr *e)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- */
+/* CA keys in a PKCS#11 token.                                         */
+
+static char	*tok_url;	/* connect.ca_key.pkcs11_url; NULL: none */
+static char	*tok_module;
+static char	*tok_pin;	/* read from pin_file once */
+/*
+ * A token that went away is found again only after a new C_Initialize,
+ * which ends every session of the process: token users hold tok_rw for
+ * reading, a restart (tok_restart()) for writing, and each handle
+ * records the generation it was opened in.  Handles of an older
+ * generation are reopened before use and never freed (their module
+ * state is gone: leaked, a few hundred bytes per restart).
+ */
+static pthread_rwlock_t	tok_rw = PTHREAD_RWLOCK_INITIALIZER;
+static unsigned int	tok_gen;
+
+/* GnuTLS asks for the token's user PIN: the one from pin_file. */
+static int
+tok_pin_cb(void *arg, int attempt, const char *url, const char *label,
+    unsigned int flags, char *pin, size_t len)
+{
+	(void)arg;
+	(void)url;
+	(void)label;
+	(void)flags;
+	if (tok_pin == NULL || attempt > 0 || strlen(tok_pin) >= len)
+		return -1;	/* a wrong PIN is not retried (lockout) */
+	memcpy(pin, tok_pin, strlen(tok_pin) + 1);
+	return 0;
+}
+
+/*
+ * Load the PKCS#11 module (master, before the fork) for CA keys in the
+ * token url, logging in with the PIN in pin_file (NULL: no PIN).
+ * Returns 0, or -1 (500) naming what failed.
+ */
+int
+x509_pkcs11_init(const char *module, const char *url, const char *pin_file,
+    struct perr *e)
+{
+	FILE	*f;
+	char	 buf[256];
+	size_t	 n;
+	int	 r;
+
+	if (pin_file != NULL) {
+		if ((f = fopen(pin_file, "r")) == NULL)
+			return perr_set(e, 500, "connect.ca_key: pin_file %s: "
+			    "cannot read it", pin_file);
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+			buf[--n] = '\0';
+		secret_free(tok_pin);
+		tok_pin = xstrdup(buf);
+		explicit_bzero(buf, sizeof(buf));
+	}
+	if ((r = gnutls_pkcs11_init(GNUTLS_PKCS11_FLAG_MANUAL, NULL)) < 0 ||
+	    (r = gnutls_pkcs11_add_provider(module, NULL)) < 0)
+		return perr_set(e, 500, "connect.ca_key: PKCS#11 module %s: %s",
+		    module, gnutls_strerror(r));
+	gnutls_pkcs11_set_pin_function(tok_pin_cb, NULL);
+	free(tok_url);
+	tok_url = xstrdup(url);
+	free(tok_module);
+	tok_module = xstrdup(module);
+	return 0;
+}
+
+/*
+ * Signing failed on generation gen: unless someone did already, or did
+ * within the last second, finalize and initialize the module again, so
+ * that a token that came back is seen.  Call without tok_rw held.
+ */
+static void
+tok_restart(unsigned int gen)
+{
+	static time_t	last;
+	time_t		now = time(NULL);
+
+	/* CK_C_INITIALIZE_ARGS with CKF_OS_LOCKING_OK (PKCS#11 2.40). */
+	struct {
+		void		*create, *destroy, *lock, *unlock;
+		unsigned long	 flags;
+		void		*reserved;
+	}		args = { NULL, NULL, NULL, NULL, 0x2, NULL };
+	unsigned long	(*fin)(void *), (*ini)(void *);
+	void		*h;
+	unsigned long	 rv = 0;
+
+	pthread_rwlock_wrlock(&tok_rw);
+	if (gen == tok_gen && now != last) {
+		last = now;
+		/*
+		 * GnuTLS's own deinit/init keeps the module initialised
+		 * while anything refers to it; finalize and initialize the
+		 * very module instance it loaded (RTLD_NOLOAD), under it.
+		 * Every session ends; handles are reopened by generation.
+		 */
+		if ((h = dlopen(tok_module, RTLD_NOW | RTLD_NOLOAD)) != NULL) {
+			fin = (unsigned long (*)(void *))dlsym(h, "C_Finalize");
+			ini = (unsigned long (*)(void *))dlsym(h,
+			    "C_Initialize");
+			if (fin != NULL && ini != NULL) {
+				(void)fin(NULL);
+				rv = ini(&args);
+			}
+			dlclose(h);
+		}
+		if (rv != 0)
+			log_warnx("x509: PKCS#11 module restart: CKR 0x%lx",
+			    rv);
+		tok_gen++;
+	}
+	pthread_rwlock_unlock(&tok_rw);
+}
+
+/* Free a token handle of generation gen, unless it is stale. */
+static void
+tok_privkey_free(gnutls_privkey_t pk, int token, unsigned int gen)
+{
+	if (pk != NULL && (!token || gen == tok_gen))
+		gnutls_privkey_deinit(pk);
+}
+
+/*
+ * In a worker after the fork: PKCS#11 sessions are not shared across
+ * processes, so start afresh (every key handle is opened afterwards,
+ * by the worker's own CA snapshot).  A no-op without a token.
+ */
+void
+x509_pkcs11_reinit(void)
+{
+	int	r;
+
+	if (tok_url != NULL && (r = gnutls_pkcs11_reinit()) < 0)
+		log_warnx("x509: PKCS#11 reinit: %s", gnutls_strerror(r));
+}
+
+/* 1 when CA keys are made in a PKCS#11 token. */
+int
+x509_pkcs11_enabled(void)
+{
+	return tok_url != NULL;
+}
+
+/* Wrap a token key: its URI, a signing handle and its public key. */
+static int
+token_key_load(const char *uri, struct x509_key **out, struct perr *e)
+{
+	struct x509_key	*k;
+	const char	*name;
+	char		*pub;
+	int		 r;
+
+	*out = NULL;
+	if (tok_url == NULL)
+		return perr_set(e, 500, "the CA key is in a PKCS#11 token, "
+		    "but connect.ca_key is not configured");
+	k = xcalloc(1, sizeof(*k));
+	k->uri = xstrdup(uri);
+	xasprintf(&pub, "%s;type=public", uri);
+	pthread_rwlock_rdlock(&tok_rw);
+	k->gen = tok_gen;
+	if ((r = gnutls_privkey_init(&k->pk)) < 0 ||
+	    (r = gnutls_privkey_import_url(k->pk, uri, 0)) < 0 ||
+	    (r = gnutls_pubkey_init(&k->pub)) < 0 ||
+	    (r = gnutls_pubkey_import_url(k->pub, pub, 0)) < 0) {
+		pthread_rwlock_unlock(&tok_rw);
+		free(pub);
+		x509_key_free(k);
+		log_warnx("x509: CA key in the token: %s", gnutls_strerror(r));
+		return perr_set(e, 500, "the CA key in the PKCS#11 token is "
+		    "not available: %s", gnutls_strerror(r));
+	}
+	pthread_rwlock_unlock(&tok_rw);
+	free(pub);
+	if (pub_info(k->pub, &k->type, &k->bits, &name) == -1) {
+		x509_key_free(k);
+		return perr_set(e, 500, "unsupported private key type: %s",
+		    name);
+	}
+	if (key_id(k->pub, k->kid, e) == -1) {
+		x509_key_free(k);
+		return -1;
+	}
+	*out = k;
+	return 0;
+}
+
+/*
+ * A new CA key of type/bits (as x509_key_generate()), made inside the
+ * PKCS#11 token when one is configured: sensitive, not extractable,
+ * private, labelled portcullis-ca-<random>.  Sets *out (x509_key_free())
+ * and returns 0, or -1: 400 for a bad type or size, 500 when the token
+ * fails.
+ */
+int
+x509_ca_keygen(const char *type, int bits, struct x509_key **out,
+    struct perr *e)
+{
+	gnutls_pk_algorithm_t	 algo;
+	unsigned char		 rnd[8];
+	unsigned int		 gbits = 0;
+	gnutls_datum_t		 cid;
+	char			 label[40], *uri, idhex[3 * sizeof(rnd) + 1];
+	size_t			 i;
+	int			 r;
+
+	*out = NULL;
+	if (tok_url == NULL)
+		return x509_key_generate(type, bits, out, e);
+	if (strcasecmp(type, "ec") == 0) {
+		algo = GNUTLS_PK_ECDSA;
+		for (i = 0; i < NCURVES; i++)
+			if (curves[i].bits == bits)
+				gbits = GNUTLS_CURVE_TO_BITS(curves[i].curve);
+		if (gbits == 0)
+			return perr_set(e, 400, "error generating ECDSA "
+			    "private key: unknown curve length %d", bits);
+	} else if (strcasecmp(type, "rsa") == 0) {
+		algo = GNUTLS_PK_RSA;
+		if (bits != 2048 && bits != 4096)
+			return perr_set(e, 400, "RSA key length must be 2048 "
+			    "or 4096 bits");
+		gbits = (unsigned int)bits;
+	} else
+		return perr_set(e, 400, "unknown private key type requested: "
+		    "%s", type);
+	if (gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd)) < 0)
+		return perr_set(e, 500, "no random bytes");
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(idhex + 3 * i, 4, "%%%02x", rnd[i]);
+	snprintf(label, sizeof(label), "portcullis-ca-");
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(label + 14 + 2 * i, 3, "%02x", rnd[i]);
+	cid.data = rnd;
+	cid.size = sizeof(rnd);
+	if ((r = gnutls_pkcs11_privkey_generate3(tok_url, algo, gbits, label,
+	    &cid, 0, NULL, GNUTLS_KEY_DIGITAL_SIGNATURE |
+	    GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN,
+	    GNUTLS_PKCS11_OBJ_FLAG_LOGIN |
+	    GNUTLS_PKCS11_OBJ_FLAG_MARK_SENSITIVE |
+	    GNUTLS_PKCS11_OBJ_FLAG_MARK_PRIVATE)) < 0) {
+		log_warnx("x509: generating a CA key in the token: %s",
+		    gnutls_strerror(r));
+		return perr_set(e, 500, "error generating private key in the "
+		    "PKCS#11 token: %s", gnutls_strerror(r));
+	}
+	xasprintf(&uri, "%s;id=%s;object=%s", tok_url, idhex, label);
+	r = token_key_load(uri, out, e);
+	free(uri);
+	return r;
+}
+
 /*
  * Generate a CA private key of type "ec" (bits 224, 256, 384 or 521:
  * the NIST P-curves) or "rsa" (bits 2048 or 4096); the type is
@@ -490,6 +759,10 @@ x509_key_pem(const struct x509_key *k, char **out, struct perr *e)
 	int		r;
 
 	*out = NULL;
+	if (k->uri != NULL) {
+		*out = xstrdup(k->uri);
+		return 0;
+	}
 	if ((r = gnutls_x509_privkey_export2(k->xk, GNUTLS_X509_FMT_PEM,
 	    &d)) < 0)
 		return gtls_fail(e, "error encoding private key", r);
@@ -521,10 +794,10 @@ x509_key_free(struct x509_key *k)
 		return;
 	if (k->pub != NULL)
 		gnutls_pubkey_deinit(k->pub);
-	if (k->pk != NULL)
-		gnutls_privkey_deinit(k->pk);
+	tok_privkey_free(k->pk, k->uri != NULL, k->gen);
 	if (k->xk != NULL)
 		gnutls_x509_privkey_deinit(k->xk);
+	free(k->uri);
 	explicit_bzero(k, sizeof(*k));
 	free(k);
 }
@@ -811,7 +1084,9 @@ x509_ca_load(const char *key_pem, const char *cert_pem, struct x509_ca **out,
 	ca = xcalloc(1, sizeof(*ca));
 	for (i = 0; i < NSIGNERS; i++)
 		pthread_mutex_init(&ca->signers[i].mtx, NULL);
-	if (x509_key_load(key_pem, &ca->key, e) == -1 ||
+	if ((strncmp(key_pem, "pkcs11:", 7) == 0 ?
+	    token_key_load(key_pem, &ca->key, e) :
+	    x509_key_load(key_pem, &ca->key, e)) == -1 ||
 	    cert_parse(cert_pem, &ca->crt, e) == -1)
 		goto fail;
 	if ((r = gnutls_pubkey_init(&cpub)) < 0) {
@@ -849,13 +1124,22 @@ x509_ca_load(const char *key_pem, const char *cert_pem, struct x509_ca **out,
 	ca->not_after = gnutls_x509_crt_get_expiration_time(ca->crt);
 	if (leaf_template(ca, e) == -1)
 		goto fail;
+	if (ca->key->uri != NULL)
+		pthread_rwlock_rdlock(&tok_rw);
 	for (i = 0; i < NSIGNERS; i++)
 		if ((r = gnutls_privkey_init(&ca->signers[i].pk)) < 0 ||
-		    (r = gnutls_privkey_import_x509(ca->signers[i].pk,
+		    (r = ca->key->uri != NULL ?
+		    gnutls_privkey_import_url(ca->signers[i].pk, ca->key->uri,
+		    0) : gnutls_privkey_import_x509(ca->signers[i].pk,
 		    ca->key->xk, GNUTLS_PRIVKEY_IMPORT_COPY)) < 0) {
+			if (ca->key->uri != NULL)
+				pthread_rwlock_unlock(&tok_rw);
 			gtls_fail(e, "error loading CA", r);
 			goto fail;
-		}
+		} else
+			ca->signers[i].gen = tok_gen;
+	if (ca->key->uri != NULL)
+		pthread_rwlock_unlock(&tok_rw);
 	gnutls_pubkey_deinit(cpub);
 	*out = ca;
 	return 0;
@@ -888,6 +1172,72 @@ x509_ca_check_expired(const struct x509_ca *ca, time_t now, struct perr *e)
 	    "expiration date: %s ", buf);
 }
 
+/*
+ * Open sg's token key again by its URI (its handle is of an older
+ * generation, or failed), with tok_rw held for reading and sg's mutex
+ * held.  Returns 0 when the new handle is in place, else -1 (the old
+ * one stays, to fail cleanly again until the token is back).
+ */
+static int
+signer_reopen(struct x509_ca *ca, struct x509_signer *sg)
+{
+	gnutls_privkey_t	pk;
+
+	if (gnutls_privkey_init(&pk) < 0)
+		return -1;
+	if (gnutls_privkey_import_url(pk, ca->key->uri, 0) < 0) {
+		gnutls_privkey_deinit(pk);
+		return -1;
+	}
+	tok_privkey_free(sg->pk, 1, sg->gen);
+	sg->pk = pk;
+	sg->gen = tok_gen;
+	return 0;
+}
+
+/*
+ * Sign tbs with one of ca's signers.  A token key that fails is
+ * reopened, after a module restart if need be (the token went away
+ * and may be back), and tried once more.  Returns GnuTLS's code.
+ */
+static int
+ca_sign_data(struct x509_ca *ca, const gnutls_datum_t *tbs,
+    gnutls_datum_t *sig)
+{
+	struct x509_signer	*sg;
+	unsigned int		 gen;
+	int			 token = ca->key->uri != NULL, r;
+
+	if (!token) {
+		sg = signer_get(ca);
+		r = gnutls_privkey_sign_data(sg->pk, GNUTLS_DIG_SHA256, 0, tbs,
+		    sig);
+		pthread_mutex_unlock(&sg->mtx);
+		return r;
+	}
+	pthread_rwlock_rdlock(&tok_rw);
+	sg = signer_get(ca);
+	if (sg->gen != tok_gen && signer_reopen(ca, sg) == -1)
+		r = GNUTLS_E_PKCS11_ERROR;
+	else
+		r = gnutls_privkey_sign_data(sg->pk, GNUTLS_DIG_SHA256, 0,
+		    tbs, sig);
+	gen = tok_gen;
+	pthread_mutex_unlock(&sg->mtx);
+	pthread_rwlock_unlock(&tok_rw);
+	if (r >= 0)
+		return r;
+	tok_restart(gen);
+	pthread_rwlock_rdlock(&tok_rw);
+	pthread_mutex_lock(&sg->mtx);
+	if (signer_reopen(ca, sg) == 0)
+		r = gnutls_privkey_sign_data(sg->pk, GNUTLS_DIG_SHA256, 0,
+		    tbs, sig);
+	pthread_mutex_unlock(&sg->mtx);
+	pthread_rwlock_unlock(&tok_rw);
+	return r;
+}
+
 /* Free a CA handle.  NULL is fine. */
 void
 x509_ca_free(struct x509_ca *ca)
@@ -896,17 +1246,17 @@ x509_ca_free(struct x509_ca *ca)
 
 	if (ca == NULL)
 		return;
+	for (i = 0; i < NSIGNERS; i++) {
+		tok_privkey_free(ca->signers[i].pk, ca->key != NULL &&
+		    ca->key->uri != NULL, ca->signers[i].gen);
+		pthread_mutex_destroy(&ca->signers[i].mtx);
+	}
 	x509_key_free(ca->key);
 	if (ca->crt != NULL)
 		gnutls_x509_crt_deinit(ca->crt);
 	gnutls_free(ca->issuer.data);
 	der_free(&ca->sigalg);
 	der_free(&ca->akiext);
-	for (i = 0; i < NSIGNERS; i++) {
-		if (ca->signers[i].pk != NULL)
-			gnutls_privkey_deinit(ca->signers[i].pk);
-		pthread_mutex_destroy(&ca->signers[i].mtx);
-	}
 	free(ca);
 }
 
@@ -1566,8 +1916,7 @@ x509_leaf_sign(struct x509_ca *ca, const struct x509_csr *c,
 	unsigned char			 ski[2 + KEYID_LEN] = { DER_OCTETSTRING,
 					    KEYID_LEN };
 	unsigned char			 sn[9], zero = 0;
-	struct x509_signer		*sg;
-	size_t				 from;
+		size_t				 from;
 	time_t				 nb;
 	int				 r, rc = -1;
 
@@ -1605,9 +1954,7 @@ x509_leaf_sign(struct x509_ca *ca, const struct x509_csr *c,
 	/* Certificate: tbs, algorithm, BIT STRING (no unused bits). */
 	tbs.data = d.p;
 	tbs.size = (unsigned)d.len;
-	sg = signer_get(ca);
-	r = gnutls_privkey_sign_data(sg->pk, GNUTLS_DIG_SHA256, 0, &tbs, &sig);
-	pthread_mutex_unlock(&sg->mtx);
+	r = ca_sign_data(ca, &tbs, &sig);
 	if (r < 0) {
 		gtls_fail(e, "error generating certificate", r);
 		goto out;
@@ -1634,10 +1981,18 @@ crl_sign(struct x509_ca *ca, gnutls_x509_crl_t crl)
 {
 	int	r;
 
+	if (ca->key->uri != NULL)
+		pthread_rwlock_rdlock(&tok_rw);
 	pthread_mutex_lock(&ca->signers[0].mtx);
-	r = gnutls_x509_crl_privkey_sign(crl, ca->crt, ca->signers[0].pk,
-	    root_hash(ca->key), 0);
+	if (ca->key->uri != NULL && ca->signers[0].gen != tok_gen &&
+	    signer_reopen(ca, &ca->signers[0]) == -1)
+		r = GNUTLS_E_PKCS11_ERROR;
+	else
+		r = gnutls_x509_crl_privkey_sign(crl, ca->crt,
+		    ca->signers[0].pk, root_hash(ca->key), 0);
 	pthread_mutex_unlock(&ca->signers[0].mtx);
+	if (ca->key->uri != NULL)
+		pthread_rwlock_unlock(&tok_rw);
 	return r;
 }
 

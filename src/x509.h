@@ -53,6 +53,12 @@ int	 x509_key_pem(const struct x509_key *, char **, struct perr *)
 const char *x509_key_type(const struct x509_key *);
 int	 x509_key_bits(const struct x509_key *);
 void	 x509_key_free(struct x509_key *);
+int	 x509_ca_keygen(const char *, int, struct x509_key **,
+	    struct perr *) PC_MUSTCHECK;
+int	 x509_pkcs11_init(const char *, const char *, const char *,
+	    struct perr *) PC_MUSTCHECK;
+void	 x509_pkcs11_reinit(void);
+int	 x509_pkcs11_enabled(void);
 
 int	 x509_root_create(const struct x509_key *, const char *, uint64_t,
 	    time_t, int64_t, char **, struct perr *) PC_MUSTCHECK;

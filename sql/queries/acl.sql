@@ -20,8 +20,9 @@ SELECT accessor_id, secret_id, description, policies, roles,
 
 -- name: acl_token_id_in_use
 -- AccessorIDs compare as UUIDs (any letter case), SecretIDs exactly.
+-- :h is :v as stored (its HMAC under acl.hash_secrets, seal.c).
 SELECT 1 FROM acl_token WHERE accessor_id = :v COLLATE NOCASE
-    OR secret_id = :v;
+    OR secret_id = :h;
 
 -- name: acl_token_secret_exists
 SELECT accessor_id FROM acl_token WHERE secret_id = :secret;

@@ -170,6 +170,12 @@ pg_refuses_invalid_utf8 = pytest.mark.xfail(
     reason="PostgreSQL text refuses invalid UTF-8 (500)")
 
 
+# The seal key of each PostgreSQL database: every node of one cluster
+# needs the same one (README, "Secrets at rest"), so a Server joining a
+# database gets the key of the first (written where the default is).
+_seal_keys = {}
+
+
 class Server:
     def __init__(self, extra_hcl="", workers=2, threads=4, dsn=None):
         self.dir = tempfile.mkdtemp(prefix="pc-e2e-")
@@ -183,6 +189,11 @@ class Server:
         self.dsn = None
         if BACKEND == "postgres":
             self.dsn = self.store_hcl.split('dsn = "', 1)[1].split('"')[0]
+            key = _seal_keys.setdefault(self.dsn, os.urandom(32).hex())
+            fd = os.open(os.path.join(self.dir, "seal.key"),
+                         os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(key + "\n")
         with open(extra, "w") as f:
             f.write(extra_hcl + self.store_hcl)
         env = dict(os.environ, PORTCULLIS_WORKERS=str(workers),

@@ -5,7 +5,7 @@
 #
 #   sh tests/fuzz/run.sh [-t SECONDS] [-j PARALLEL] [-n NICE] [TARGET...]
 #
-# Defaults: every target (bexpr hcl json jwt pem spiffe) for 30 s, two
+# Defaults: every target (bexpr hcl json jwt pem seal spiffe) for 30 s, two
 # at a time: the smoke that contrib/test.sh runs.  For long runs, e.g.
 # `sh tests/fuzz/run.sh -t 600 -j 3 -n 10`.  Each run first replays the
 # saved corpus tests/fuzz/corpus/TARGET/ (read only) and writes what it
@@ -31,7 +31,7 @@ while getopts t:j:n: o; do
 	esac
 done
 shift $((OPTIND - 1))
-targets=${*:-bexpr hcl json jwt pem spiffe}
+targets=${*:-bexpr hcl json jwt pem seal spiffe}
 B=${FUZZ_BUILD:-$top/build-fuzz}
 S=$B/src
 

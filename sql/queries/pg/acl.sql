@@ -10,7 +10,7 @@ SELECT accessor_id, secret_id, description, policies, roles,
 
 -- name: acl_token_id_in_use
 SELECT 1 FROM acl_token WHERE lower(accessor_id) = lower(:v)
-    OR secret_id = :v;
+    OR secret_id = :h;
 
 -- name: acl_token_delete
 DELETE FROM acl_token WHERE lower(accessor_id) = lower(:id);
