@@ -120,6 +120,7 @@ struct pg {
 	int		 limit_ms;	/* client deadline; 0: none */
 	int		 timedout;	/* the last round trip ran out */
 	int		 at_commit;	/* the round trip was a COMMIT */
+	const char	*why;		/* no connection: the reason */
 	int64_t		 retry_at;	/* next reconnect attempt */
 	int64_t		 backoff;
 	struct pg_q	 stmts[SQL__MAX];
@@ -148,7 +149,7 @@ unavailable(struct pg *s, const PGresult *r)
 	if (s->timedout)
 		return "the database did not answer in time";
 	if (s->conn == NULL)
-		return "no connection to the database (reconnecting)";
+		return s->why != NULL ? s->why : "no connection to the database";
 	if (PQstatus(s->conn) != CONNECTION_OK)
 		return "the connection to the database was lost";
 	state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
@@ -215,6 +216,12 @@ pgerr(struct pg *s, const PGresult *r, struct perr *e, const char *what)
 	perr_set(e, 500, STORE_UNAVAILABLE "%s%s", why, s->at_commit ?
 	    "; the write may or may not have been committed" :
 	    s->base.in_tx ? "; nothing was written" : "");
+	if (s->timedout) {
+		/* A hung server: do not wait on it again at once. */
+		s->backoff = s->backoff ? s->backoff : RETRY_MIN_MS;
+		s->retry_at = mono_ms() + s->backoff;
+	}
+	s->why = why;
 	if (s->conn != NULL)
 		drop(s);
 	return -1;
@@ -572,12 +579,14 @@ usable(struct pg *s)
 	if (now < s->retry_at)
 		return -1;
 	if (pg_connect(s) == -1) {
+		s->why = "cannot connect to the database";
 		s->backoff = s->backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS :
 		    s->backoff < RETRY_MIN_MS ? RETRY_MIN_MS : s->backoff * 2;
 		s->retry_at = mono_ms() + s->backoff;
 		return -1;
 	}
 	s->backoff = 0;
+	s->why = NULL;
 	if (s->listening) {
 		r = pq_exec(s, "SET application_name = 'portcullis watch'; "
 		    "LISTEN " STORE_PG_CHANNEL);
@@ -595,7 +604,8 @@ prepare(struct pg *s, struct pg_q *q, struct perr *e)
 
 	if (q->prepared)
 		return 0;
-	if (s->conn == NULL)
+	/* Dropped since store_stmt() (by a failed prepare): once more. */
+	if (s->conn == NULL && (s->base.in_tx || usable(s) == -1))
 		return pgerr(s, NULL, e, sql_names[q - s->stmts]);
 	r = await(s, PQsendPrepare(s->conn, q->id, q->text, q->nparams,
 	    NULL));
