@@ -90,8 +90,9 @@ class WriteLoad:
 
 
 class ReadLoad:
-    """Snapshot reads on every node (authorize, intention check, CA
-    roots, each with token resolution); records every non-200."""
+    """Snapshot reads on every node (authorize, intention check, exact
+    and match, CA roots, each with token resolution); records every
+    non-200."""
 
     def __init__(self, nodes):
         self.nodes = nodes
@@ -109,6 +110,10 @@ class ReadLoad:
                  {"Target": "fdb", "ClientCertURI": self.uri}),
                 ("GET", "/v1/connect/intentions/check" +
                  q(source="fweb", destination="fdb"), None),
+                ("GET", "/v1/connect/intentions/exact" +
+                 q(source="fweb", destination="fdb"), None),
+                ("GET", "/v1/connect/intentions/match" +
+                 q(by="destination", name="fdb"), None),
                 ("GET", "/v1/connect/ca/roots", None)):
             try:
                 r = s.request(method, n.url + path, json=body, headers=H,
@@ -277,6 +282,8 @@ def test_postgres_stopped_for_five_seconds_then_started_again():
         for n in nodes:
             wait_for(serves_writes(n, "after"), timeout=30,
                      what="%s writing again" % n.url)
+        print("all three nodes wrote again %.2f s after the restart"
+              % (time.monotonic() - t_up))
         load.finish()
         # Writes during the outage failed, fast and with a message.
         assert all(during[n.url] for n in nodes), \
@@ -392,3 +399,61 @@ def test_a_node_killed_whole_mid_write_and_restarted_has_every_acknowledged_writ
     s.start()
     assert_all_acked_there(load, s)
     wait_for(serves_writes(s, "after"), timeout=10, what="writing again")
+
+
+@on_postgres
+def test_a_node_opens_workers_times_threads_plus_one_connections_and_its_watch():
+    # README "Faults": 1 + workers x (threads + 1) while no login runs;
+    # each outbound thread adds one while it works, for 30 s.
+    s = Server(node("fn"), workers=2, threads=3)
+    try:
+        pg = postgres_instance()
+        db = s.dsn.split("dbname=")[1].split()[0]
+
+        def count():
+            r = pg.psql(db, "SELECT count(*) FROM pg_stat_activity WHERE"
+                        " datname = current_database()"
+                        " AND pid <> pg_backend_pid()")
+            return int(r.stdout.strip())
+        for _ in range(20):
+            assert s.get("/v1/connect/ca/roots").status_code == 200
+        wait_for(lambda: count() == 1 + 2 * (3 + 1), timeout=10,
+                 what="1 + 2 x (3 + 1) connections, not %d" % count())
+    finally:
+        s.stop()
+
+
+@on_postgres
+def test_a_database_gone_read_only_like_a_standby_fails_writes_until_writable_again():
+    # What a node sees when its DSN lands on a standby after a failover
+    # (without target_session_attrs=read-write): the connection is
+    # dropped at each refusal, so the next one finds the new primary.
+    s = Server(node("fr"))
+    pg = postgres_instance()
+    db = s.dsn.split("dbname=")[1].split()[0]
+    terminate = ("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                 " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    try:
+        assert serves_writes(s, "before")()
+        warm([s])
+        assert pg.psql("postgres", "ALTER DATABASE %s SET"
+                       " default_transaction_read_only = on" % db
+                       ).returncode == 0
+        assert pg.psql(db, terminate).returncode == 0
+        t0 = time.monotonic()
+        r = s.put("/v1/connect/intentions/exact" + q(source="fro", destination="fdb"),
+                  {"Action": "allow"}, headers=H)
+        assert (r.status_code, r.text) == (
+            500, "store unavailable: the database is read-only (a standby?);"
+            " nothing was written")
+        assert time.monotonic() - t0 < ERROR_BOUND_S
+        reads = ReadLoad([s])
+        reads.once(requests.Session(), s)
+        assert reads.bad == []
+        assert pg.psql("postgres", "ALTER DATABASE %s SET"
+                       " default_transaction_read_only = off" % db
+                       ).returncode == 0
+        wait_for(serves_writes(s, "after"), timeout=10, what="writing again")
+    finally:
+        pg.psql("postgres", "ALTER DATABASE %s RESET default_transaction_read_only" % db)
+        s.stop()
