@@ -780,13 +780,24 @@ static int
 pg_begin(struct store *bs, struct perr *e)
 {
 	struct store_q	*st;
+	int		 tries;
 
 	if (bs->in_tx)
 		fatalx("store: nested transaction");
-	if ((st = pg_stmt(bs, SQL_TX_BEGIN)) == NULL ||
-	    pg_step(bs, st, e) != 0)
-		return e->status ? -1 :
-		    perr_set(e, 500, "internal store error");
+	/*
+	 * BEGIN does nothing yet: when it finds the connection lost (a
+	 * backend terminated while idle, its FATAL not yet read), it can
+	 * run again at once on a new one.
+	 */
+	for (tries = 0; ; tries++) {
+		if ((st = pg_stmt(bs, SQL_TX_BEGIN)) != NULL &&
+		    pg_step(bs, st, e) == 0)
+			break;
+		if (tries > 0 || PG(bs)->conn != NULL || e->status == 0)
+			return e->status ? -1 :
+			    perr_set(e, 500, "internal store error");
+		perr_clear(e);
+	}
 	bs->in_tx = 1;
 	memset(bs->touched, 0, sizeof(bs->touched));
 	if ((st = pg_stmt(bs, SQL_INDEX_BUMP)) == NULL ||
