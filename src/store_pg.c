@@ -257,8 +257,12 @@ await(struct pg *s, int sent)
 				return NULL;
 			}
 			n = poll(&pfd, 1, (int)left);
-			if (n == -1 && errno != EINTR)
-				break;
+			if (n == -1 && errno != EINTR) {
+				/* PQgetResult() would wait unbounded. */
+				s->timedout = 1;
+				PQclear(last);
+				return NULL;
+			}
 			if (n == 1 && PQconsumeInput(s->conn) == 0)
 				break;	/* lost: PQgetResult() says so */
 		}
