@@ -8,8 +8,17 @@
  * lock and installs it unless another thread installed a newer one.
  * A reader keeps its reference until it is done, so a snapshot being
  * replaced is freed by whoever drops the last reference.
+ *
+ * While the database cannot be used ("store unavailable": stopped,
+ * failing over, unreachable), a miss serves the slot's last snapshot,
+ * stale, rather than an error, so authorize, intention checks, roots
+ * and token resolution keep answering through an outage as they did
+ * before it; the next build after it replaces it.  A worker that never
+ * built one has nothing to serve and answers the error.
  */
 #include "config.h"
+
+#include <string.h>
 
 #include "portcullis.h"
 #include "snap.h"
@@ -51,8 +60,24 @@ snap_get(struct snap_slot *slot, struct store *st, snap_load_fn load,
 	}
 	pthread_mutex_unlock(&slot->mtx);
 
-	if (load(st, arg, idx, &s, e) == -1)
-		return -1;
+	if (load(st, arg, idx, &s, e) == -1) {
+		if (strncmp(e->msg, STORE_UNAVAILABLE,
+		    strlen(STORE_UNAVAILABLE)) != 0)
+			return -1;
+		pthread_mutex_lock(&slot->mtx);
+		if ((s = slot->cur) != NULL)
+			snap_ref(s);
+		pthread_mutex_unlock(&slot->mtx);
+		if (s == NULL)
+			return -1;
+		if (!__atomic_exchange_n(&slot->stale, 1, __ATOMIC_RELAXED))
+			log_warnx("snapshot at index %llu served stale: %s",
+			    (unsigned long long)s->index, e->msg);
+		perr_clear(e);
+		*out = s;
+		return 0;
+	}
+	__atomic_store_n(&slot->stale, 0, __ATOMIC_RELAXED);
 	s->index = idx;
 	s->refs = 2;		/* the caller's and the slot's */
 	pthread_mutex_lock(&slot->mtx);

@@ -25,9 +25,10 @@ struct snap_slot {
 	pthread_mutex_t	 mtx;
 	unsigned int	 watch;		/* TBIT(TBL_x) | ... */
 	struct snap	*cur;
+	int		 stale;		/* serving cur stale (logged once) */
 };
 
-#define SNAP_SLOT(watch)	{ PTHREAD_MUTEX_INITIALIZER, (watch), NULL }
+#define SNAP_SLOT(watch)	{ PTHREAD_MUTEX_INITIALIZER, (watch), NULL, 0 }
 
 /* Build a snapshot of the tables as of index (at least); sets ->free. */
 typedef int	(*snap_load_fn)(struct store *, void *, uint64_t,

@@ -26,7 +26,7 @@ static char			*be_dsn;	/* secret: never logged */
 
 /* The master's watch connection (store_watch_start()). */
 #define WATCH_POLL_MS		1000	/* the safety net's period */
-#define WATCH_RETRY_MAX_MS	30000	/* reconnect back-off cap */
+#define WATCH_RETRY_MAX_MS	10000	/* reconnect back-off cap */
 static struct store		*watch;
 static int			 watching;	/* the backend can watch */
 static int64_t			 watch_poll_at;	/* next safety-net reload */
@@ -335,7 +335,7 @@ store_publish(const int *touched, uint64_t idx)
  * shared page.  When either moved the global index, store_watch_run()
  * says so and the master pokes every worker's wake pipe (notify.c), as
  * after a local commit; snapshots follow the shared indexes.  A lost
- * connection is opened again with a back-off (1 s doubling to 30 s).
+ * connection is opened again with a back-off (1 s doubling to 10 s).
  * The connection is opened synchronously (libpq): a DSN naming an
  * unreachable host should set connect_timeout.
  */

@@ -57,6 +57,13 @@ extern struct shared	*store_shared;
 struct store;
 struct store_q;		/* a cached statement and its cursor */
 
+/*
+ * The message prefix of a failure because the database cannot be used
+ * now (500; PostgreSQL stopped, failing over, unreachable), followed
+ * by a fixed reason (store_pg.c).  Snapshots are served stale then.
+ */
+#define STORE_UNAVAILABLE	"store unavailable: "
+
 /* store_step() results. */
 #define STORE_ROW	1
 #define STORE_DONE	0

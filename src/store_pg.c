@@ -34,12 +34,34 @@
  * client gets "internal store error" (500), as from store_sqlite.c.  The
  * DSN may carry a password: it is never logged, and neither is libpq's
  * connection error beyond its message (which names host and user only).
- * A connection lost outside a transaction is reset at the next
- * store_stmt() and its statements prepared again.
+ *
+ * Faults (a stopped, restarting or failed-over server, a terminated
+ * backend, a partition).  Every round trip has a deadline: the server
+ * cancels a statement after STMT_TIMEOUT_MS (statement_timeout, which
+ * also bounds lock waits) and we give up on the connection after
+ * CLIENT_TIMEOUT_MS without an answer (poll() on the socket: libpq's
+ * own calls would wait for the kernel's TCP timeout).  The DSN gets
+ * connect_timeout and TCP keepalives unless it sets them.  A failure
+ * that says the database cannot be used now (connection lost, refused,
+ * timed out, shutting down, read-only after a failover, too many
+ * connections) answers 500 "store unavailable: <reason>" -- a fixed
+ * reason, never libpq's text or the DSN -- and the connection is
+ * dropped.  It is opened again lazily, at the next store_stmt() outside
+ * a transaction, after a back-off (RETRY_MIN_MS doubling to
+ * RETRY_MAX_MS; within it store_stmt() fails fast), so a node follows
+ * the database back, or to the new primary (target_session_attrs),
+ * without a restart.  An idle connection the server closed (a
+ * terminated backend, a shutdown) is noticed before it is used: its
+ * socket is readable.  A transaction cut off before COMMIT was rolled
+ * back by the server ("nothing was written"); one cut off at COMMIT may
+ * or may not have committed: it answers 500 and says so, never 200.
  */
 #include "config.h"
 
+#include <poll.h>
+
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +71,25 @@
 #include "portcullis.h"
 #include "store.h"
 #include "store_be.h"
+#include "util.h"
+
+/* Deadlines (top of this file). */
+#define STMT_TIMEOUT_MS		10000	/* statement_timeout, server side */
+#define CLIENT_TIMEOUT_MS	12000	/* no answer: drop the connection */
+#define IDLE_TX_TIMEOUT_MS	30000	/* idle_in_transaction_session_timeout */
+#define RETRY_MIN_MS		100	/* reconnect back-off */
+#define RETRY_MAX_MS		2000
+
+/* Connection defaults the DSN may override (libpq keywords). */
+static const char *const conn_defaults[][2] = {
+	{ "connect_timeout",		"5" },
+	{ "keepalives",			"1" },
+	{ "keepalives_idle",		"10" },
+	{ "keepalives_interval",	"3" },
+	{ "keepalives_count",		"3" },
+	{ "tcp_user_timeout",		"12000" },
+};
+#define NDEFAULTS	(sizeof(conn_defaults) / sizeof(conn_defaults[0]))
 
 /* pg_advisory_lock key of the migrations: "pcul" */
 #define MIGRATE_LOCK	"1885566316"
@@ -72,9 +113,16 @@ struct pg_q {
 
 struct pg {
 	struct store	 base;
-	PGconn		*conn;
+	PGconn		*conn;		/* NULL once dropped (a fault) */
+	char		*dsn;		/* secret: never logged */
 	int64_t		 changes;	/* rows of the last statement */
 	int		 listening;	/* LISTEN again after a reconnect */
+	int		 limit_ms;	/* client deadline; 0: none */
+	int		 timedout;	/* the last round trip ran out */
+	int		 at_commit;	/* the round trip was a COMMIT */
+	const char	*why;		/* no connection: the reason */
+	int64_t		 retry_at;	/* next reconnect attempt */
+	int64_t		 backoff;
 	struct pg_q	 stmts[SQL__MAX];
 };
 
@@ -88,46 +136,243 @@ pg_init(void)
 {
 }
 
-/* Log the server's message (one line) about what; 500 for the client. */
-static int
-pgerr(struct pg *s, const PGresult *r, struct perr *e, const char *what)
+/*
+ * Why the database cannot be used now, after r (NULL: the connection's
+ * last error) failed: a fixed phrase for the client, or NULL when the
+ * failure is the statement's own (a constraint, a bug).
+ */
+static const char *
+unavailable(struct pg *s, const PGresult *r)
 {
-	const char	*m;
-	size_t		 n;
+	const char	*state;
 
-	m = r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(s->conn);
-	if (m == NULL || *m == '\0')
-		m = PQerrorMessage(s->conn);
-	n = strcspn(m, "\n");
-	log_warnx("store: %s: %.*s", what, (int)n, m);
-	return perr_set(e, 500, "internal store error");
+	if (s->timedout)
+		return "the database did not answer in time";
+	if (s->conn == NULL)
+		return s->why != NULL ? s->why : "no connection to the database";
+	if (PQstatus(s->conn) != CONNECTION_OK)
+		return "the connection to the database was lost";
+	state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	if (state == NULL)
+		return r == NULL ? "the connection to the database was lost" :
+		    NULL;
+	if (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+	    strcmp(state, "57P02") == 0)
+		return "the connection to the database was lost";
+	if (strcmp(state, "57P03") == 0)
+		return "the database is starting up or shutting down";
+	if (strcmp(state, "57014") == 0)
+		return "the database did not answer in time";
+	if (strcmp(state, "53300") == 0)
+		return "the database has too many connections";
+	if (strcmp(state, "25006") == 0)
+		return "the database is read-only (a standby?)";
+	return NULL;
 }
 
 /*
- * Connect with dsn (libpq conninfo or URI; never logged).  Returns 0
- * and a new store in *out, or -1 (500 "cannot open store", the server's
- * reason logged).
+ * Drop the connection after a fault.  The next use outside a
+ * transaction connects again at once; only a failed attempt backs off.
+ */
+static void
+drop(struct pg *s)
+{
+	size_t	id;
+
+	PQfinish(s->conn);
+	s->conn = NULL;
+	s->timedout = 0;
+	for (id = 0; id < SQL__MAX; id++) {
+		s->stmts[id].prepared = 0;
+		PQclear(s->stmts[id].res);
+		s->stmts[id].res = NULL;
+	}
+}
+
+/*
+ * Log the server's message (one line) about what; 500 for the client:
+ * "store unavailable: <why>" when the database cannot be used now (the
+ * connection is dropped), else "internal store error".
  */
 static int
-pg_open(const char *dsn, struct store **out, struct perr *e)
+pgerr(struct pg *s, const PGresult *r, struct perr *e, const char *what)
 {
-	struct pg	*s;
-	PGresult	*r;
+	const char	*m, *why;
+	size_t		 n;
 
-	s = xcalloc(1, sizeof(*s));
-	s->base.ops = &store_pg_ops;
-	s->conn = PQconnectdb(dsn);
+	if (s->conn == NULL)		/* the drop was logged */
+		return perr_set(e, 500, STORE_UNAVAILABLE "%s%s",
+		    unavailable(s, r), s->base.in_tx ? "; nothing was written" :
+		    "");
+	m = r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(s->conn);
+	if (m == NULL || *m == '\0')
+		m = PQerrorMessage(s->conn);
+	if (s->timedout)
+		m = "no answer within the deadline";
+	n = strcspn(m, "\n");
+	log_warnx("store: %s: %.*s", what, (int)n, m);
+	if ((why = unavailable(s, r)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	perr_set(e, 500, STORE_UNAVAILABLE "%s%s", why, s->at_commit ?
+	    "; the write may or may not have been committed" :
+	    s->base.in_tx ? "; nothing was written" : "");
+	if (s->timedout) {
+		/* A hung server: do not wait on it again at once. */
+		s->backoff = s->backoff ? s->backoff : RETRY_MIN_MS;
+		s->retry_at = mono_ms() + s->backoff;
+	}
+	s->why = why;
+	if (s->conn != NULL)
+		drop(s);
+	return -1;
+}
+
+/*
+ * Wait for the answer to what was just sent (sent: the PQsend*()
+ * result), at most s->limit_ms; like PQexec(), returns the last result
+ * (an error one if any), or NULL when nothing could be sent or the
+ * deadline passed (s->timedout; the connection is dropped: it is in an
+ * unknown state).  Free the result with PQclear().
+ */
+static PGresult *
+await(struct pg *s, int sent)
+{
+	struct pollfd	 pfd;
+	PGresult	*r, *last = NULL;
+	int64_t		 deadline, left;
+	int		 n;
+
+	s->timedout = 0;
+	if (!sent)
+		return NULL;
+	deadline = s->limit_ms > 0 ? mono_ms() + s->limit_ms : 0;
+	for (;;) {
+		while (PQisBusy(s->conn)) {
+			pfd.fd = PQsocket(s->conn);
+			pfd.events = POLLIN;
+			left = deadline ? deadline - mono_ms() : -1;
+			if (deadline && left <= 0) {
+				s->timedout = 1;
+				PQclear(last);
+				return NULL;
+			}
+			n = poll(&pfd, 1, (int)left);
+			if (n == -1 && errno != EINTR) {
+				/* PQgetResult() would wait unbounded. */
+				s->timedout = 1;
+				PQclear(last);
+				return NULL;
+			}
+			if (n == 1 && PQconsumeInput(s->conn) == 0)
+				break;	/* lost: PQgetResult() says so */
+		}
+		if ((r = PQgetResult(s->conn)) == NULL)
+			break;
+		if (last != NULL && PQresultStatus(last) ==
+		    PGRES_FATAL_ERROR) {
+			PQclear(r);	/* keep the first error */
+			continue;
+		}
+		PQclear(last);
+		last = r;
+		if (PQstatus(s->conn) != CONNECTION_OK)
+			break;
+	}
+	return last;
+}
+
+/* PQexec() with the deadline (await()). */
+static PGresult *
+pq_exec(struct pg *s, const char *sql)
+{
+	if (s->conn == NULL)
+		return NULL;
+	return await(s, PQsendQuery(s->conn, sql));
+}
+
+/*
+ * Connect s with its DSN plus conn_defaults the DSN does not set, and
+ * set the session's deadlines.  Returns 0, or -1 (the reason logged,
+ * s->conn NULL).
+ */
+static int
+pg_connect(struct pg *s)
+{
+	PQconninfoOption	*opts, *o;
+	const char		*keys[64], *vals[64];
+	char			*err = NULL, sql[256];
+	PGresult		*r;
+	size_t			 n = 0, i;
+	int			 st;
+
+	if ((opts = PQconninfoParse(s->dsn, &err)) == NULL) {
+		/* err may quote the DSN: not logged. */
+		PQfreemem(err);
+		log_warnx("store: the PostgreSQL dsn does not parse");
+		return -1;
+	}
+	for (o = opts; o->keyword != NULL && n < 64 - NDEFAULTS - 1; o++)
+		if (o->val != NULL) {
+			keys[n] = o->keyword;
+			vals[n++] = o->val;
+		}
+	for (i = 0; i < NDEFAULTS; i++) {
+		for (o = opts; o->keyword != NULL; o++)
+			if (strcmp(o->keyword, conn_defaults[i][0]) == 0)
+				break;
+		if (o->keyword != NULL && o->val == NULL) {
+			keys[n] = conn_defaults[i][0];
+			vals[n++] = conn_defaults[i][1];
+		}
+	}
+	keys[n] = vals[n] = NULL;
+	s->conn = PQconnectdbParams(keys, vals, 0);
+	PQconninfoFree(opts);
 	if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
 		log_warnx("store: cannot connect to PostgreSQL: %.*s",
 		    s->conn ? (int)strcspn(PQerrorMessage(s->conn), "\n") : 13,
 		    s->conn ? PQerrorMessage(s->conn) : "out of memory");
 		PQfinish(s->conn);
-		free(s);
-		return perr_set(e, 500, "cannot open store");
+		s->conn = NULL;
+		return -1;
 	}
 	PQsetClientEncoding(s->conn, "UTF8");
-	r = PQexec(s->conn, "SET client_min_messages = warning");
+	snprintf(sql, sizeof(sql), "SET client_min_messages = warning; "
+	    "SET statement_timeout = %d; "
+	    "SET idle_in_transaction_session_timeout = %d",
+	    STMT_TIMEOUT_MS, IDLE_TX_TIMEOUT_MS);
+	s->limit_ms = CLIENT_TIMEOUT_MS;
+	r = pq_exec(s, sql);
+	st = PQresultStatus(r);
 	PQclear(r);
+	if (st != PGRES_COMMAND_OK) {
+		log_warnx("store: cannot set up the PostgreSQL session");
+		PQfinish(s->conn);
+		s->conn = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Connect with dsn (libpq conninfo or URI; never logged).  Returns 0
+ * and a new store in *out, or -1 (500 "store unavailable: cannot open
+ * store: ...", the server's reason logged).
+ */
+static int
+pg_open(const char *dsn, struct store **out, struct perr *e)
+{
+	struct pg	*s;
+
+	s = xcalloc(1, sizeof(*s));
+	s->base.ops = &store_pg_ops;
+	s->dsn = xstrdup(dsn);
+	if (pg_connect(s) == -1) {
+		free(s->dsn);
+		free(s);
+		return perr_set(e, 500, STORE_UNAVAILABLE "cannot open store: "
+		    "cannot connect to the database");
+	}
 	*out = &s->base;
 	return 0;
 }
@@ -154,6 +399,7 @@ pg_close(struct store *bs)
 		free(q->text);
 	}
 	PQfinish(s->conn);
+	free(s->dsn);
 	free(s);
 }
 
@@ -164,7 +410,7 @@ pg_exec(struct pg *s, const char *sql, const char *what, struct perr *e)
 	PGresult	*r;
 	int		 st;
 
-	r = PQexec(s->conn, sql);
+	r = pq_exec(s, sql);
 	st = PQresultStatus(r);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		pgerr(s, r, e, what);
@@ -189,7 +435,10 @@ pg_migrate(struct store *bs, struct perr *e)
 	char		 sql[128];
 	int		 have, known, i, rc = -1;
 
-	if (pg_exec(s, "SELECT pg_advisory_lock(" MIGRATE_LOCK ")",
+	/* Migrations and the lock wait are as long as they take. */
+	s->limit_ms = 0;
+	if (pg_exec(s, "SET statement_timeout = 0", "migration", e) == -1 ||
+	    pg_exec(s, "SELECT pg_advisory_lock(" MIGRATE_LOCK ")",
 	    "migration lock", e) == -1)
 		return -1;
 	if (pg_exec(s, "CREATE TABLE IF NOT EXISTS portcullis_schema ("
@@ -198,7 +447,7 @@ pg_migrate(struct store *bs, struct perr *e)
 	    "INSERT INTO portcullis_schema VALUES (1, 0) "
 	    "ON CONFLICT (id) DO NOTHING", "schema version", e) == -1)
 		goto out;
-	r = PQexec(s->conn, "SELECT version FROM portcullis_schema");
+	r = pq_exec(s, "SELECT version FROM portcullis_schema");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 		pgerr(s, r, e, "schema version");
 		PQclear(r);
@@ -232,8 +481,13 @@ pg_migrate(struct store *bs, struct perr *e)
 	}
 	rc = 0;
 out:
-	r = PQexec(s->conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK ")");
+	r = pq_exec(s, "SELECT pg_advisory_unlock(" MIGRATE_LOCK ")");
 	PQclear(r);
+	snprintf(sql, sizeof(sql), "SET statement_timeout = %d",
+	    STMT_TIMEOUT_MS);
+	r = pq_exec(s, sql);
+	PQclear(r);
+	s->limit_ms = CLIENT_TIMEOUT_MS;
 	return rc;
 }
 
@@ -301,61 +555,100 @@ translate(struct pg_q *q, const char *sql)
 	q->caps = xcalloc(q->nparams ? q->nparams : 1, sizeof(size_t));
 }
 
-/* After a lost connection: reconnect; every statement prepares again. */
+/*
+ * Whether s can run a statement now (outside a transaction): a
+ * connection the server closed while it was idle is dropped first (its
+ * socket turned readable: a terminated backend, a shutdown), a dropped
+ * one is opened again once its back-off has passed.  Every statement
+ * prepares again on a new connection.  Returns 0, or -1 (s->conn NULL).
+ */
 static int
-reconnect(struct pg *s)
+usable(struct pg *s)
 {
-	size_t	id;
+	struct pollfd	 pfd;
+	PGresult	*r;
+	int64_t		 now;
 
-	PQreset(s->conn);
-	if (PQstatus(s->conn) != CONNECTION_OK)
+	if (s->conn != NULL) {
+		pfd.fd = PQsocket(s->conn);
+		pfd.events = POLLIN;
+		if (PQstatus(s->conn) == CONNECTION_OK &&
+		    (poll(&pfd, 1, 0) != 1 || (PQconsumeInput(s->conn) != 0 &&
+		    PQstatus(s->conn) == CONNECTION_OK)))
+			return 0;
+		log_warnx("store: the PostgreSQL connection was closed");
+		drop(s);
+	}
+	now = mono_ms();
+	if (now < s->retry_at)
 		return -1;
-	PQsetClientEncoding(s->conn, "UTF8");
-	if (s->listening)
-		PQclear(PQexec(s->conn, "LISTEN " STORE_PG_CHANNEL));
-	for (id = 0; id < SQL__MAX; id++) {
-		s->stmts[id].prepared = 0;
-		PQclear(s->stmts[id].res);
-		s->stmts[id].res = NULL;
+	if (pg_connect(s) == -1) {
+		s->why = "cannot connect to the database";
+		s->backoff = s->backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS :
+		    s->backoff < RETRY_MIN_MS ? RETRY_MIN_MS : s->backoff * 2;
+		s->retry_at = mono_ms() + s->backoff;
+		return -1;
+	}
+	s->backoff = 0;
+	s->why = NULL;
+	if (s->listening) {
+		r = pq_exec(s, "SET application_name = 'portcullis watch'; "
+		    "LISTEN " STORE_PG_CHANNEL);
+		PQclear(r);
 	}
 	log_info("store: reconnected to PostgreSQL");
 	return 0;
 }
 
+/* Prepare q on its connection, once per connection.  0 or -1 (logged). */
+static int
+prepare(struct pg *s, struct pg_q *q, struct perr *e)
+{
+	PGresult	*r;
+
+	if (q->prepared)
+		return 0;
+	/* Dropped since store_stmt() (by a failed prepare): once more. */
+	if (s->conn == NULL && (s->base.in_tx || usable(s) == -1))
+		return pgerr(s, NULL, e, sql_names[q - s->stmts]);
+	r = await(s, PQsendPrepare(s->conn, q->id, q->text, q->nparams,
+	    NULL));
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		pgerr(s, r, e, sql_names[q - s->stmts]);
+		PQclear(r);
+		return -1;
+	}
+	PQclear(r);
+	q->prepared = 1;
+	return 0;
+}
+
+/*
+ * The statement, reset.  NULL only when it does not prepare on a
+ * working connection (a bug, logged): when the database cannot be used
+ * now, store_step() says so ("store unavailable").
+ */
 static struct store_q *
 pg_stmt(struct store *bs, enum sql_id id)
 {
 	struct pg	*s = PG(bs);
 	struct pg_q	*q = &s->stmts[id];
 	struct perr	 e;
-	PGresult	*r;
 	int		 i;
 
-	if (PQstatus(s->conn) != CONNECTION_OK && !bs->in_tx &&
-	    reconnect(s) == -1) {
-		pgerr(s, NULL, &e, "reconnect");
-		return NULL;
-	}
 	if (q->text == NULL) {
 		q->base.ops = &store_pg_ops;
 		q->s = s;
 		snprintf(q->id, sizeof(q->id), "q%zu", (size_t)id);
 		translate(q, sqls_pg[id]);
 	}
-	if (!q->prepared) {
-		r = PQprepare(s->conn, q->id, q->text, q->nparams, NULL);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			pgerr(s, r, &e, sql_names[id]);
-			PQclear(r);
-			return NULL;
-		}
-		PQclear(r);
-		q->prepared = 1;
-	}
 	PQclear(q->res);
 	q->res = NULL;
 	for (i = 0; i < q->nparams; i++)
 		q->vals[i] = NULL;
+	if ((bs->in_tx ? s->conn != NULL : usable(s) == 0) &&
+	    prepare(s, q, &e) == -1 && s->conn != NULL)
+		return NULL;
 	return &q->base;
 }
 
@@ -368,8 +661,11 @@ pg_step(struct store *bs, struct store_q *bq, struct perr *e)
 	int		 st;
 
 	if (q->res == NULL) {
-		q->res = PQexecPrepared(s->conn, q->id, q->nparams,
-		    (const char *const *)q->vals, NULL, NULL, 0);
+		bs->conflict = 0;
+		if (prepare(s, q, e) == -1)
+			return STORE_ERR;
+		q->res = await(s, PQsendQueryPrepared(s->conn, q->id,
+		    q->nparams, (const char *const *)q->vals, NULL, NULL, 0));
 		st = PQresultStatus(q->res);
 		if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
 			state = PQresultErrorField(q->res, PG_DIAG_SQLSTATE);
@@ -488,18 +784,31 @@ static int
 pg_begin(struct store *bs, struct perr *e)
 {
 	struct store_q	*st;
+	int		 tries;
 
 	if (bs->in_tx)
 		fatalx("store: nested transaction");
-	if ((st = pg_stmt(bs, SQL_TX_BEGIN)) == NULL ||
-	    pg_step(bs, st, e) != 0)
-		return perr_set(e, 500, "internal store error");
+	/*
+	 * BEGIN does nothing yet: when it finds the connection lost (a
+	 * backend terminated while idle, its FATAL not yet read), it can
+	 * run again at once on a new one.
+	 */
+	for (tries = 0; ; tries++) {
+		if ((st = pg_stmt(bs, SQL_TX_BEGIN)) != NULL &&
+		    pg_step(bs, st, e) == 0)
+			break;
+		if (tries > 0 || PG(bs)->conn != NULL || e->status == 0)
+			return e->status ? -1 :
+			    perr_set(e, 500, "internal store error");
+		perr_clear(e);
+	}
 	bs->in_tx = 1;
 	memset(bs->touched, 0, sizeof(bs->touched));
 	if ((st = pg_stmt(bs, SQL_INDEX_BUMP)) == NULL ||
 	    pg_step(bs, st, e) != 1) {
 		pg_rollback(bs);
-		return perr_set(e, 500, "internal store error");
+		return e->status ? -1 :
+		    perr_set(e, 500, "internal store error");
 	}
 	bs->tx_index = (uint64_t)pg_col_int(st, 0);
 	pg_reset(st);
@@ -563,14 +872,17 @@ pg_commit(struct store *bs, struct perr *e)
 	q = PGQ(st);
 	/* The announcement and the COMMIT in one round trip. */
 	notify_sql(bs, &sql);
-	q->res = PQexec(s->conn, sql);
+	s->at_commit = 1;	/* a fault now leaves the outcome unknown */
+	q->res = pq_exec(s, sql);
 	free(sql);
 	if (PQresultStatus(q->res) != PGRES_COMMAND_OK ||
 	    strcmp(PQcmdStatus(q->res), "COMMIT") != 0) {
 		pgerr(s, q->res, e, "commit");
+		s->at_commit = 0;
 		pg_reset(st);
 		goto fail;
 	}
+	s->at_commit = 0;
 	pg_reset(st);
 	bs->in_tx = 0;
 	perr_clear(&e2);
@@ -580,7 +892,7 @@ pg_commit(struct store *bs, struct perr *e)
 	return 0;
 fail:
 	pg_rollback(bs);
-	return perr_set(e, 500, "internal store error");
+	return e->status ? -1 : perr_set(e, 500, "internal store error");
 }
 
 /* Abandon the open write transaction, if any. */
@@ -595,7 +907,9 @@ pg_rollback(struct store *bs)
 	bs->in_tx = 0;
 	if (PQstatus(s->conn) != CONNECTION_OK)
 		return;
-	r = PQexec(s->conn, "ROLLBACK");
+	r = pq_exec(s, "ROLLBACK");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		drop(s);	/* in an unknown state */
 	PQclear(r);
 }
 

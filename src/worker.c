@@ -93,6 +93,9 @@
 #define ACCEPT_POLL_MS	200
 #define DRAIN_CONN_MS	2000
 #define DRAIN_POLL_MS	10
+/* An idle outbound thread closes its store connection after this. */
+#define OUTBOUND_IDLE_S		30
+
 /* Kept connections tracked per worker, at most (above: closed). */
 #define MAX_KEPT_FD	(1 << 20)
 /*
@@ -338,20 +341,34 @@ worker_outbound(struct req *req, struct perr *e)
 	return 0;
 }
 
+/*
+ * An outbound thread.  Its store connection is opened at its first
+ * request and closed after OUTBOUND_IDLE_S without one: a PostgreSQL
+ * node then keeps WORKER_OUTBOUND_THREADS connections per worker only
+ * while logins run, not for ever (README, "Faults").
+ */
 static void *
 outbound_thread(void *arg)
 {
 	struct worker	*w = arg;
-	struct store	*st;
+	struct store	*st = NULL;
 	struct req	*req;
 	struct perr	 e;
+	struct timespec	 until;
 
-	if (store_open(w->db_path, &st, &e) == -1)
-		fatalx("worker: %s", e.msg);
 	for (;;) {
 		pthread_mutex_lock(&w->ob_mtx);
-		while (w->ob_n == 0 && !w->ob_stop)
-			pthread_cond_wait(&w->ob_cond, &w->ob_mtx);
+		while (w->ob_n == 0 && !w->ob_stop) {
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += OUTBOUND_IDLE_S;
+			if (pthread_cond_timedwait(&w->ob_cond, &w->ob_mtx,
+			    &until) == ETIMEDOUT && st != NULL) {
+				pthread_mutex_unlock(&w->ob_mtx);
+				store_close(st);
+				st = NULL;
+				pthread_mutex_lock(&w->ob_mtx);
+			}
+		}
 		if (w->ob_n == 0) {		/* stopping, and empty */
 			pthread_mutex_unlock(&w->ob_mtx);
 			break;
@@ -360,9 +377,13 @@ outbound_thread(void *arg)
 		w->ob_head = (w->ob_head + 1) % WORKER_OUTBOUND_QUEUE;
 		w->ob_n--;
 		pthread_mutex_unlock(&w->ob_mtx);
-		req->store = st;	/* the accept thread's is its own */
 		perr_clear(&e);
-		(void)http_run_handler(req, &e);
+		if (st == NULL && store_open(w->db_path, &st, &e) == -1)
+			st = NULL;
+		else {
+			req->store = st; /* the accept thread's is its own */
+			(void)http_run_handler(req, &e);
+		}
 		http_reply(req, &e);
 		worker_finish(req);
 	}

@@ -81,6 +81,10 @@ class Postgres:
             os.path.join(self.bin, "initdb"), "-D", self.data, "-U", "pc",
             "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"],
             check=True, capture_output=True, cwd="/")
+        self.start()
+
+    def start(self):
+        """(Re)start the server on its data dir and port."""
         self.proc = subprocess.Popen(self.priv + [
             os.path.join(self.bin, "postgres"), "-D", self.data,
             "-p", str(self.port), "-k", self.dir, "-c", "listen_addresses=",
@@ -112,6 +116,14 @@ class Postgres:
         if r.returncode != 0:
             raise RuntimeError("CREATE DATABASE: " + r.stderr)
         return self.dsn(name)
+
+    def halt(self, mode="fast"):
+        """Stop the server as `pg_ctl stop -m fast|immediate` would
+        (SIGINT: backends terminated; SIGQUIT: killed, crash recovery at
+        the next start), keeping its data for start()."""
+        sig = {"fast": signal.SIGINT, "immediate": signal.SIGQUIT}[mode]
+        self.proc.send_signal(sig)
+        self.proc.wait(30)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -177,7 +189,11 @@ _seal_keys = {}
 
 
 class Server:
-    def __init__(self, extra_hcl="", workers=2, threads=4, dsn=None):
+    def __init__(self, extra_hcl="", workers=2, threads=4, dsn=None,
+                 own_group=False):
+        # own_group: the master leads a process group of its own, so a
+        # test can kill a whole node (master and workers) at once.
+        self.own_group = own_group
         self.dir = tempfile.mkdtemp(prefix="pc-e2e-")
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
@@ -211,7 +227,8 @@ class Server:
     def start(self):
         self.master = subprocess.Popen(
             [BIN, "-c", os.path.join(self.dir, "portcullis.hcl")],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=self.own_group)
         sock = os.path.join(self.dir, "portcullis.sock")
         wait_for(lambda: os.path.exists(sock), what="socket")
         if self.nginx is None:
