@@ -108,6 +108,17 @@ done
 	psql -d postgres -c "CREATE DATABASE portcullis"
 dsn="host=$pgdir port=5432 dbname=portcullis user=pc"
 
+# Every node of a cluster seals and opens the store's secrets with the
+# same key (README, "Secrets at rest"): one file here, made once (64 hex
+# digits from the kernel's generator), named by each node's config.
+sealkey="$data/seal.key"
+if [ ! -s "$sealkey" ]; then
+	(umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' \
+	    > "$sealkey.tmp" && echo >> "$sealkey.tmp" &&
+	    mv "$sealkey.tmp" "$sealkey")
+fi
+chmod 600 "$sealkey"
+
 # One config per node (mkconf.sh, as run.sh's): same datacenter and
 # database, its own node_name, data dir and port.  The balancer's list
 # of nodes is written after mkconf.sh made its dir.
@@ -122,6 +133,7 @@ for p in $node_ports; do
 		echo "  backend = \"postgres\""
 		echo "  dsn     = \"$dsn\""
 		echo "}"
+		echo "seal { key_file = \"$sealkey\" }"
 		[ -n "${PORTCULLIS_EXTRA_HCL:-}" ] && cat "$PORTCULLIS_EXTRA_HCL"
 		true
 	} > "$data/$n.extra.hcl"
