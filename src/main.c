@@ -37,6 +37,7 @@
 #include "portcullis.h"
 #include "conf.h"
 #include "hooks.h"
+#include "node.h"
 #include "notify.h"
 #include "router.h"
 #include "store.h"
@@ -171,6 +172,8 @@ init_store(void)
 			fatalx("%s: %s", hooks[i].name, e.msg);
 	if (store_load_shared(st, &e) == -1)
 		fatalx("store: %s", e.msg);
+	node_init(conf->data_dir);
+	node_master_start(conf);
 	free(cid);
 	free(dc);
 	store_close(st);
@@ -459,6 +462,8 @@ main(int argc, char *argv[])
 		pfd[2].revents = 0;
 		if (store_watch_timeout(now) < timeout)
 			timeout = store_watch_timeout(now);
+		if (node_master_timeout(now) < timeout)
+			timeout = node_master_timeout(now);
 		if (poll(pfd, 3, (int)timeout) == -1 && errno != EINTR)
 			fatal("poll");
 		if (pfd[1].revents & POLLIN)
@@ -466,6 +471,7 @@ main(int argc, char *argv[])
 		if (store_watch_run(pfd[2].fd != -1 && pfd[2].revents != 0,
 		    mono_ms()))
 			notify_master_fanout();
+		node_master_run(conf, mono_ms());
 		if (!(pfd[0].revents & POLLIN))
 			continue;
 		while (read(sigpipe_fds[0], &sig, 1) == 1) {
@@ -485,6 +491,7 @@ main(int argc, char *argv[])
 	}
 	log_info("shutting down");
 	shutdown_workers();
+	node_master_stop();
 	unlink(conf->socket);
 	conf_free(conf);
 	return 0;

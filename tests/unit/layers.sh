@@ -28,7 +28,7 @@ layer() {
 	acl_role|acl_token|authorize|ca|ca_db|intention|intention_db|leaf)
 							echo family ;;
 	req|route)					echo req ;;
-	store|store_be|store_sqlite|store_pg|snap|notify|sqls)
+	store|store_be|store_sqlite|store_pg|snap|notify|sqls|node)
 							echo store ;;
 	config|portcullis|arena|log|perr|xmalloc|util|json|hcl|bexpr|\
 	spiffe|x509|der|jwt|fetch|conf|acl_rules|acl_translate|regex|utf8|\
