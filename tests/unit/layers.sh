@@ -25,7 +25,8 @@ layer() {
 	main|worker|http|blocking|router|routes|hooks)	echo pipeline ;;
 	acl|acl_db)					echo acl ;;
 	acl_auth_method|acl_binding_rule|acl_login|acl_misc|acl_policy|\
-	acl_role|acl_token|authorize|ca|ca_db|intention|intention_db|leaf)
+	acl_role|acl_token|authorize|ca|ca_db|intention|intention_db|leaf|\
+	agent|status)
 							echo family ;;
 	req|route)					echo req ;;
 	store|store_be|store_sqlite|store_pg|snap|notify|sqls|node)
