@@ -34,6 +34,7 @@
 #include "portcullis.h"
 #include "acl.h"
 #include "agent.h"
+#include "bexpr.h"
 #include "conf.h"
 #include "node.h"
 #include "req.h"
@@ -48,6 +49,22 @@
 
 /* The Revision field: which Portcullis build answers. */
 #define AGENT_REVISION	"portcullis-" PACKAGE_VERSION
+
+/* Selectors of ?filter= on the member list (serf.Member's fields). */
+static const struct bexpr_field member_filter_schema[] = {
+	{ "Name", BF_STRING, NULL },
+	{ "Addr", BF_STRING, NULL },
+	{ "Port", BF_INT, NULL },
+	{ "Tags", BF_MAP_STRING, NULL },
+	{ "Status", BF_INT, NULL },
+	{ "ProtocolMin", BF_INT, NULL },
+	{ "ProtocolMax", BF_INT, NULL },
+	{ "ProtocolCur", BF_INT, NULL },
+	{ "DelegateMin", BF_INT, NULL },
+	{ "DelegateMax", BF_INT, NULL },
+	{ "DelegateCur", BF_INT, NULL },
+	{ NULL, 0, NULL }
+};
 
 static void
 add_str(struct json_object *o, const char *k, const char *v)
@@ -192,10 +209,13 @@ agent_self(struct req *req, struct perr *e)
 }
 
 /*
- * GET /v1/agent/members?wan=&segment=
+ * GET /v1/agent/members?wan=&segment=&filter=
  * Reply: every node of the table as a member, those the token may not
- * node:read dropped (X-Consul-Results-Filtered-By-ACLs: true then), as
- * Consul's filterMembers does.  As in Consul, any non-empty wan asks
+ * node:read dropped, as Consul's filterMembers does, then ?filter=
+ * applied to what is left (so an expression never sees what the token
+ * may not read).  X-Consul-Results-Filtered-By-ACLs: true when the ACL
+ * dropped some and a token was given (Consul sets it only then).  As
+ * in Consul, any non-empty wan asks
  * for the WAN pool, whose names are "node.dc"; a segment other than ""
  * or "_all" is 400 "Cannot provide a segment with wan=true" on the WAN
  * and 500 "Network segments are not supported in this version of
@@ -205,9 +225,10 @@ int
 agent_members(struct req *req, struct perr *e)
 {
 	const struct conf	*c = req->worker->conf;
-	struct json_object	*a;
+	struct json_object	*a, *o;
+	struct bexpr		*f = NULL;
 	struct node		*v;
-	const char		*wanq, *seg;
+	const char		*wanq, *seg, *filter;
 	char			*name;
 	size_t			 i, n;
 	int			 wan, filtered = 0;
@@ -222,8 +243,14 @@ agent_members(struct req *req, struct perr *e)
 		return perr_set(e, 500, "Network segments are not supported "
 		    "in this version of Consul");
 	}
-	if (node_list(req->store, c, &v, &n, e) == -1)
+	filter = req_query(req, "filter");
+	if (filter != NULL && *filter != '\0' &&
+	    bexpr_compile(filter, member_filter_schema, &f, e) == -1)
 		return -1;
+	if (node_list(req->store, c, &v, &n, e) == -1) {
+		bexpr_free(f);
+		return -1;
+	}
 	a = json_object_new_array();
 	for (i = 0; i < n; i++) {
 		if (wan)
@@ -235,13 +262,17 @@ agent_members(struct req *req, struct perr *e)
 			free(name);
 			continue;
 		}
-		json_object_array_add(a, member_json(name, v[i].address,
-		    v[i].datacenter, v[i].node_id, v[i].version,
-		    c->acl.enabled, v[i].status));
+		o = member_json(name, v[i].address, v[i].datacenter,
+		    v[i].node_id, v[i].version, c->acl.enabled, v[i].status);
 		free(name);
+		if (f != NULL && !bexpr_match(f, o))
+			json_object_put(o);
+		else
+			json_object_array_add(a, o);
 	}
 	node_list_free(v, n);
-	if (filtered)
+	bexpr_free(f);
+	if (filtered && *acl_req_secret(req) != '\0')
 		req_header(req, "X-Consul-Results-Filtered-By-ACLs", "true");
 	req->reply = a;
 	return 0;

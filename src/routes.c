@@ -123,7 +123,7 @@ const struct route routes[] = {
 	{ M_GET,	"/v1/status/peers",			status_peers,		ACL_NONE,	R_NOMETA,		WATCH_NONE },
 	{ M_GET,	"/v1/status/store",			status_store,		ACL_NONE,	R_NOMETA,		WATCH_NONE },
 	{ M_GET,	"/v1/agent/self",			agent_self,		ACL_BY_HANDLER,	R_NOMETA,		WATCH_NONE },
-	{ M_GET,	"/v1/agent/members",			agent_members,		ACL_BY_HANDLER,	R_NOMETA,		WATCH_NONE },
+	{ M_GET,	"/v1/agent/members",			agent_members,		ACL_BY_HANDLER,	R_NOMETA | EM,		WATCH_NONE },
 };
 
 const size_t nroutes = sizeof(routes) / sizeof(routes[0]);

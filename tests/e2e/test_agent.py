@@ -341,3 +341,17 @@ def test_status_store_answers_503_while_the_database_refuses_connections():
     finally:
         pg.psql("postgres", "ALTER DATABASE %s ALLOW_CONNECTIONS true" % db)
         s.stop()
+
+
+def test_agent_members_filter_applies_to_what_the_acl_left(server):
+    r = server.get("/v1/agent/members" + q(filter='Tags.role == "consul"'))
+    assert r.status_code == 200 and len(r.json()) == 1
+    r = server.get("/v1/agent/members" + q(filter='Name == "nope"'))
+    assert r.status_code == 200 and r.json() == []
+    r = server.get("/v1/agent/members" + q(filter="Status == 1 and Port != 0"))
+    assert len(r.json()) == 1
+    r = server.get("/v1/agent/members" + q(filter="Nope == 1"))
+    assert r.status_code == 500, r.text
+    # Partitions are Enterprise, as on Consul CE.
+    r = server.get("/v1/agent/members" + q(partition="other"))
+    assert r.status_code in (400, 500) and r.status_code != 200
