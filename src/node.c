@@ -22,8 +22,6 @@
  */
 #include "config.h"
 
-#include <sys/stat.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -191,6 +189,7 @@ node_list(struct store *st, const struct conf *conf, struct node **out,
 	return 0;
 }
 
+/* Free node_list()'s array of n rows (NULL is fine). */
 void
 node_list_free(struct node *v, size_t n)
 {
