@@ -172,11 +172,19 @@ init_store(void)
 			fatalx("%s: %s", hooks[i].name, e.msg);
 	if (store_load_shared(st, &e) == -1)
 		fatalx("store: %s", e.msg);
-	node_init(conf->data_dir);
-	node_master_start(conf);
 	free(cid);
 	free(dc);
+	/*
+	 * Close st before the node's heartbeat connection opens: SQLite
+	 * checkpoints and removes the WAL when its last connection closes,
+	 * so the workers start on a compact store.  With another
+	 * connection open the migrations' frames stay in the WAL until the
+	 * checkpointer copies them, and the files grow under the first
+	 * requests.
+	 */
 	store_close(st);
+	node_init(conf->data_dir);
+	node_master_start(conf);
 	free(path);
 }
 
