@@ -48,6 +48,7 @@ user=""
 	echo "socket     = \"$sock\""
 	echo "workers    = ${PORTCULLIS_WORKERS:-2}"
 	echo "threads    = ${PORTCULLIS_THREADS:-4}"
+	echo "advertise_addr = \"127.0.0.1:$port\""
 	[ -n "$extra" ] && cat "$extra"
 	true
 } > "$data/portcullis.hcl"

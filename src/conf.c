@@ -6,7 +6,10 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -91,6 +94,9 @@ static const struct key store_keys[] = {
 static const struct key top_keys[] = {
 	{ "datacenter", K_STR, O(datacenter), NULL },
 	{ "node_name", K_STR, O(node_name), NULL },
+	{ "advertise_addr", K_STR, O(advertise_addr), NULL },
+	{ "heartbeat_interval_ms", K_INT, O(heartbeat_ms), NULL },
+	{ "heartbeat_timeout_ms", K_INT, O(heartbeat_timeout_ms), NULL },
 	{ "data_dir", K_STR, O(data_dir), NULL },
 	{ "socket", K_STR, O(socket), NULL },
 	{ "workers", K_INT, O(workers), NULL },
@@ -165,6 +171,42 @@ walk(struct conf *c, struct json_object *obj, const struct key *keys,
 	return 0;
 }
 
+/*
+ * Whether s is "a.b.c.d:port" or "[v6]:port" with a port 1-65535: the
+ * advertise_addr form, which /v1/status/leader hands out verbatim.
+ */
+static int
+addr_valid(const char *s)
+{
+	unsigned char	 buf[16];
+	char		 host[64];
+	const char	*colon;
+	char		*end;
+	size_t		 n;
+	long		 port;
+	int		 v6 = s[0] == '[';
+
+	if ((colon = strrchr(s, ':')) == NULL || colon == s)
+		return 0;
+	n = (size_t)(colon - s);
+	if (v6 && (n < 3 || s[n - 1] != ']'))
+		return 0;
+	if (v6) {
+		s++;
+		n -= 2;
+	}
+	if (n >= sizeof(host))
+		return 0;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, host, buf) != 1)
+		return 0;
+	if (colon[1] < '0' || colon[1] > '9')
+		return 0;
+	port = strtol(colon + 1, &end, 10);
+	return *end == '\0' && port >= 1 && port <= 65535;
+}
+
 static int
 validate(struct conf *c, struct perr *e)
 {
@@ -217,6 +259,18 @@ validate(struct conf *c, struct perr *e)
 	    c->connect.ca_key.pkcs11_url == NULL)
 		return perr_set(e, 400,
 		    "connect.ca_key: pkcs11_module needs pkcs11_url");
+	if (c->heartbeat_ms < 100 || c->heartbeat_ms > 60000)
+		return perr_set(e, 400,
+		    "heartbeat_interval_ms must be between 100 and 60000");
+	if (c->heartbeat_timeout_ms < 2 * c->heartbeat_ms ||
+	    c->heartbeat_timeout_ms > 86400000)
+		return perr_set(e, 400, "heartbeat_timeout_ms must be at least "
+		    "twice heartbeat_interval_ms (and at most a day)");
+	if (c->advertise_addr != NULL && !addr_valid(c->advertise_addr))
+		return perr_set(e, 400, "advertise_addr must be \"ip:port\" "
+		    "(an IPv4 address, or [IPv6], and a port 1-65535)");
+	if (c->advertise_addr == NULL)
+		c->advertise_addr = xstrdup(CONF_ADVERTISE_DEFAULT);
 	if (c->socket == NULL)
 		xasprintf(&c->socket, "%s/portcullis.sock", c->data_dir);
 	return 0;
@@ -252,6 +306,8 @@ conf_parse(const char *text, size_t len, int is_json, struct conf **out,
 	c->workers = 2;
 	c->threads = 4;
 	c->max_body = 1 << 20;
+	c->heartbeat_ms = 2000;
+	c->heartbeat_timeout_ms = 15000;
 	c->acl.default_policy = xstrdup("allow");
 	c->acl.down_policy = xstrdup("extend-cache");
 	c->acl.login.max_fail_addr = 10;
@@ -319,6 +375,7 @@ conf_free(struct conf *c)
 	free(c->path);
 	free(c->datacenter);
 	free(c->node_name);
+	free(c->advertise_addr);
 	free(c->data_dir);
 	free(c->socket);
 	free(c->default_intention_policy);

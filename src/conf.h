@@ -10,10 +10,16 @@
 
 struct json_object;
 
+/* advertise_addr when unset: Consul's HTTP port on loopback. */
+#define CONF_ADVERTISE_DEFAULT	"127.0.0.1:8500"
+
 struct conf {
 	char			*path;		/* the file it came from */
 	char			*datacenter;	/* "dc1" */
 	char			*node_name;
+	char			*advertise_addr;	/* "ip:port" (node.c) */
+	int			 heartbeat_ms;	/* node row refresh period */
+	int			 heartbeat_timeout_ms; /* older: failed */
 	char			*data_dir;	/* required */
 	char			*socket;	/* FastCGI unix socket */
 	int			 workers;	/* worker processes */

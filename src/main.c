@@ -38,6 +38,7 @@
 #include "portcullis.h"
 #include "conf.h"
 #include "hooks.h"
+#include "node.h"
 #include "notify.h"
 #include "router.h"
 #include "seal_db.h"
@@ -181,7 +182,17 @@ init_store(void)
 		fatalx("store: %s", e.msg);
 	free(cid);
 	free(dc);
+	/*
+	 * Close st before the node's heartbeat connection opens: SQLite
+	 * checkpoints and removes the WAL when its last connection closes,
+	 * so the workers start on a compact store.  With another
+	 * connection open the migrations' frames stay in the WAL until the
+	 * checkpointer copies them, and the files grow under the first
+	 * requests.
+	 */
 	store_close(st);
+	node_init(conf->data_dir);
+	node_master_start(conf);
 	free(path);
 }
 
@@ -501,6 +512,8 @@ main(int argc, char *argv[])
 		pfd[2].revents = 0;
 		if (store_watch_timeout(now) < timeout)
 			timeout = store_watch_timeout(now);
+		if (node_master_timeout(now) < timeout)
+			timeout = node_master_timeout(now);
 		if (poll(pfd, 3, (int)timeout) == -1 && errno != EINTR)
 			fatal("poll");
 		if (pfd[1].revents & POLLIN)
@@ -508,6 +521,7 @@ main(int argc, char *argv[])
 		if (store_watch_run(pfd[2].fd != -1 && pfd[2].revents != 0,
 		    mono_ms()))
 			notify_master_fanout();
+		node_master_run(conf, mono_ms());
 		if (!(pfd[0].revents & POLLIN))
 			continue;
 		while (read(sigpipe_fds[0], &sig, 1) == 1) {
@@ -527,6 +541,7 @@ main(int argc, char *argv[])
 	}
 	log_info("shutting down");
 	shutdown_workers();
+	node_master_stop();
 	unlink(conf->socket);
 	conf_free(conf);
 	return 0;

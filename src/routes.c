@@ -21,11 +21,13 @@
 #include "acl_auth_method.h"
 #include "acl_binding_rule.h"
 #include "acl_login.h"
+#include "agent.h"
 #include "authorize.h"
 #include "ca.h"
 #include "intention.h"
 #include "leaf.h"
 #include "router.h"
+#include "status.h"
 
 #define EM	R_ENTMETA
 #define OB	R_OUTBOUND	/* calls identity providers (worker.c) */
@@ -115,6 +117,13 @@ const struct route routes[] = {
 	{ M_POST,	"/v1/acl/logout",			acl_logout,		ACL_NONE,	0,			WATCH_NONE },
 	{ M_POST,	"/v1/acl/oidc/auth-url",		acl_oidc_auth_url,	ACL_NONE,	R_BODY | EM | OB,	WATCH_NONE },
 	{ M_POST,	"/v1/acl/oidc/callback",		acl_oidc_callback,	ACL_NONE,	R_BODY | EM | OB,	WATCH_NONE },
+
+	/* Status and the agent itself (node table: node.c) */
+	{ M_GET,	"/v1/status/leader",			status_leader,		ACL_NONE,	R_NOMETA,		WATCH_NONE },
+	{ M_GET,	"/v1/status/peers",			status_peers,		ACL_NONE,	R_NOMETA,		WATCH_NONE },
+	{ M_GET,	"/v1/status/store",			status_store,		ACL_NONE,	R_NOMETA,		WATCH_NONE },
+	{ M_GET,	"/v1/agent/self",			agent_self,		ACL_BY_HANDLER,	R_NOMETA,		WATCH_NONE },
+	{ M_GET,	"/v1/agent/members",			agent_members,		ACL_BY_HANDLER,	R_NOMETA | EM,		WATCH_NONE },
 };
 
 const size_t nroutes = sizeof(routes) / sizeof(routes[0]);

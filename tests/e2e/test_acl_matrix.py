@@ -166,6 +166,10 @@ RECIPES = {
     ("POST", "/v1/connect/ca/sign"): (SVC_WRITE_ONLY, SVC_READ),
     ("POST", "/v1/acl/rules/translate"): ('acl = "read"', ""),
     ("GET", "/v1/acl/rules/translate/:accessor_id"): ('acl = "read"', ""),
+    # agent:read on this node's name (node_name is "portcullis").
+    ("GET", "/v1/agent/self"): ('agent "portcullis" { policy = "read" }',
+                                'agent "other" { policy = "write" }'),
+    ("GET", "/v1/agent/members"): None,        # filtered, see below
 }
 DECLARED = {
     "ACL_READ": ('acl = "read"', ""),
@@ -292,6 +296,17 @@ def test_every_route_allows_one_token_and_denies_another(world, method,
             x["DestinationName"] == "db" for x in ok.json())
         assert no.status_code == 200 and not any(
             x["DestinationName"] == "db" for x in no.json())
+        assert no.headers.get("X-Consul-Results-Filtered-By-ACLs") == "true"
+        return
+    if (method, pattern) == ("GET", "/v1/agent/members"):
+        # Callable by anyone; members filtered by node:read.
+        ok = w.s.get(pattern, headers={"X-Consul-Token": w.token(
+            'node "portcullis" { policy = "read" }')})
+        no = w.s.get(pattern, headers={"X-Consul-Token": w.token(
+            'node "other" { policy = "read" }')})
+        assert ok.status_code == 200 and [
+            m["Name"] for m in ok.json()] == ["portcullis"]
+        assert no.status_code == 200 and no.json() == []
         assert no.headers.get("X-Consul-Results-Filtered-By-ACLs") == "true"
         return
     if recipe is None:      # a BY_HANDLER route nobody wrote a recipe for

@@ -124,6 +124,9 @@ static const char *const open_routes[] = {
 	"GET /v1/acl/auth-method/", "DELETE /v1/acl/auth-method/",
 	"GET /v1/connect/ca/roots", "GET /v1/agent/connect/ca/roots",
 	"GET /v1/connect/ca/crl",
+	/* Consul's status endpoints; our store check (load balancers) */
+	"GET /v1/status/leader", "GET /v1/status/peers",
+	"GET /v1/status/store",
 	NULL
 };
 
