@@ -67,6 +67,11 @@ static const struct key connect_keys[] = {
 	{ NULL, 0, 0, NULL }
 };
 
+static const struct key telemetry_keys[] = {
+	{ "disable", K_BOOL, O(telemetry.disable), NULL },
+	{ NULL, 0, 0, NULL }
+};
+
 static const struct key store_keys[] = {
 	{ "backend", K_STR, O(store.backend), NULL },
 	{ "dsn", K_STR, O(store.dsn), NULL },
@@ -87,6 +92,7 @@ static const struct key top_keys[] = {
 	{ "acl", K_BLOCK, 0, acl_keys },
 	{ "connect", K_BLOCK, 0, connect_keys },
 	{ "store", K_BLOCK, 0, store_keys },
+	{ "telemetry", K_BLOCK, 0, telemetry_keys },
 	{ NULL, 0, 0, NULL }
 };
 

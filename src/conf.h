@@ -46,6 +46,9 @@ struct conf {
 		struct json_object	*ca_config;	/* NULL: defaults */
 		int			 authorize_td_check; /* default 1 */
 	} connect;
+	struct {
+		int		 disable;	/* no metrics (metrics.c) */
+	} telemetry;
 };
 
 int	conf_load(const char *, struct conf **, struct perr *) PC_MUSTCHECK;

@@ -37,6 +37,7 @@
 #include "portcullis.h"
 #include "conf.h"
 #include "hooks.h"
+#include "metrics.h"
 #include "notify.h"
 #include "router.h"
 #include "store.h"
@@ -289,6 +290,7 @@ reap(int stopping)
 		else
 			log_warnx("worker %d (pid %d) exited with status %d",
 			    i, (int)pid, WEXITSTATUS(status));
+		metrics_inc(MET_WORKER_RESTART);
 		lived = mono_ms() - slots[i].started_ms;
 		if (lived > 5000)
 			slots[i].backoff_ms = BACKOFF_MIN_MS;

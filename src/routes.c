@@ -21,6 +21,7 @@
 #include "acl_auth_method.h"
 #include "acl_binding_rule.h"
 #include "acl_login.h"
+#include "agent_metrics.h"
 #include "authorize.h"
 #include "ca.h"
 #include "intention.h"
@@ -115,6 +116,9 @@ const struct route routes[] = {
 	{ M_POST,	"/v1/acl/logout",			acl_logout,		ACL_NONE,	0,			WATCH_NONE },
 	{ M_POST,	"/v1/acl/oidc/auth-url",		acl_oidc_auth_url,	ACL_NONE,	R_BODY | EM | OB,	WATCH_NONE },
 	{ M_POST,	"/v1/acl/oidc/callback",		acl_oidc_callback,	ACL_NONE,	R_BODY | EM | OB,	WATCH_NONE },
+
+	/* Agent metrics (agent:read on the node, checked by the handler) */
+	{ M_GET,	"/v1/agent/metrics",			agent_metrics,		ACL_BY_HANDLER,	R_NOMETA,		WATCH_NONE },
 };
 
 const size_t nroutes = sizeof(routes) / sizeof(routes[0]);

@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include "portcullis.h"
+#include "metrics.h"
 #include "snap.h"
 #include "store.h"
 
@@ -53,6 +54,7 @@ snap_get(struct snap_slot *slot, struct store *st, snap_load_fn load,
 
 	if (load(st, arg, idx, &s, e) == -1)
 		return -1;
+	metrics_inc(MET_SNAPSHOT_REBUILD);
 	s->index = idx;
 	s->refs = 2;		/* the caller's and the slot's */
 	pthread_mutex_lock(&slot->mtx);
