@@ -166,6 +166,8 @@ RECIPES = {
     ("POST", "/v1/connect/ca/sign"): (SVC_WRITE_ONLY, SVC_READ),
     ("POST", "/v1/acl/rules/translate"): ('acl = "read"', ""),
     ("GET", "/v1/acl/rules/translate/:accessor_id"): ('acl = "read"', ""),
+    ("GET", "/v1/agent/metrics"): ('agent_prefix "" { policy = "read" }',
+                                   'node_prefix "" { policy = "write" }'),
 }
 DECLARED = {
     "ACL_READ": ('acl = "read"', ""),
