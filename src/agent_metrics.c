@@ -178,16 +178,16 @@ ms(uint64_t us)
 	return (double)us / 1000.0;
 }
 
-/* go-metrics' sample standard deviation, in ms (sumsq is of us / 10). */
+/* go-metrics' sample standard deviation, in ms. */
 static double
 stddev_ms(const struct metric_timer *t)
 {
-	double	n = (double)t->count, sum = (double)t->sum_us / 10.0, var;
+	double	n = (double)t->count, sum = ms(t->sum_us), var;
 
 	if (t->count < 2)
 		return 0;
-	var = (n * (double)t->sumsq - sum * sum) / (n * (n - 1));
-	return var > 0 ? sqrt(var) / 100.0 : 0;
+	var = (n * metrics_sumsq(t) - sum * sum) / (n * (n - 1));
+	return var > 0 ? sqrt(var) : 0;
 }
 
 /* {"Name", "Count", "Rate", "Sum", "Min", "Max", "Mean", "Stddev", "Labels"} */
@@ -379,8 +379,9 @@ to_prometheus(const struct metrics_view *v, const struct gauge *g,
 	size_t		 i, r;
 	int		 k, head = 0;
 
-	memset(&b, 0, sizeof(b));
-	bprintf(&b, "%s", "");
+	b.len = 0;
+	b.cap = 16384;
+	b.p = xmalloc(b.cap);
 	for (i = 0; i < ng; i++) {
 		prom_name(pn, sizeof(pn), g[i].name);
 		prom_head(&b, pn, g[i].help, "gauge");

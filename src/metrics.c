@@ -210,21 +210,42 @@ raise_to(uint64_t *p, uint64_t v)
 		;
 }
 
+/*
+ * Add v to the double whose bits *p holds.  Squares of latencies that
+ * may be minutes long (parked blocking queries) overflow any integer
+ * sum in microseconds, and coarser units round sub-millisecond ones to
+ * nothing.
+ */
+static void
+add_double(uint64_t *p, double v)
+{
+	uint64_t	cur = __atomic_load_n(p, __ATOMIC_RELAXED), next;
+	double		d;
+
+	do {
+		memcpy(&d, &cur, sizeof(d));
+		d += v;
+		memcpy(&next, &d, sizeof(next));
+	} while (!__atomic_compare_exchange_n(p, &cur, next, 1,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+}
+
 static void
 observe(struct metric_timer *t, int64_t start)
 {
-	uint64_t	us, d;
+	uint64_t	us;
+	double		ms;
 	int		b;
 
 	us = (uint64_t)(mono_us() - start);
-	d = us / 10;
+	ms = (double)us / 1000.0;
 	for (b = 0; b < METRICS_NBUCKETS && us > metrics_bucket_us[b]; b++)
 		;
 	if (b < METRICS_NBUCKETS)
 		__atomic_fetch_add(&t->bucket[b], 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&t->count, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&t->sum_us, us, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&t->sumsq, d * d, __ATOMIC_RELAXED);
+	add_double(&t->sumsq, ms * ms);
 	lower(&t->min_us, us);
 	raise_to(&t->max_us, us);
 }
@@ -282,6 +303,17 @@ ld(const uint64_t *p)
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
+/* Timer t's sum of squares (ms^2). */
+double
+metrics_sumsq(const struct metric_timer *t)
+{
+	uint64_t	bits = __atomic_load_n(&t->sumsq, __ATOMIC_RELAXED);
+	double		d;
+
+	memcpy(&d, &bits, sizeof(d));
+	return d;
+}
+
 /* Add timer t into to (both read as they are; to is private). */
 void
 metrics_timer_fold(struct metric_timer *to, const struct metric_timer *t)
@@ -291,7 +323,7 @@ metrics_timer_fold(struct metric_timer *to, const struct metric_timer *t)
 
 	to->count += ld(&t->count);
 	to->sum_us += ld(&t->sum_us);
-	to->sumsq += ld(&t->sumsq);
+	add_double(&to->sumsq, metrics_sumsq(t));
 	if ((v = ld(&t->min_us)) < to->min_us)
 		to->min_us = v;
 	if ((v = ld(&t->max_us)) > to->max_us)

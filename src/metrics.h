@@ -56,7 +56,7 @@ struct metric_def {
 struct metric_timer {
 	uint64_t	count;
 	uint64_t	sum_us;
-	uint64_t	sumsq;		/* of (us / 10), for Stddev */
+	uint64_t	sumsq;		/* a double's bits: sum of ms^2 (Stddev) */
 	uint64_t	min_us;
 	uint64_t	max_us;
 	uint64_t	bucket[METRICS_NBUCKETS];	/* not cumulative */
@@ -93,6 +93,7 @@ void	 metrics_time(enum metric, int64_t);
 int	 metrics_result(enum metric, enum metric, int64_t, int);
 void	 metrics_request(size_t, int, int64_t);
 void	 metrics_read(struct metrics_view *);
+double	 metrics_sumsq(const struct metric_timer *);
 void	 metrics_timer_fold(struct metric_timer *,
 	    const struct metric_timer *);
 

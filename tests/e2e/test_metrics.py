@@ -74,6 +74,9 @@ def test_json_has_the_shape_of_consuls_inmem_sink(server):
     assert roots["Count"] >= 1
     assert roots["Min"] <= roots["Mean"] <= roots["Max"]
     assert roots["Sum"] > 0
+    req = sample(m, "portcullis.http.request")
+    assert req["Count"] >= 2 and req["Min"] < req["Max"]
+    assert 0 < req["Stddev"] <= req["Max"]
     sample(m, "consul.acl.ResolveToken")
     sample(m, "portcullis.store.commit")
 

@@ -100,6 +100,9 @@ main(void)
 	    v->timer[MET_STORE_COMMIT].min_us < 3000, "timer min across shards");
 	ok(v->timer[MET_STORE_COMMIT].max_us >= 3000, "timer max across shards");
 	ok(v->timer[MET_STORE_COMMIT].sum_us >= 3050, "timer sum");
+	ok(metrics_sumsq(&v->timer[MET_STORE_COMMIT]) >= 9.0 &&
+	    metrics_sumsq(&v->timer[MET_STORE_COMMIT]) < 100.0,
+	    "sum of squares in ms^2 (3 ms and 0.05 ms: about 9)");
 	is_int(v->timer[MET_STORE_COMMIT].bucket[0] +
 	    v->timer[MET_STORE_COMMIT].bucket[1] +
 	    v->timer[MET_STORE_COMMIT].bucket[5], 2,
