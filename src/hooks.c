@@ -20,9 +20,9 @@
 #include "acl.h"
 #include "acl_login.h"
 #include "ca.h"
+#include "conf.h"
 #include "hooks.h"
 #include "leafcache.h"
-#include "conf.h"
 #include "metrics.h"
 #include "router.h"
 
