@@ -179,7 +179,8 @@ def test_a_token_deleted_on_one_node_is_refused_by_the_other(make_server):
     assert r.status_code == 200, r.text
     tok = r.json()
     th = {"X-Consul-Token": tok["SecretID"]}
-    assert b.get("/v1/acl/token/self", headers=th).status_code == 200
+    visible(lambda: b.get("/v1/acl/token/self", headers=th).status_code == 200,
+            "B knowing A's new token")
     assert b.get("/v1/acl/tokens", headers=th).status_code == 200
     r = a.delete("/v1/acl/token/" + tok["AccessorID"], headers=H)
     assert r.status_code == 200, r.text
