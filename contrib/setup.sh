@@ -9,9 +9,11 @@ libjson-c-dev libgnutls28-dev libsqlite3-dev libpq-dev postgresql libcurl4-gnutl
 python3 python3-pytest python3-requests python3-cryptography curl
 wrk openssl jq softhsm2
 clang libclang-rt-14-dev
-chromium chromium-driver python3-selenium fonts-dejavu-core"
+chromium chromium-driver python3-selenium fonts-dejavu-core
+python3-prometheus-client"
 # clang + libFuzzer runtime: the fuzz smoke (tests/fuzz/run.sh); chromium,
 # its driver and selenium: the web UI's browser tests (tests/e2e/test_ui.py)
+# python3-prometheus-client: test_metrics.py parses /v1/agent/metrics with it
 
 missing=""
 for p in $PKGS; do

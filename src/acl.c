@@ -48,6 +48,7 @@
 #include "acl_db.h"
 #include "conf.h"
 #include "json.h"
+#include "metrics.h"
 #include "req.h"
 #include "route.h"
 #include "seal.h"
@@ -969,9 +970,11 @@ acl_resolve(struct req *req, struct perr *e)
 	const struct acl_token	*t;
 	struct acl_snap		*s;
 	const char		*secret;
+	int64_t			 t0;
 
 	if (!c->acl.enabled || req->acl != NULL)
 		return 0;
+	t0 = metrics_now();
 	secret = acl_req_secret(req);
 	if (strcmp(secret, "allow") == 0 || strcmp(secret, "deny") == 0 ||
 	    strcmp(secret, "manage") == 0)
@@ -996,6 +999,7 @@ acl_resolve(struct req *req, struct perr *e)
 	req->acl->token = t;
 	req->acl->accessor = t->accessor_id;
 	req->acl->authz = acl_token_authz(s, c, t);
+	metrics_time(MET_ACL_RESOLVE_TOKEN, t0);
 	return 0;
 }
 

@@ -92,6 +92,7 @@
 #include "authmethod.h"
 #include "conf.h"
 #include "json.h"
+#include "metrics.h"
 #include "req.h"
 #include "store.h"
 #include "util.h"
@@ -494,6 +495,7 @@ failed(struct req *req, const struct attempt *a, int count, struct perr *e)
 	    e->msg));
 	if (count)
 		limiter_fail(req, a, e);
+	metrics_inc(e->status == 429 ? MET_LOGIN_REFUSED : MET_LOGIN_FAILED);
 	if (e->status == 429 && count)
 		log_warnx("acl: %s failed: auth_method=%s addr=%s: 429 (%s)",
 		    a->what, a->method, a->addr, why);

@@ -32,6 +32,7 @@
 #include "conf.h"
 #include "intention.h"
 #include "json.h"
+#include "metrics.h"
 #include "req.h"
 #include "spiffe.h"
 #include "util.h"
@@ -145,6 +146,7 @@ answer(struct req *req, int allowed, const char *reason, const char *target)
 	    json_object_new_boolean(allowed));
 	json_object_object_add(o, "Reason", json_object_new_string(reason));
 	req->reply = o;
+	metrics_inc(allowed ? MET_AUTHORIZE_ALLOWED : MET_AUTHORIZE_DENIED);
 	if (seen_before(target)) {
 		req_header(req, "X-Cache", "HIT");
 		req_header(req, "Age", "0");

@@ -64,6 +64,7 @@
 #include "ca_db.h"
 #include "conf.h"
 #include "json.h"
+#include "metrics.h"
 #include "notify.h"
 #include "req.h"
 #include "spiffe.h"
@@ -1129,7 +1130,7 @@ ca_issue(struct req *req, struct ca_snap *s, const struct x509_csr *csr,
 	struct ca_leaf_rec	 rec;
 	char			*pem = NULL;
 	time_t			 now;
-	int64_t			 ttl;
+	int64_t			 ttl, t0 = metrics_now();
 	int			 held, rc;
 
 	memset(out, 0, sizeof(*out));
@@ -1165,8 +1166,11 @@ ca_issue(struct req *req, struct ca_snap *s, const struct x509_csr *csr,
 		goto fail;
 	limit_leave(held);
 	free(pem);
+	metrics_inc(MET_LEAF_SIGNED);
+	metrics_time(MET_LEAF_SIGN, t0);
 	return 0;
 fail:
+	metrics_inc(MET_LEAF_SIGN_FAILED);
 	limit_leave(held);
 	free(pem);
 	ca_issued_clear(out);

@@ -85,6 +85,11 @@ static const struct key connect_keys[] = {
 	{ NULL, 0, 0, NULL }
 };
 
+static const struct key telemetry_keys[] = {
+	{ "disable", K_BOOL, O(telemetry.disable), NULL },
+	{ NULL, 0, 0, NULL }
+};
+
 static const struct key store_keys[] = {
 	{ "backend", K_STR, O(store.backend), NULL },
 	{ "dsn", K_STR, O(store.dsn), NULL },
@@ -109,6 +114,7 @@ static const struct key top_keys[] = {
 	{ "connect", K_BLOCK, 0, connect_keys },
 	{ "store", K_BLOCK, 0, store_keys },
 	{ "seal", K_BLOCK, 0, seal_keys },
+	{ "telemetry", K_BLOCK, 0, telemetry_keys },
 	{ NULL, 0, 0, NULL }
 };
 

@@ -62,6 +62,9 @@ struct conf {
 		char		*key_file;
 		char		*key_env;	/* name of an environment variable */
 	} seal;
+	struct {
+		int		 disable;	/* no metrics (metrics.c) */
+	} telemetry;
 };
 
 int	conf_load(const char *, struct conf **, struct perr *) PC_MUSTCHECK;

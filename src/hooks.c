@@ -20,8 +20,11 @@
 #include "acl.h"
 #include "acl_login.h"
 #include "ca.h"
+#include "conf.h"
 #include "hooks.h"
 #include "leafcache.h"
+#include "metrics.h"
+#include "router.h"
 
 /* The leaf cache's shared memory, mapped before the fork. */
 static int
@@ -45,6 +48,21 @@ acl_login_boot(struct store *st, const struct conf *c, struct perr *e)
 	return 0;
 }
 
+/* The metrics' shared memory, a slot per route (metrics.c). */
+static int
+metrics_boot(struct store *st, const struct conf *c, struct perr *e)
+{
+	size_t	i;
+
+	(void)st;
+	(void)e;
+	metrics_init(!c->telemetry.disable, c->workers, nroutes);
+	for (i = 0; i < nroutes; i++)
+		metrics_route_name(i, method_name(routes[i].method),
+		    routes[i].pattern);
+	return 0;
+}
+
 /* The CSR signings a dead worker had in flight (CSRMaxConcurrent). */
 static void
 ca_gone(int slot, int pid)
@@ -62,5 +80,6 @@ const struct hook hooks[] = {
 	{ "leaf cache",		leafcache_boot,	NULL,		NULL },
 	{ "ACL login state",	acl_login_boot,	NULL,		NULL },
 	{ "ACL bootstrap",	acl_store_init,	NULL,		NULL },
+	{ "metrics",		metrics_boot,	metrics_worker_start, NULL },
 };
 const size_t	nhooks = sizeof(hooks) / sizeof(hooks[0]);

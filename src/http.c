@@ -27,6 +27,7 @@
 #include "conf.h"
 #include "http.h"
 #include "json.h"
+#include "metrics.h"
 #include "router.h"
 #include "store.h"
 #include "util.h"
@@ -226,6 +227,8 @@ http_reply(struct req *req, const struct perr *e)
 	if (len > 0)
 		FCGX_PutStr(raw != NULL ? raw : body, (int)len, out);
 	free(body);
+	metrics_request(req->route != NULL ? (size_t)(req->route - routes) :
+	    nroutes, status, req->start_us);
 }
 
 /*
@@ -351,6 +354,7 @@ http_dispatch(struct req *req)
 	char		 allow[128];
 
 	perr_clear(&e);
+	req->start_us = metrics_now();
 	if (http_read(req, &e) == -1)
 		goto reply;
 	switch (router_match(req, allow, sizeof(allow))) {

@@ -37,6 +37,7 @@
 #include "conf.h"
 #include "leaf.h"
 #include "leafcache.h"
+#include "metrics.h"
 #include "req.h"
 #include "spiffe.h"
 #include "store.h"
@@ -159,8 +160,10 @@ leaf_get(struct req *req, struct perr *e)
 	if ((rc = cached(req, s, service, e)) == 1) {
 		req_header(req, "X-Cache", "HIT");
 		req_header(req, "Age", "0");
+		metrics_inc(MET_LEAF_CACHE_HIT);
 		rc = 0;
 	} else if (rc == 0) {
+		metrics_inc(MET_LEAF_CACHE_MISS);
 		rc = issue(req, s, service, e);
 		req_header(req, "X-Cache", "MISS");
 	}

@@ -39,6 +39,7 @@
 #include "conf.h"
 #include "hooks.h"
 #include "node.h"
+#include "metrics.h"
 #include "notify.h"
 #include "router.h"
 #include "seal_db.h"
@@ -338,6 +339,7 @@ reap(int stopping)
 		else
 			log_warnx("worker %d (pid %d) exited with status %d",
 			    i, (int)pid, WEXITSTATUS(status));
+		metrics_inc(MET_WORKER_RESTART);
 		lived = mono_ms() - slots[i].started_ms;
 		if (lived > 5000)
 			slots[i].backoff_ms = BACKOFF_MIN_MS;

@@ -54,6 +54,7 @@ struct req {
 	const char		*hdr_ns;	/* X-Consul-Namespace */
 	const char		*hdr_partition;	/* X-Consul-Partition */
 	const char		*remote_addr;
+	int64_t			 start_us;	/* metrics_now() at arrival */
 	char			*body;		/* NUL-terminated */
 	size_t			 bodylen;
 	struct json_object	*json;		/* decoded body (R_BODY) */

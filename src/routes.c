@@ -22,6 +22,7 @@
 #include "acl_binding_rule.h"
 #include "acl_login.h"
 #include "agent.h"
+#include "agent_metrics.h"
 #include "authorize.h"
 #include "ca.h"
 #include "intention.h"
@@ -124,6 +125,8 @@ const struct route routes[] = {
 	{ M_GET,	"/v1/status/store",			status_store,		ACL_NONE,	R_NOMETA,		WATCH_NONE },
 	{ M_GET,	"/v1/agent/self",			agent_self,		ACL_BY_HANDLER,	R_NOMETA,		WATCH_NONE },
 	{ M_GET,	"/v1/agent/members",			agent_members,		ACL_BY_HANDLER,	R_NOMETA | EM,		WATCH_NONE },
+	/* Agent metrics (agent:read on the node, checked by the handler) */
+	{ M_GET,	"/v1/agent/metrics",			agent_metrics,		ACL_BY_HANDLER,	R_NOMETA,		WATCH_NONE },
 };
 
 const size_t nroutes = sizeof(routes) / sizeof(routes[0]);

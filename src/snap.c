@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "portcullis.h"
+#include "metrics.h"
 #include "snap.h"
 #include "store.h"
 
@@ -78,6 +79,7 @@ snap_get(struct snap_slot *slot, struct store *st, snap_load_fn load,
 		return 0;
 	}
 	__atomic_store_n(&slot->stale, 0, __ATOMIC_RELAXED);
+	metrics_inc(MET_SNAPSHOT_REBUILD);
 	s->index = idx;
 	s->refs = 2;		/* the caller's and the slot's */
 	pthread_mutex_lock(&slot->mtx);

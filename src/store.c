@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "portcullis.h"
+#include "metrics.h"
 #include "notify.h"
 #include "store.h"
 #include "store_be.h"
@@ -259,7 +260,10 @@ store_touch(struct store *s, enum table t)
 int
 store_commit(struct store *s, struct perr *e)
 {
-	return s->ops->commit(s, e);
+	int64_t	t0 = metrics_now();
+
+	return metrics_result(MET_STORE_COMMIT, MET_STORE_COMMIT_FAILED, t0,
+	    s->ops->commit(s, e));
 }
 
 /* Abandon the open write transaction, if any. */

@@ -137,3 +137,6 @@ printf 'authorize on/off throughput ratio: %s per round, median (rounds: %s; tar
 set -- $ck_onoff
 printf 'check on/off throughput ratio:     %s per round, median (rounds: %s; target >= 0.95)\n' "$1" "$2"
 "$bin/tests/bench/bench_acl" 2>/dev/null
+
+# Metrics cost on authorize (issue #13): its own pair of instances.
+BUILD=$bin sh tests/bench/metrics.sh | sed -n '/^Metrics cost/,$p'

@@ -170,6 +170,8 @@ RECIPES = {
     ("GET", "/v1/agent/self"): ('agent "portcullis" { policy = "read" }',
                                 'agent "other" { policy = "write" }'),
     ("GET", "/v1/agent/members"): None,        # filtered, see below
+    ("GET", "/v1/agent/metrics"): ('agent_prefix "" { policy = "read" }',
+                                   'node_prefix "" { policy = "write" }'),
 }
 DECLARED = {
     "ACL_READ": ('acl = "read"', ""),

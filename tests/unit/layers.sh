@@ -26,14 +26,14 @@ layer() {
 	acl|acl_db)					echo acl ;;
 	acl_auth_method|acl_binding_rule|acl_login|acl_misc|acl_policy|\
 	acl_role|acl_token|authorize|ca|ca_db|intention|intention_db|leaf|\
-	agent|status)
+	agent|status|agent_metrics)
 							echo family ;;
 	req|route)					echo req ;;
 	store|store_be|store_sqlite|store_pg|snap|notify|sqls|seal_db|node)
 							echo store ;;
 	config|portcullis|arena|log|perr|xmalloc|util|json|hcl|bexpr|\
 	spiffe|x509|der|jwt|fetch|conf|acl_rules|acl_translate|regex|utf8|\
-	authmethod|leafcache|seal)			echo lib ;;
+	authmethod|leafcache|seal|metrics)			echo lib ;;
 	*)						echo unknown ;;
 	esac
 }
