@@ -796,7 +796,7 @@ acl_logout(struct req *req, struct perr *e)
 		store_rollback(req->store);
 		return failed(req, &a, 0, e);
 	}
-	store_touch(req->store, TBL_ACL_TOKENS);
+	store_touch_id(req->store, TBL_ACL_TOKENS, acc);
 	if (store_commit(req->store, e) == -1)
 		return failed(req, &a, 0, e);
 	log_info("acl: logout ok: accessor=%s auth_method=%s addr=%s", acc,

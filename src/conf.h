@@ -46,6 +46,14 @@ struct conf {
 		struct json_object	*ca_config;	/* NULL: defaults */
 		int			 authorize_td_check; /* default 1 */
 	} connect;
+	struct {	/* the audit block (audit.c) */
+		char		*sink_file;	/* JSON lines; NULL: none */
+		int		 sink_stdout;	/* also to stdout */
+		int		 sink_max_bytes; /* rotate past; 0: never */
+		int		 max_count;	/* records kept; 0: all */
+		char		*max_age;	/* "720h"; NULL: forever */
+		int64_t		 max_age_s;	/* parsed max_age */
+	} audit;
 };
 
 int	conf_load(const char *, struct conf **, struct perr *) PC_MUSTCHECK;

@@ -34,6 +34,7 @@ enum table {
 	TBL_CA_CONFIG,
 	TBL_CA_LEAVES,
 	TBL_CA_REVOKED,		/* revocations only (authorize, leaf cache) */
+	TBL_AUDIT,		/* the audit log (audit.c) */
 	TBL__MAX
 };
 
@@ -117,6 +118,10 @@ int		 store_col_isnull(struct store_q *, int);
 int		 store_begin(struct store *, struct perr *) PC_MUSTCHECK;
 uint64_t	 store_tx_index(const struct store *);
 void		 store_touch(struct store *, enum table);
+void		 store_touch_id(struct store *, enum table, const char *);
+void		 store_audit_ctx(struct store *, const char *, const char *,
+		    const char *, const char *);
+void		 store_audit_actor(struct store *, const char *);
 int		 store_commit(struct store *, struct perr *) PC_MUSTCHECK;
 void		 store_rollback(struct store *);
 

@@ -27,9 +27,11 @@ layer() {
 	acl_auth_method|acl_binding_rule|acl_login|acl_misc|acl_policy|\
 	acl_role|acl_token|authorize|ca|ca_db|intention|intention_db|leaf)
 							echo family ;;
+	audit_api)					echo family ;;
 	req|route)					echo req ;;
 	store|store_be|store_sqlite|store_pg|snap|notify|sqls)
 							echo store ;;
+	audit)						echo store ;;
 	config|portcullis|arena|log|perr|xmalloc|util|json|hcl|bexpr|\
 	spiffe|x509|der|jwt|fetch|conf|acl_rules|acl_translate|regex|utf8|\
 	authmethod|leafcache)				echo lib ;;
