@@ -776,6 +776,7 @@ acl_logout(struct req *req, struct perr *e)
 	acc = arena_strdup(req->arena, t->accessor_id);
 	method = arena_strdup(req->arena, t->auth_method);
 	acl_snap_put(s);
+	store_audit_actor(req->store, acc);	/* the token logs itself out */
 	a.method = printable(req, method);
 	if (*method == '\0') {
 		perr_set(e, 403, "Permission denied: token wasn't created via "

@@ -151,7 +151,7 @@ def test_a_change_of_each_family_is_recorded_once_with_its_fields(
     n = head(s)
     ok(s.post("/v1/acl/logout", headers={"X-Consul-Token": lt["SecretID"]}))
     one_new(s, n, Kind="acl-tokens", Object=lt["AccessorID"],
-            Route="/v1/acl/logout", Outcome="ok")
+            Actor=lt["AccessorID"], Route="/v1/acl/logout", Outcome="ok")
     # A failed login: its own record.
     n = head(s)
     bad = common.sign_jws("RS256", keys, {"aud": "other", "iat": now,
