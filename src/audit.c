@@ -172,7 +172,7 @@ rec_json(const struct rec *r)
 	return o;
 }
 
-/* Fixed-width UTC time (compares as text: retention), t or now. */
+/* ts as fixed-width UTC text (compares as text: retention). */
 static void
 fmt_time(const struct timespec *ts, char out[32])
 {
@@ -515,136 +515,150 @@ struct vrow {
 	char	hash[HASH_HEX];
 };
 
+/* Verify's walk: where it is in the chain. */
+struct walk {
+	FILE	*out;
+	int64_t	 head, anchor;
+	int64_t	 expect;		/* seq the next row must have */
+	char	 running[HASH_HEX];	/* hash the next row must carry */
+};
+
 /*
- * Walk the chain in the store from the anchor to the head and report
- * on out.  Returns 0 when it is whole, 1 naming the first altered,
- * inserted or removed record, -1 when the store cannot be read.
+ * Judge row cur, knowing the row after it (next, NULL at the end).
+ * Returns 0 when cur extends the chain, 1 after naming what is wrong.
+ * Renumbered rows still show as what happened: seq is not hashed, so a
+ * forged row slipped in before intact ones is "inserted" (the next row
+ * chains to the one before it) and a gap closed by renumbering is
+ * "removed" (an intact row that chains to an unknown one).
+ */
+static int
+judge(struct walk *w, const struct vrow *cur, const struct vrow *next)
+{
+	long long	seq = (long long)cur->seq;
+
+	if (cur->seq < w->expect)
+		fprintf(w->out, "audit: record %lld inserted (before the "
+		    "chain's anchor, record %lld)\n", seq,
+		    (long long)w->anchor);
+	else if (cur->seq > w->expect)
+		fprintf(w->out, "audit: record %lld removed\n",
+		    (long long)w->expect);
+	else if (cur->seq > w->head)
+		fprintf(w->out, "audit: record %lld inserted (after the chain "
+		    "head, record %lld)\n", seq, (long long)w->head);
+	else if (cur->ok && strcmp(cur->prev, w->running) == 0) {
+		snprintf(w->running, sizeof(w->running), "%s", cur->hash);
+		w->expect++;
+		return 0;
+	} else if (next != NULL && next->ok &&
+	    strcmp(next->prev, w->running) == 0)
+		fprintf(w->out, "audit: record %lld inserted (record %lld "
+		    "follows the one before it)\n", seq, (long long)next->seq);
+	else if (cur->ok)
+		fprintf(w->out, "audit: record %lld removed (the record now "
+		    "numbered %lld does not follow record %lld)\n", seq, seq,
+		    seq - 1);
+	else
+		fprintf(w->out, "audit: record %lld altered (its content does "
+		    "not match its hash)\n", seq);
+	return 1;
+}
+
+/* Fill v from the current row of st (query audit_list). */
+static void
+vrow_fill(struct store_q *st, struct vrow *v)
+{
+	struct rec	r;
+	char		h[HASH_HEX];
+
+	rec_from_row(st, &r);
+	v->seq = r.seq;
+	snprintf(v->prev, HASH_HEX, "%s", r.prev != NULL ? r.prev : "");
+	snprintf(v->hash, HASH_HEX, "%s", r.hash != NULL ? r.hash : "");
+	v->ok = 0;
+	if (r.time == NULL || r.node == NULL || r.actor == NULL ||
+	    r.source == NULL || r.method == NULL || r.route == NULL ||
+	    r.kind == NULL || r.object == NULL || r.outcome == NULL ||
+	    r.prev == NULL || r.hash == NULL)
+		return;
+	rec_hash(&r, h);
+	v->ok = strcmp(h, r.hash) == 0;
+}
+
+/*
+ * Walk the chain in the store from the anchor to the head, a page of
+ * rows at a time, and report on out.  Returns 0 when it is whole, 1
+ * naming the first altered, inserted or removed record, -1 when the
+ * store cannot be read.
  */
 int
 audit_verify(struct store *s, FILE *out)
 {
 	struct store_q	*st;
 	struct perr	 e;
-	struct rec	 r;
-	struct vrow	*rows = NULL, *cur, *next;
-	char		 running[HASH_HEX], head_hash[HASH_HEX], h[HASH_HEX];
-	int64_t		 head, anchor, expect, after, n = 0, cap = 0, i;
-	int		 rc, bad = 0;
+	struct walk	 w;
+	struct vrow	 rows[2];
+	char		 head_hash[HASH_HEX];
+	int64_t		 after, got;
+	int		 rc, have = 0, cur = 0, bad = 0;
 
 	perr_clear(&e);
+	memset(&w, 0, sizeof(w));
+	w.out = out;
 	if ((st = store_stmt(s, SQL_AUDIT_HEAD_GET)) == NULL)
 		return -1;
 	if ((rc = store_step(s, st, &e)) != STORE_ROW) {
 		store_reset(st);
-		fprintf(out, "audit: the chain head is missing\n");
+		if (rc == STORE_DONE)
+			fprintf(out, "audit: the chain head is missing\n");
 		return rc < 0 ? -1 : 1;
 	}
-	head = store_col_int(st, 0);
+	w.head = store_col_int(st, 0);
 	snprintf(head_hash, sizeof(head_hash), "%s", store_col_text(st, 1));
-	anchor = store_col_int(st, 2);
-	snprintf(running, sizeof(running), "%s", store_col_text(st, 3));
+	w.anchor = store_col_int(st, 2);
+	snprintf(w.running, sizeof(w.running), "%s", store_col_text(st, 3));
 	store_reset(st);
+	w.expect = w.anchor + 1;
 
-	/* Every row past the anchor, in seq order (and any before it). */
-	for (after = INT64_MIN; ; ) {
+	/* Every row in seq order (those before the anchor too). */
+	for (after = INT64_MIN; !bad; ) {
 		if ((st = store_stmt(s, SQL_AUDIT_LIST)) == NULL)
 			return -1;
 		store_bind_int(st, ":after", after);
 		store_bind_int(st, ":limit", VERIFY_PAGE);
-		i = 0;
-		while ((rc = store_step(s, st, &e)) == STORE_ROW) {
-			if (n == cap) {
-				cap = cap ? cap * 2 : 1024;
-				rows = xrealloc(rows, (size_t)cap *
-				    sizeof(*rows));
+		got = 0;
+		while (!bad && (rc = store_step(s, st, &e)) == STORE_ROW) {
+			vrow_fill(st, &rows[have ? !cur : cur]);
+			after = rows[have ? !cur : cur].seq;
+			got++;
+			if (have) {
+				bad = judge(&w, &rows[cur], &rows[!cur]);
+				cur = !cur;
 			}
-			rec_from_row(st, &r);
-			cur = &rows[n++];
-			cur->seq = r.seq;
-			snprintf(cur->prev, HASH_HEX, "%s", r.prev ? r.prev : "");
-			snprintf(cur->hash, HASH_HEX, "%s", r.hash ? r.hash : "");
-			if (r.time == NULL || r.node == NULL ||
-			    r.actor == NULL || r.source == NULL ||
-			    r.method == NULL || r.route == NULL ||
-			    r.kind == NULL || r.object == NULL ||
-			    r.outcome == NULL || r.prev == NULL)
-				cur->ok = 0;
-			else {
-				rec_hash(&r, h);
-				cur->ok = r.hash != NULL &&
-				    strcmp(h, r.hash) == 0;
-			}
-			after = r.seq;
-			i++;
+			have = 1;
 		}
 		store_reset(st);
-		if (rc < 0) {
-			free(rows);
+		if (!bad && rc < 0)
 			return -1;
-		}
-		if (i < VERIFY_PAGE)
+		if (got < VERIFY_PAGE)
 			break;
 	}
-
-	expect = anchor + 1;
-	for (i = 0; i < n && !bad; i++) {
-		cur = &rows[i];
-		next = i + 1 < n ? &rows[i + 1] : NULL;
-		if (cur->seq < expect) {
-			fprintf(out, "audit: record %lld inserted (before the "
-			    "chain's anchor, record %lld)\n",
-			    (long long)cur->seq, (long long)anchor);
-			bad = 1;
-		} else if (cur->seq > expect) {
-			fprintf(out, "audit: record %lld removed\n",
-			    (long long)expect);
-			bad = 1;
-		} else if (cur->seq > head) {
-			fprintf(out, "audit: record %lld inserted (after the "
-			    "chain head, record %lld)\n", (long long)cur->seq,
-			    (long long)head);
-			bad = 1;
-		} else if (cur->ok && strcmp(cur->prev, running) == 0) {
-			snprintf(running, sizeof(running), "%s", cur->hash);
-			expect++;
-		} else if (next != NULL && next->ok &&
-		    strcmp(next->prev, running) == 0) {
-			fprintf(out, "audit: record %lld inserted (record "
-			    "%lld follows the one before it)\n",
-			    (long long)cur->seq, (long long)next->seq);
-			bad = 1;
-		} else if (cur->ok) {
-			fprintf(out, "audit: record %lld removed (the record "
-			    "now numbered %lld does not follow record %lld)\n",
-			    (long long)cur->seq, (long long)cur->seq,
-			    (long long)cur->seq - 1);
-			bad = 1;
-		} else {
-			fprintf(out, "audit: record %lld altered (its content "
-			    "does not match its hash)\n", (long long)cur->seq);
-			bad = 1;
-		}
-	}
-	if (!bad && expect - 1 > head) {
-		fprintf(out, "audit: record %lld inserted (after the chain "
-		    "head, record %lld)\n", (long long)head + 1,
-		    (long long)head);
-		bad = 1;
-	} else if (!bad && expect - 1 < head) {
+	if (!bad && have)
+		bad = judge(&w, &rows[cur], NULL);
+	if (!bad && w.expect - 1 < w.head) {
 		fprintf(out, "audit: record %lld removed (the chain head is "
-		    "record %lld)\n", (long long)expect, (long long)head);
+		    "record %lld)\n", (long long)w.expect, (long long)w.head);
 		bad = 1;
-	} else if (!bad && strcmp(running, head_hash) != 0) {
+	} else if (!bad && strcmp(w.running, head_hash) != 0) {
 		fprintf(out, "audit: record %lld altered (its hash does not "
-		    "match the chain head's)\n", (long long)head);
+		    "match the chain head's)\n", (long long)w.head);
 		bad = 1;
 	}
-	free(rows);
 	if (bad)
 		return 1;
 	fprintf(out, "audit: chain OK: %lld records (%lld..%lld), anchor "
-	    "%lld, head %s\n", (long long)(head - anchor),
-	    (long long)anchor + 1, (long long)head, (long long)anchor,
+	    "%lld, head %s\n", (long long)(w.head - w.anchor),
+	    (long long)w.anchor + 1, (long long)w.head, (long long)w.anchor,
 	    head_hash);
 	return 0;
 }
