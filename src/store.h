@@ -8,7 +8,9 @@
  * allocation per request).  Parameters are bound by name (":name"),
  * columns read by index; values are text, 64-bit integers or NULL.
  * Writes happen between store_begin() and store_commit(), one
- * transaction per write, each carrying the next global modify index.
+ * transaction per write, each carrying the next global modify index;
+ * store_commit() adds the transaction's audit record (audit.c) before
+ * COMMIT.
  * The backend (store_sqlite.c, or store_pg.c when store_configure()
  * chose PostgreSQL) maps driver errors to struct perr: the client sees
  * "internal store error" (500), the detail is logged.
