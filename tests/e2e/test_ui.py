@@ -263,9 +263,11 @@ def test_tokens_mark_expiry_hide_secrets_until_shown_and_clone(ui):
     css(ui, "#tok-description").send_keys("ui made")
     css(ui, "#tok-policies").send_keys("p-ui")
     css(ui, "#tok-form button[type=submit]").click()
-    until(lambda: "Created token" in text(ui, "#tok-msg"), what="created")
-    mine = [t for t in ui.server.get("/v1/acl/tokens", headers=H).json()
-            if t.get("Description") == "ui made"]
+    # "Created token" may still be the clone's message: wait for the API.
+    mine = until(lambda: [t for t in ui.server.get("/v1/acl/tokens",
+                                                   headers=H).json()
+                          if t.get("Description") == "ui made"],
+                 timeout=15, what="created")
     assert len(mine) == 1 and mine[0]["Policies"][0]["Name"] == "p-ui"
     row = '#tok-rows tr[data-accessor="%s"]' % mine[0]["AccessorID"]
     until(lambda: css(ui, row), what="the created row")
