@@ -999,6 +999,7 @@ acl_resolve(struct req *req, struct perr *e)
 	req->acl->token = t;
 	req->acl->accessor = t->accessor_id;
 	req->acl->authz = acl_token_authz(s, c, t);
+	store_audit_actor(req->store, t->accessor_id);	/* audit.c */
 	metrics_time(MET_ACL_RESOLVE_TOKEN, t0);
 	return 0;
 }

@@ -437,7 +437,7 @@ am_set(struct req *req, const char *url, struct perr *e)
 		goto abort;
 	if (acl_auth_method_get(req, in.name, &now, e) == -1 || now == NULL)
 		goto abort;
-	store_touch(req->store, TBL_ACL_AUTH_METHODS);
+	store_touch_id(req->store, TBL_ACL_AUTH_METHODS, in.name);
 	if (store_commit(req->store, e) == -1)
 		return -1;
 	log_info("acl: auth method %s %s", now->name, old ? "updated" :
@@ -537,7 +537,7 @@ acl_auth_method_delete(struct req *req, struct perr *e)
 	    del(req, SQL_AUTH_METHOD_DELETE_RULES, r->name, &nrules, e) == -1 ||
 	    del(req, SQL_AUTH_METHOD_DELETE, r->name, &n, e) == -1)
 		goto abort;
-	store_touch(req->store, TBL_ACL_AUTH_METHODS);
+	store_touch_id(req->store, TBL_ACL_AUTH_METHODS, r->name);
 	if (nrules > 0)
 		store_touch(req->store, TBL_ACL_BINDING_RULES);
 	if (ntokens > 0)

@@ -428,7 +428,7 @@ br_set(struct req *req, const char *url, struct perr *e)
 		perr_set(e, 500, "internal store error");
 		goto abort;
 	}
-	store_touch(req->store, TBL_ACL_BINDING_RULES);
+	store_touch_id(req->store, TBL_ACL_BINDING_RULES, id);
 	if (store_commit(req->store, e) == -1)
 		return -1;
 	log_info("acl: binding rule %s %s for auth method %s", now->id,

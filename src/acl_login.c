@@ -778,6 +778,7 @@ acl_logout(struct req *req, struct perr *e)
 	acc = arena_strdup(req->arena, t->accessor_id);
 	method = arena_strdup(req->arena, t->auth_method);
 	acl_snap_put(s);
+	store_audit_actor(req->store, acc);	/* the token logs itself out */
 	a.method = printable(req, method);
 	if (*method == '\0') {
 		perr_set(e, 403, "Permission denied: token wasn't created via "
@@ -798,7 +799,7 @@ acl_logout(struct req *req, struct perr *e)
 		store_rollback(req->store);
 		return failed(req, &a, 0, e);
 	}
-	store_touch(req->store, TBL_ACL_TOKENS);
+	store_touch_id(req->store, TBL_ACL_TOKENS, acc);
 	if (store_commit(req->store, e) == -1)
 		return failed(req, &a, 0, e);
 	log_info("acl: logout ok: accessor=%s auth_method=%s addr=%s", acc,

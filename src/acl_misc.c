@@ -76,7 +76,7 @@ token_insert(struct store *s, const char *accessor, const char *secret,
 	store_bind_int(st, ":idx", (int64_t)store_tx_index(s));
 	if (store_step(s, st, e) < 0)
 		return -1;
-	store_touch(s, TBL_ACL_TOKENS);
+	store_touch_id(s, TBL_ACL_TOKENS, accessor);
 	return 0;
 }
 

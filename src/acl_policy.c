@@ -131,7 +131,7 @@ acl_policy_write(struct store *s, const char *id, const char *name,
 	store_bind_int(st, ":idx", (int64_t)store_tx_index(s));
 	if (store_step(s, st, e) < 0)
 		return -1;
-	store_touch(s, TBL_ACL_POLICIES);
+	store_touch_id(s, TBL_ACL_POLICIES, id);
 	return 0;
 }
 
@@ -372,7 +372,7 @@ acl_policy_delete(struct req *req, struct perr *e)
 	store_bind_text(st, ":id", old.id);
 	if (store_step(req->store, st, e) < 0)
 		goto abort;
-	store_touch(req->store, TBL_ACL_POLICIES);
+	store_touch_id(req->store, TBL_ACL_POLICIES, old.id);
 	acl_policy_clear(&old);
 	if (store_commit(req->store, e) == -1)
 		return -1;

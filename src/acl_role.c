@@ -195,7 +195,7 @@ role_set(struct req *req, const char *id, struct perr *e)
 	store_bind_int(st, ":idx", (int64_t)store_tx_index(req->store));
 	if (store_step(req->store, st, e) < 0)
 		goto abort;
-	store_touch(req->store, TBL_ACL_ROLES);
+	store_touch_id(req->store, TBL_ACL_ROLES, id);
 	if (store_commit(req->store, e) == -1)
 		goto out;
 	acl_role_clear(&old);

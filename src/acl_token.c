@@ -452,7 +452,7 @@ token_write(struct req *req, const struct token_w *w, struct perr *e)
 	store_bind_int(st, ":idx", (int64_t)store_tx_index(req->store));
 	if (store_step(req->store, st, e) < 0)
 		return -1;
-	store_touch(req->store, TBL_ACL_TOKENS);
+	store_touch_id(req->store, TBL_ACL_TOKENS, w->accessor_id);
 	return 0;
 }
 
@@ -1183,7 +1183,7 @@ acl_token_delete(struct req *req, struct perr *e)
 	store_bind_text(st, ":id", old.accessor_id);
 	if (store_step(req->store, st, e) < 0)
 		goto abort;
-	store_touch(req->store, TBL_ACL_TOKENS);
+	store_touch_id(req->store, TBL_ACL_TOKENS, old.accessor_id);
 	if (store_commit(req->store, e) == -1) {
 		acl_token_clear(&old);
 		return -1;

@@ -1640,7 +1640,8 @@ ca_revoke(struct req *req, struct perr *e)
 	}
 	free(revoked);
 	store_touch(req->store, TBL_CA_LEAVES);
-	store_touch(req->store, TBL_CA_REVOKED);
+	store_touch_id(req->store, TBL_CA_REVOKED,
+	    json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
 	if (store_commit(req->store, e) == -1) {
 		json_object_put(out);
 		return -1;

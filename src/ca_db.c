@@ -259,7 +259,7 @@ ca_db_config_put(struct store *st, const char *provider, const char *config,
 	store_bind_text(s, ":config", sealed);
 	store_bind_int(s, ":force", force);
 	store_bind_int(s, ":idx", (int64_t)store_tx_index(st));
-	store_touch(st, TBL_CA_CONFIG);
+	store_touch_id(st, TBL_CA_CONFIG, provider);
 	rc = exec_stmt(st, s, e);
 	free(sealed);
 	return rc;

@@ -21,6 +21,7 @@
 #include "portcullis.h"
 #include "conf.h"
 #include "hcl.h"
+#include "util.h"
 
 enum ktype { K_STR, K_INT, K_BOOL, K_BLOCK, K_RAW };
 
@@ -96,6 +97,15 @@ static const struct key store_keys[] = {
 	{ NULL, 0, 0, NULL }
 };
 
+static const struct key audit_keys[] = {
+	{ "sink_file", K_STR, O(audit.sink_file), NULL },
+	{ "sink_stdout", K_BOOL, O(audit.sink_stdout), NULL },
+	{ "sink_max_bytes", K_INT, O(audit.sink_max_bytes), NULL },
+	{ "retention_max_count", K_INT, O(audit.max_count), NULL },
+	{ "retention_max_age", K_STR, O(audit.max_age), NULL },
+	{ NULL, 0, 0, NULL }
+};
+
 static const struct key top_keys[] = {
 	{ "datacenter", K_STR, O(datacenter), NULL },
 	{ "node_name", K_STR, O(node_name), NULL },
@@ -115,6 +125,7 @@ static const struct key top_keys[] = {
 	{ "store", K_BLOCK, 0, store_keys },
 	{ "seal", K_BLOCK, 0, seal_keys },
 	{ "telemetry", K_BLOCK, 0, telemetry_keys },
+	{ "audit", K_BLOCK, 0, audit_keys },
 	{ NULL, 0, 0, NULL }
 };
 
@@ -216,6 +227,8 @@ addr_valid(const char *s)
 static int
 validate(struct conf *c, struct perr *e)
 {
+	int64_t	ns;
+
 	if (c->data_dir == NULL || *c->data_dir == '\0')
 		return perr_set(e, 400, "data_dir is required");
 	if (c->workers < 1 || c->workers > 64)
@@ -277,6 +290,16 @@ validate(struct conf *c, struct perr *e)
 		    "(an IPv4 address, or [IPv6], and a port 1-65535)");
 	if (c->advertise_addr == NULL)
 		c->advertise_addr = xstrdup(CONF_ADVERTISE_DEFAULT);
+	if (c->audit.sink_max_bytes < 0 || c->audit.max_count < 0)
+		return perr_set(e, 400, "audit.sink_max_bytes and "
+		    "audit.retention_max_count must be >= 0");
+	if (c->audit.max_age != NULL) {
+		if (duration_parse(c->audit.max_age, &ns) == -1 ||
+		    ns < 1000000000)
+			return perr_set(e, 400, "audit.retention_max_age must "
+			    "be a duration of at least 1s (\"720h\")");
+		c->audit.max_age_s = ns / 1000000000;
+	}
 	if (c->socket == NULL)
 		xasprintf(&c->socket, "%s/portcullis.sock", c->data_dir);
 	return 0;
@@ -398,6 +421,8 @@ conf_free(struct conf *c)
 	free(c->connect.ca_key.pkcs11_url);
 	free(c->connect.ca_key.pin_file);
 	json_object_put(c->connect.ca_config);
+	free(c->audit.sink_file);
+	free(c->audit.max_age);
 	free(c);
 }
 

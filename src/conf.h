@@ -65,6 +65,14 @@ struct conf {
 	struct {
 		int		 disable;	/* no metrics (metrics.c) */
 	} telemetry;
+	struct {	/* the audit block (audit.c) */
+		char		*sink_file;	/* JSON lines; NULL: none */
+		int		 sink_stdout;	/* also to stdout */
+		int		 sink_max_bytes; /* rotate past; 0: never */
+		int		 max_count;	/* records kept; 0: all */
+		char		*max_age;	/* "720h"; NULL: forever */
+		int64_t		 max_age_s;	/* parsed max_age */
+	} audit;
 };
 
 int	conf_load(const char *, struct conf **, struct perr *) PC_MUSTCHECK;

@@ -23,6 +23,7 @@
 
 #include "portcullis.h"
 #include "acl.h"
+#include "audit.h"
 #include "blocking.h"
 #include "conf.h"
 #include "http.h"
@@ -317,6 +318,19 @@ http_set_deadline(struct req *req)
 	req->deadline_ms = mono_ms() + ms;
 }
 
+/* The AuthMethod a login's body names (arena), or NULL. */
+static const char *
+auth_method(struct req *req)
+{
+	struct json_object	*v;
+
+	if (req->json == NULL ||
+	    !json_object_object_get_ex(req->json, "AuthMethod", &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return arena_strdup(req->arena, json_object_get_string(v));
+}
+
 /*
  * Check the token and the route's ACL, then run the route's handler;
  * again for a woken blocking query, so a revoked token stops there too.
@@ -338,7 +352,13 @@ http_run_handler(struct req *req, struct perr *e)
 		acl_release(req);
 		return -1;
 	}
+	/* Whose writes these are, for the audit records (audit.c). */
+	store_audit_ctx(req->store, req->acl != NULL ? req->acl->accessor :
+	    NULL, req->remote_addr, req->method_name, req->route->pattern);
 	rc = req->route->handler(req, e);
+	if (rc == -1 && (req->route->flags & R_AUDITFAIL))
+		audit_failure(req->store, auth_method(req), e->status);
+	store_audit_ctx(req->store, NULL, NULL, NULL, NULL);
 	acl_release(req);
 	return rc;
 }

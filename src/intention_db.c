@@ -171,7 +171,7 @@ intention_db_entry_touch(struct req *req, const char *dest, const char *meta,
 	store_bind_int(st, ":idx", (int64_t)store_tx_index(req->store));
 	if (store_step(req->store, st, e) < 0)
 		return -1;
-	store_touch(req->store, TBL_INTENTIONS);
+	store_touch_id(req->store, TBL_INTENTIONS, dest);
 	return 0;
 }
 
@@ -192,7 +192,7 @@ intention_db_entry_after_delete(struct req *req, const char *dest,
 	store_bind_text(st, ":dest", dest);
 	if (store_step(req->store, st, e) < 0)
 		return -1;
-	store_touch(req->store, TBL_INTENTIONS);
+	store_touch_id(req->store, TBL_INTENTIONS, dest);
 	if (intention_db_entry_load(req, dest, &en, e) == -1)
 		return -1;
 	return en.exists ? intention_db_entry_touch(req, dest, en.meta, e) : 0;

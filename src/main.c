@@ -6,6 +6,8 @@
  *   portcullis -c FILE -t       check the configuration and exit
  *   portcullis -R               print the routing table and exit
  *   portcullis -c FILE seal rotate   re-seal the store under a new key
+ *   portcullis -c FILE audit verify
+ *                               walk the audit chain in the store (audit.c)
  *
  * The master opens and migrates the store, gives it a cluster ID on
  * first start, binds the unix socket (mode 0660), then forks `workers`
@@ -36,6 +38,7 @@
 #include <unistd.h>
 
 #include "portcullis.h"
+#include "audit.h"
 #include "conf.h"
 #include "hooks.h"
 #include "node.h"
@@ -104,7 +107,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: portcullis -c config [-d] [-t] | -R\n"
-	    "       portcullis -c config seal rotate\n");
+	    "       portcullis -c config seal rotate\n"
+	    "       portcullis -c config audit verify\n");
 	exit(2);
 }
 
@@ -378,6 +382,7 @@ reload(void)
 		nc->workers = nslots;	/* notify pipes are sized at start */
 	conf_free(conf);
 	conf = nc;
+	audit_configure(conf);
 	log_init("master", conf->log_debug);
 	log_info("reloaded %s; replacing workers", conf->path);
 	for (i = 0; i < NOTIFY_MAX_WORKERS; i++) {
@@ -387,6 +392,37 @@ reload(void)
 		kill(slots[i].pid, SIGTERM);
 	}
 	nslots = conf->workers;
+}
+
+/*
+ * portcullis -c FILE audit verify: walk the audit chain of the
+ * configured store (audit_verify()).  Exit status 0 when whole, 1 when
+ * a record was altered, inserted or removed (named on stdout), 2 when
+ * the store cannot be read.
+ */
+static int
+verify_audit(void)
+{
+	struct store	*st;
+	struct perr	 e;
+	char		*path;
+	int		 rc;
+
+	perr_clear(&e);
+	xasprintf(&path, "%s/portcullis.db", conf->data_dir);
+	store_configure(strcmp(conf->store.backend, "postgres") == 0 ?
+	    STORE_POSTGRES : STORE_SQLITE, conf->store.dsn);
+	if (store_open(path, &st, &e) == -1) {
+		fprintf(stderr, "portcullis: %s\n", e.msg);
+		free(path);
+		return 2;
+	}
+	free(path);
+	rc = audit_verify(st, stdout);
+	store_close(st);
+	if (rc == -1)
+		fprintf(stderr, "portcullis: cannot read the audit log\n");
+	return rc == -1 ? 2 : rc;
 }
 
 static void
@@ -449,8 +485,10 @@ main(int argc, char *argv[])
 		}
 	}
 	if (cfg == NULL || (optind != argc && (argc - optind != 2 ||
-	    strcmp(argv[optind], "seal") != 0 ||
-	    strcmp(argv[optind + 1], "rotate") != 0)))
+	    !((strcmp(argv[optind], "seal") == 0 &&
+	    strcmp(argv[optind + 1], "rotate") == 0) ||
+	    (strcmp(argv[optind], "audit") == 0 &&
+	    strcmp(argv[optind + 1], "verify") == 0)))))
 		usage();
 	umask(077);	/* the store and its WAL files: 0600 */
 	log_init("master", debug);
@@ -466,6 +504,9 @@ main(int argc, char *argv[])
 		printf("configuration OK\n");
 		return 0;
 	}
+	audit_configure(conf);
+	if (optind != argc)
+		return verify_audit();
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	raise_nofile();
 	init_store();

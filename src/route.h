@@ -38,6 +38,7 @@ enum acl_need {
 #define R_NOMETA	0x08	/* no X-Consul-Index/KnownLeader headers */
 #define R_LONGWAIT	0x10	/* blocking default wait 10 min (Consul's leaf) */
 #define R_OUTBOUND	0x20	/* calls identity providers: outbound pool */
+#define R_AUDITFAIL	0x40	/* a failure is audited too (logins; audit.c) */
 
 typedef int (*handler_fn)(struct req *, struct perr *);
 

@@ -23,6 +23,7 @@
 #include "acl_login.h"
 #include "agent.h"
 #include "agent_metrics.h"
+#include "audit_api.h"
 #include "authorize.h"
 #include "ca.h"
 #include "intention.h"
@@ -32,6 +33,7 @@
 
 #define EM	R_ENTMETA
 #define OB	R_OUTBOUND	/* calls identity providers (worker.c) */
+#define AF	R_AUDITFAIL	/* failures audited too (audit.c) */
 #define W_IXN	TBIT(TBL_INTENTIONS)
 #define W_CA	(TBIT(TBL_CA_ROOTS) | TBIT(TBL_CA_CONFIG))
 #define W_TOK	TBIT(TBL_ACL_TOKENS)
@@ -114,10 +116,10 @@ const struct route routes[] = {
 	{ M_PUT,	"/v1/acl/auth-method/:name",		acl_auth_method_update,	ACL_ACL_WRITE,	R_BODY | EM | OB,	WATCH_NONE },
 	{ M_DELETE,	"/v1/acl/auth-method/:name",		acl_auth_method_delete,	ACL_ACL_WRITE,	EM,			WATCH_NONE },
 	{ M_GET,	"/v1/acl/auth-methods",			acl_auth_method_list,	ACL_ACL_READ,	R_BLOCKING | EM,	TBIT(TBL_ACL_AUTH_METHODS) },
-	{ M_POST,	"/v1/acl/login",			acl_login,		ACL_NONE,	R_BODY | EM | OB,	WATCH_NONE },
+	{ M_POST,	"/v1/acl/login",			acl_login,		ACL_NONE,	R_BODY | EM | OB | AF,	WATCH_NONE },
 	{ M_POST,	"/v1/acl/logout",			acl_logout,		ACL_NONE,	0,			WATCH_NONE },
 	{ M_POST,	"/v1/acl/oidc/auth-url",		acl_oidc_auth_url,	ACL_NONE,	R_BODY | EM | OB,	WATCH_NONE },
-	{ M_POST,	"/v1/acl/oidc/callback",		acl_oidc_callback,	ACL_NONE,	R_BODY | EM | OB,	WATCH_NONE },
+	{ M_POST,	"/v1/acl/oidc/callback",		acl_oidc_callback,	ACL_NONE,	R_BODY | EM | OB | AF,	WATCH_NONE },
 
 	/* Status and the agent itself (node table: node.c) */
 	{ M_GET,	"/v1/status/leader",			status_leader,		ACL_NONE,	R_NOMETA,		WATCH_NONE },
@@ -127,6 +129,9 @@ const struct route routes[] = {
 	{ M_GET,	"/v1/agent/members",			agent_members,		ACL_BY_HANDLER,	R_NOMETA | EM,		WATCH_NONE },
 	/* Agent metrics (agent:read on the node, checked by the handler) */
 	{ M_GET,	"/v1/agent/metrics",			agent_metrics,		ACL_BY_HANDLER,	R_NOMETA,		WATCH_NONE },
+
+	/* Extension: the audit log (audit.c) */
+	{ M_GET,	"/v1/operator/audit",			audit_list,		ACL_OPERATOR_READ, R_BLOCKING,		TBIT(TBL_AUDIT) },
 };
 
 const size_t nroutes = sizeof(routes) / sizeof(routes[0]);

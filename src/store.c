@@ -9,11 +9,13 @@
 
 #include <sys/mman.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "portcullis.h"
 #include "metrics.h"
+#include "audit.h"
 #include "notify.h"
 #include "store.h"
 #include "store_be.h"
@@ -46,6 +48,7 @@ static const char *const table_names[TBL__MAX] = {
 	[TBL_CA_CONFIG] = "ca-config",
 	[TBL_CA_LEAVES] = "ca-leaves",
 	[TBL_CA_REVOKED] = "ca-revocations",
+	[TBL_AUDIT] = "audit",
 };
 
 /*
@@ -236,7 +239,12 @@ store_col_isnull(struct store_q *q, int col)
 int
 store_begin(struct store *s, struct perr *e)
 {
-	return s->ops->begin(s, e);
+	if (s->ops->begin(s, e) == -1)
+		return -1;
+	s->audit_kind = -1;
+	s->audit_obj[0] = '\0';
+	s->audit_outcome = NULL;
+	return 0;
 }
 
 /* The modify index of the open write transaction. */
@@ -254,6 +262,51 @@ store_touch(struct store *s, enum table t)
 }
 
 /*
+ * Mark table t as written and name the object written (id, copied; a
+ * long one is cut), for the transaction's audit record: the first
+ * object named in a transaction is the one recorded.
+ */
+void
+store_touch_id(struct store *s, enum table t, const char *id)
+{
+	s->touched[t] = 1;
+	if (s->audit_kind != -1)
+		return;
+	s->audit_kind = (int)t;
+	snprintf(s->audit_obj, sizeof(s->audit_obj), "%s", id != NULL ? id :
+	    "");
+}
+
+/*
+ * Set the request on whose behalf s writes, for the audit records of
+ * the transactions that follow: the token's AccessorID (copied; "" or
+ * NULL: none yet), the client's address, the method and the route
+ * pattern (borrowed: clear, with route NULL, before the request ends).
+ */
+void
+store_audit_ctx(struct store *s, const char *actor, const char *source,
+    const char *method, const char *route)
+{
+	s->audit_on = route != NULL;
+	s->audit_source = source;
+	s->audit_method = method;
+	s->audit_route = route;
+	s->audit_actor[0] = '\0';
+	store_audit_actor(s, actor);
+}
+
+/*
+ * The token of the request s writes for, once resolved (acl.c): an
+ * AccessorID, never a secret.  Ignored outside a request's context.
+ */
+void
+store_audit_actor(struct store *s, const char *actor)
+{
+	if (s->audit_on && actor != NULL)
+		snprintf(s->audit_actor, sizeof(s->audit_actor), "%s", actor);
+}
+
+/*
  * Commit the open transaction, publish the new indexes and wake every
  * blocking query.  On failure the transaction is rolled back (500).
  */
@@ -262,8 +315,19 @@ store_commit(struct store *s, struct perr *e)
 {
 	int64_t	t0 = metrics_now();
 
-	return metrics_result(MET_STORE_COMMIT, MET_STORE_COMMIT_FAILED, t0,
-	    s->ops->commit(s, e));
+	/* The audit record, in the transaction it records (audit.c). */
+	if (audit_record(s, e) == -1) {
+		store_rollback(s);
+		return metrics_result(MET_STORE_COMMIT, MET_STORE_COMMIT_FAILED,
+		    t0, -1);
+	}
+	if (metrics_result(MET_STORE_COMMIT, MET_STORE_COMMIT_FAILED, t0,
+	    s->ops->commit(s, e)) == -1) {
+		audit_discard(s);
+		return -1;
+	}
+	audit_emit(s);
+	return 0;
 }
 
 /* Abandon the open write transaction, if any. */
@@ -271,6 +335,7 @@ void
 store_rollback(struct store *s)
 {
 	s->ops->rollback(s);
+	audit_discard(s);
 }
 
 const char *
@@ -569,7 +634,7 @@ store_delete_row(struct store *s, enum sql_id id, const char *param,
 		store_rollback(s);
 		return 0;
 	}
-	store_touch(s, t);
+	store_touch_id(s, t, value);
 	if (store_commit(s, e) == -1)
 		return -1;
 	*deleted = 1;

@@ -8,7 +8,9 @@
  * allocation per request).  Parameters are bound by name (":name"),
  * columns read by index; values are text, 64-bit integers or NULL.
  * Writes happen between store_begin() and store_commit(), one
- * transaction per write, each carrying the next global modify index.
+ * transaction per write, each carrying the next global modify index;
+ * store_commit() adds the transaction's audit record (audit.c) before
+ * COMMIT.
  * The backend (store_sqlite.c, or store_pg.c when store_configure()
  * chose PostgreSQL) maps driver errors to struct perr: the client sees
  * "internal store error" (500), the detail is logged.
@@ -34,6 +36,7 @@ enum table {
 	TBL_CA_CONFIG,
 	TBL_CA_LEAVES,
 	TBL_CA_REVOKED,		/* revocations only (authorize, leaf cache) */
+	TBL_AUDIT,		/* the audit log (audit.c) */
 	TBL__MAX
 };
 
@@ -124,6 +127,10 @@ int		 store_col_isnull(struct store_q *, int);
 int		 store_begin(struct store *, struct perr *) PC_MUSTCHECK;
 uint64_t	 store_tx_index(const struct store *);
 void		 store_touch(struct store *, enum table);
+void		 store_touch_id(struct store *, enum table, const char *);
+void		 store_audit_ctx(struct store *, const char *, const char *,
+		    const char *, const char *);
+void		 store_audit_actor(struct store *, const char *);
 int		 store_commit(struct store *, struct perr *) PC_MUSTCHECK;
 void		 store_rollback(struct store *);
 

@@ -50,6 +50,17 @@ struct store {
 	int			 conflict;	/* last step error: a constraint */
 	uint64_t		 tx_index;	/* of the open write transaction */
 	int			 touched[TBL__MAX];
+
+	/* The audit record of the open transaction (audit.c). */
+	int			 audit_on;	/* a request's context is set */
+	char			 audit_actor[64]; /* its AccessorID, or "" */
+	const char		*audit_source;	/* borrowed from the request */
+	const char		*audit_method;
+	const char		*audit_route;
+	int			 audit_kind;	/* enum table named, -1: none */
+	char			 audit_obj[256]; /* its ID or name */
+	const char		*audit_outcome;	/* NULL: "ok" */
+	char			*audit_line;	/* JSON line, for after COMMIT */
 };
 
 /* The first member of every backend's cached statement. */

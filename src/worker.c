@@ -82,6 +82,7 @@
 #include <json-c/json.h>
 
 #include "portcullis.h"
+#include "audit.h"
 #include "blocking.h"
 #include "conf.h"
 #include "hooks.h"
@@ -439,6 +440,7 @@ worker_main(struct conf *conf, int slot, int listen_fd)
 	memset(&w, 0, sizeof(w));
 	w.conf = conf;
 	w.slot = slot;
+	audit_configure(conf);
 	w.listen_fd = listen_fd;
 	if ((w.ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		fatal("worker: epoll_create1");

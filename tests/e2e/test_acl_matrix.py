@@ -329,3 +329,5 @@ def test_matrix_covers_every_route_of_the_table():
     assert all(need not in ("UNSET", "?") for _, _, need in ROUTES)
     assert any(p.startswith("/v1/acl/") for _, p, _ in ROUTES)
     assert any(p.startswith("/v1/connect/intentions") for _, p, _ in ROUTES)
+    # The audit log's endpoint (test_audit.py) is in the matrix too.
+    assert ["GET", "/v1/operator/audit", "OPERATOR_READ"] in ROUTES

@@ -28,9 +28,11 @@ layer() {
 	acl_role|acl_token|authorize|ca|ca_db|intention|intention_db|leaf|\
 	agent|status|agent_metrics)
 							echo family ;;
+	audit_api)					echo family ;;
 	req|route)					echo req ;;
 	store|store_be|store_sqlite|store_pg|snap|notify|sqls|seal_db|node)
 							echo store ;;
+	audit)						echo store ;;
 	config|portcullis|arena|log|perr|xmalloc|util|json|hcl|bexpr|\
 	spiffe|x509|der|jwt|fetch|conf|acl_rules|acl_translate|regex|utf8|\
 	authmethod|leafcache|seal|metrics)			echo lib ;;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "portcullis.h"
+#include "audit.h"
 #include "store.h"
 #include "store_be.h"
 #include "tap.h"
@@ -360,6 +361,78 @@ test_pg(struct store *s, const char *dsn)
 	store_close(s2);
 }
 
+/* The chain head's seq (audit_head), or -1. */
+static int64_t
+audit_seq(struct store *s)
+{
+	struct store_q	*q;
+	struct perr	 e;
+	int64_t		 v = -1;
+
+	perr_clear(&e);
+	if ((q = store_stmt(s, SQL_AUDIT_HEAD_GET)) != NULL &&
+	    store_step(s, q, &e) == STORE_ROW)
+		v = store_col_int(q, 0);
+	if (q != NULL)
+		store_reset(q);
+	return v;
+}
+
+/*
+ * The audit hook of store_commit(): a commit touching an audited table
+ * appends one record, a rollback or a commit of unaudited tables none,
+ * a failed login one of its own; the chain verifies.
+ */
+static void
+test_audit(struct store *s)
+{
+	struct store_q	*q;
+	struct perr	 e;
+	FILE		*null;
+	int64_t		 n;
+
+	perr_clear(&e);
+	null = fopen("/dev/null", "w");
+	n = audit_seq(s);
+	ok(n >= 0, "audit: the chain head exists (seq %lld)", (long long)n);
+	ok(store_begin(s, &e) == 0 && store_meta_put(s, "k", "v", &e) == 0 &&
+	    store_commit(s, &e) == 0 && audit_seq(s) == n,
+	    "audit: a commit of unaudited tables records nothing");
+	ok(store_begin(s, &e) == 0, "audit: begin");
+	store_touch_id(s, TBL_ACL_POLICIES, "p-1");
+	store_rollback(s);
+	ok(audit_seq(s) == n, "audit: a rollback records nothing");
+	ok(store_begin(s, &e) == 0, "audit: begin again");
+	store_touch_id(s, TBL_ACL_POLICIES, "p-1");
+	store_touch_id(s, TBL_ACL_ROLES, "r-1");
+	ok(store_commit(s, &e) == 0 && audit_seq(s) == n + 1,
+	    "audit: a commit touching two audited tables records once");
+	store_audit_ctx(s, "acc-1", "127.0.0.9", "POST", "/v1/acl/login");
+	audit_failure(s, "m-1", 403);
+	audit_failure(s, "m-1", 429);
+	store_audit_ctx(s, NULL, NULL, NULL, NULL);
+	ok(audit_seq(s) == n + 2, "audit: a failed login records once, a "
+	    "rate-limited one not");
+	q = store_stmt(s, SQL_AUDIT_LIST);
+	store_bind_int(q, ":after", n);
+	store_bind_int(q, ":limit", 10);
+	ok(store_step(s, q, &e) == STORE_ROW &&
+	    strcmp(store_col_text(q, 8), "acl-policies") == 0 &&
+	    strcmp(store_col_text(q, 9), "p-1") == 0 &&
+	    strcmp(store_col_text(q, 4), "") == 0,
+	    "audit: the first object named is the one recorded");
+	ok(store_step(s, q, &e) == STORE_ROW &&
+	    strcmp(store_col_text(q, 8), "login") == 0 &&
+	    strcmp(store_col_text(q, 9), "m-1") == 0 &&
+	    strcmp(store_col_text(q, 4), "acc-1") == 0 &&
+	    strcmp(store_col_text(q, 5), "127.0.0.9") == 0 &&
+	    strcmp(store_col_text(q, 10), "failed: 403") == 0,
+	    "audit: the failed login's record carries its context");
+	store_reset(q);
+	ok(audit_verify(s, null) == 0, "audit: the chain verifies");
+	fclose(null);
+}
+
 static int
 run_psql(const char *dsn, const char *sql)
 {
@@ -387,6 +460,7 @@ main(void)
 	snprintf(path, sizeof(path), "%s/test.db", dir);
 	printf("# sqlite\n");
 	s = test_core(path);
+	test_audit(s);
 	test_checkpoints(path, s);
 
 	ok(stat(path, &sb) == 0 && (sb.st_mode & 077) == 0,
@@ -410,6 +484,7 @@ main(void)
 	store_configure(STORE_POSTGRES, dsn);
 	memset((void *)store_shared->idx, 0, sizeof(store_shared->idx));
 	s = test_core(dsn);
+	test_audit(s);
 	test_pg(s, dsn);
 	perr_clear(&e);
 	ok(run_psql(dsn, "UPDATE portcullis_schema SET version = 99") == 0,
