@@ -23,7 +23,10 @@
  * saw index N sees every change with an index <= N.  store_commit()
  * records the index of each table touched (table_index rows), commits,
  * then refreshes the node's shared index page from table_index (it may
- * hold other nodes' commits) and wakes blocking queries.
+ * hold other nodes' commits) and wakes blocking queries.  The writes of
+ * a process's threads share transactions, one savepoint and one index
+ * each, so that one COMMIT serves several (group commit, at
+ * pg_begin()).
  *
  * Migrations: sql/pg/NNN-*.sql, applied by the first node to start,
  * under pg_advisory_lock(), each in one transaction, counted in
@@ -40,6 +43,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +79,7 @@ struct pg {
 	PGconn		*conn;
 	int64_t		 changes;	/* rows of the last statement */
 	int		 listening;	/* LISTEN again after a reconnect */
+	struct pg	*borrow;	/* in a write: the group's connection */
 	struct pg_q	 stmts[SQL__MAX];
 };
 
@@ -325,7 +330,7 @@ reconnect(struct pg *s)
 static struct store_q *
 pg_stmt(struct store *bs, enum sql_id id)
 {
-	struct pg	*s = PG(bs);
+	struct pg	*s = PG(bs)->borrow ? PG(bs)->borrow : PG(bs);
 	struct pg_q	*q = &s->stmts[id];
 	struct perr	 e;
 	PGresult	*r;
@@ -480,41 +485,53 @@ pg_col_isnull(struct store_q *bq, int col)
 }
 
 /*
- * Start a write transaction: BEGIN, then the next global index, whose
- * row lock makes every other writer wait until this one ends (top of
- * this file).  Every early exit after this must call store_rollback().
+ * Group commit (top of this file, "Writes"): the write transactions of
+ * the threads of one process share one PostgreSQL transaction, opened
+ * on the connection of the thread that found none open (the owner).
+ * Each request joins it in turn -- one at a time: 'busy' -- inside a
+ * SAVEPOINT of its own, takes its own index, runs its statements on
+ * the owner's connection (store_stmt() hands out that connection's
+ * statements while 'borrow' is set), records its tables' indexes and
+ * releases the savepoint.  A request whose statements fail rolls back
+ * to its savepoint: only its part goes.  When it is done and others
+ * wait to join, it hands the transaction on and sleeps until the group
+ * ends; the last one (nobody waiting, or GROUP_MAX parts) sends every
+ * part's NOTIFY and the COMMIT, and wakes them all with the result.  So
+ * one commit (one WAL flush, one turn of PostgreSQL's NOTIFY lock) is
+ * shared by several writes, each acknowledged only after it.  The
+ * 'raft' row stays locked by the group's transaction until its COMMIT,
+ * so other processes and nodes still wait for it, and the indexes of
+ * its parts, taken in turn, become visible together: a reader who saw
+ * index N still sees every change <= N.  The owner's thread waits for
+ * the group's end even when its own part failed: its connection is the
+ * group's.
  */
-static int
-pg_begin(struct store *bs, struct perr *e)
-{
-	struct store_q	*st;
+#define GROUP_MAX	32	/* parts per transaction */
 
-	if (bs->in_tx)
-		fatalx("store: nested transaction");
-	if ((st = pg_stmt(bs, SQL_TX_BEGIN)) == NULL ||
-	    pg_step(bs, st, e) != 0)
-		return perr_set(e, 500, "internal store error");
-	bs->in_tx = 1;
-	memset(bs->touched, 0, sizeof(bs->touched));
-	if ((st = pg_stmt(bs, SQL_INDEX_BUMP)) == NULL ||
-	    pg_step(bs, st, e) != 1) {
-		pg_rollback(bs);
-		return perr_set(e, 500, "internal store error");
-	}
-	bs->tx_index = (uint64_t)pg_col_int(st, 0);
-	pg_reset(st);
-	return 0;
-}
+static struct {
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	struct pg	*w;		/* the owner's connection; NULL: none */
+	int		 busy;		/* a part is running on w */
+	int		 ending;	/* the COMMIT or ROLLBACK is under way */
+	int		 waiting;	/* threads waiting to join */
+	int		 parts;		/* parts released so far */
+	uint64_t	 gen;		/* of the open transaction */
+	uint64_t	 done_gen;	/* the last one ended */
+	int		 done_rc;	/* and how: 0 committed, -1 failed */
+	char		*notify;	/* every part's NOTIFY, in order */
+	size_t		 notify_len;
+} group = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 /*
- * "NOTIFY <channel>, '<index> <table>,<table>..'; COMMIT" for the open
- * transaction (allocated into *out): PostgreSQL delivers it at COMMIT,
- * in commit order, to every node's watch connection (store.c), which
- * raises its shared indexes from it without a query.  Table names are
- * [a-z-] only: nothing to quote.
+ * Append "NOTIFY <channel>, '<index> <table>,<table>..'; " for bs's part
+ * to the group's announcements: PostgreSQL delivers them at COMMIT, in
+ * order, to every node's watch connection (store.c), which raises its
+ * shared indexes from them without a query.  Table names are [a-z-]
+ * only: nothing to quote.  Called with group.mu held.
  */
 static void
-notify_sql(struct store *bs, char **out)
+notify_add(struct store *bs)
 {
 	char	 buf[512];
 	size_t	 t, n;
@@ -529,23 +546,166 @@ notify_sql(struct store *bs, char **out)
 		    first ? "" : ",", store_table_name((enum table)t));
 		first = 0;
 	}
-	xasprintf(out, "%s'; COMMIT", buf);
+	if (n < sizeof(buf))
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "'; ");
+	if (n >= sizeof(buf))
+		fatalx("store: NOTIFY payload too long");
+	group.notify = xrealloc(group.notify, group.notify_len + n + 1);
+	memcpy(group.notify + group.notify_len, buf, n + 1);
+	group.notify_len += n;
 }
 
 /*
- * Record the touched tables' indexes and commit; then refresh the
- * shared index page from table_index and wake blocking queries.  A
- * transaction that an earlier error aborted commits as a rollback:
- * that is a failure (500).
+ * End the group's transaction on w: every part's NOTIFY and COMMIT in
+ * one round trip when a part was released, else ROLLBACK.  Called with
+ * group.mu held and 'ending' set; drops the lock during the round trip.
+ * Returns 0 or -1 (logged).
+ */
+static int
+group_end(void)
+{
+	struct pg	*w = group.w;
+	PGresult	*r;
+	struct perr	 e;
+	char		*notes, *sql;
+	int		 rc = 0, parts = group.parts;
+
+	notes = group.notify;
+	group.notify = NULL;
+	group.notify_len = 0;
+	pthread_mutex_unlock(&group.mu);
+	if (PQstatus(w->conn) != CONNECTION_OK)
+		rc = parts > 0 ? -1 : 0;
+	else if (parts == 0)
+		PQclear(PQexec(w->conn, "ROLLBACK"));
+	else {
+		/* The announcements and the COMMIT in one round trip. */
+		xasprintf(&sql, "%sCOMMIT", notes != NULL ? notes : "");
+		r = PQexec(w->conn, sql);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK ||
+		    strcmp(PQcmdStatus(r), "COMMIT") != 0) {
+			pgerr(w, r, &e, "commit");
+			rc = -1;
+		}
+		PQclear(r);
+		free(sql);
+	}
+	free(notes);
+	pthread_mutex_lock(&group.mu);
+	return rc;
+}
+
+/*
+ * bs's part is over (released when ok, else rolled back to its
+ * savepoint).  Hand the transaction on when others wait to join, or
+ * end it; then, when bs's part was released or bs owns the connection,
+ * wait for the group's end.  Returns 0 when bs's part committed, -1
+ * when its transaction failed (or bs's part was not released).
+ */
+static int
+group_leave(struct store *bs, int ok)
+{
+	struct pg	*s = PG(bs);
+	uint64_t	 gen;
+	int		 rc;
+
+	pthread_mutex_lock(&group.mu);
+	gen = group.gen;
+	if (ok) {
+		group.parts++;
+		notify_add(bs);
+	}
+	group.busy = 0;
+	if (group.waiting > 0 && group.parts < GROUP_MAX) {
+		pthread_cond_broadcast(&group.cv);
+		if (ok || group.w == s)
+			while (group.done_gen < gen)
+				pthread_cond_wait(&group.cv, &group.mu);
+		rc = group.done_gen == gen ? group.done_rc : -1;
+	} else {
+		group.ending = 1;
+		rc = group_end();
+		group.w = NULL;
+		group.ending = 0;
+		group.parts = 0;
+		group.done_gen = gen;
+		group.done_rc = rc;
+		pthread_cond_broadcast(&group.cv);
+	}
+	pthread_mutex_unlock(&group.mu);
+	s->borrow = NULL;
+	bs->in_tx = 0;
+	return ok ? rc : -1;
+}
+
+/*
+ * Start a write: join the process's group transaction (opening it,
+ * BEGIN, on this connection when none is open), in a savepoint of its
+ * own, and take the next global index, whose row lock makes every
+ * other process's writer wait until the group commits.  Every early
+ * exit after this must call store_rollback().
+ */
+static int
+pg_begin(struct store *bs, struct perr *e)
+{
+	struct pg	*s = PG(bs);
+	struct store_q	*st;
+	int		 rc;
+
+	if (bs->in_tx)
+		fatalx("store: nested transaction");
+	/* A lost connection is reset by pg_stmt(), outside any group. */
+	if ((st = pg_stmt(bs, SQL_INDEX_BUMP)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	pthread_mutex_lock(&group.mu);
+	group.waiting++;
+	while (group.busy || group.ending)
+		pthread_cond_wait(&group.cv, &group.mu);
+	group.waiting--;
+	group.busy = 1;
+	if (group.w == NULL) {
+		pthread_mutex_unlock(&group.mu);
+		rc = pg_exec(s, "BEGIN", "begin", e);
+		pthread_mutex_lock(&group.mu);
+		if (rc == -1) {
+			/* No transaction: let the next writer open one. */
+			group.busy = 0;
+			pthread_cond_broadcast(&group.cv);
+			pthread_mutex_unlock(&group.mu);
+			return -1;
+		}
+		group.w = s;
+		group.gen++;
+		group.parts = 0;
+	}
+	s->borrow = group.w;
+	pthread_mutex_unlock(&group.mu);
+	bs->in_tx = 1;
+	memset(bs->touched, 0, sizeof(bs->touched));
+	if (pg_exec(s->borrow, "SAVEPOINT part", "savepoint", e) == -1 ||
+	    (st = pg_stmt(bs, SQL_INDEX_BUMP)) == NULL ||
+	    pg_step(bs, st, e) != 1) {
+		pg_rollback(bs);
+		return perr_set(e, 500, "internal store error");
+	}
+	bs->tx_index = (uint64_t)pg_col_int(st, 0);
+	pg_reset(st);
+	return 0;
+}
+
+/*
+ * Record the touched tables' indexes, release the part's savepoint and
+ * wait for the group's COMMIT (above); then refresh the shared index
+ * page from table_index and wake blocking queries.  A part that an
+ * earlier error aborted is rolled back: that is a failure (500), as is
+ * a failed COMMIT (every part of the group gets it).
  */
 static int
 pg_commit(struct store *bs, struct perr *e)
 {
 	struct pg	*s = PG(bs);
-	struct pg_q	*q;
 	struct store_q	*st;
 	struct perr	 e2;
-	char		*sql;
 	size_t		 t;
 
 	for (t = 1; t < TBL__MAX; t++) {
@@ -558,21 +718,14 @@ pg_commit(struct store *bs, struct perr *e)
 		if (pg_step(bs, st, e) != 0)
 			goto fail;
 	}
-	if ((st = pg_stmt(bs, SQL_TX_COMMIT)) == NULL)
+	/*
+	 * Before commit: the request's last statement inside its own part
+	 * (an audit record, say) goes here, on s->borrow's connection.
+	 */
+	if (pg_exec(s->borrow, "RELEASE SAVEPOINT part", "release", e) == -1)
 		goto fail;
-	q = PGQ(st);
-	/* The announcement and the COMMIT in one round trip. */
-	notify_sql(bs, &sql);
-	q->res = PQexec(s->conn, sql);
-	free(sql);
-	if (PQresultStatus(q->res) != PGRES_COMMAND_OK ||
-	    strcmp(PQcmdStatus(q->res), "COMMIT") != 0) {
-		pgerr(s, q->res, e, "commit");
-		pg_reset(st);
-		goto fail;
-	}
-	pg_reset(st);
-	bs->in_tx = 0;
+	if (group_leave(bs, 1) == -1)
+		return perr_set(e, 500, "internal store error");
 	perr_clear(&e2);
 	if (store_load_shared(bs, &e2) == -1)
 		log_warnx("store: cannot refresh the indexes: %s", e2.msg);
@@ -583,25 +736,23 @@ fail:
 	return perr_set(e, 500, "internal store error");
 }
 
-/* Abandon the open write transaction, if any. */
+/* Abandon the open write (its part of the group), if any. */
 static void
 pg_rollback(struct store *bs)
 {
 	struct pg	*s = PG(bs);
-	PGresult	*r;
 
 	if (!bs->in_tx)
 		return;
-	bs->in_tx = 0;
-	if (PQstatus(s->conn) != CONNECTION_OK)
-		return;
-	r = PQexec(s->conn, "ROLLBACK");
-	PQclear(r);
+	if (PQstatus(s->borrow->conn) == CONNECTION_OK)
+		PQclear(PQexec(s->borrow->conn, "ROLLBACK TO SAVEPOINT part; "
+		    "RELEASE SAVEPOINT part"));
+	group_leave(bs, 0);
 }
 
 /*
  * Cross-node wake-ups: every write transaction NOTIFYs its index and
- * tables with its COMMIT (notify_sql()); PostgreSQL delivers that at
+ * tables with its COMMIT (notify_add()); PostgreSQL delivers that at
  * COMMIT, in commit order, to every session that LISTENs -- one per
  * node, the master's watch connection (store.c).
  */
