@@ -491,9 +491,10 @@ pg_col_isnull(struct store_q *bq, int col)
  * Each request joins it in turn -- one at a time: 'busy' -- inside a
  * SAVEPOINT of its own, takes its own index, runs its statements on
  * the owner's connection (store_stmt() hands out that connection's
- * statements while 'borrow' is set), records its tables' indexes and
- * releases the savepoint.  A request whose statements fail rolls back
- * to its savepoint: only its part goes.  When it is done and others
+ * statements while 'borrow' is set) and records its tables' indexes;
+ * its savepoint stays, and the next part's nests in it.  A request
+ * whose statements fail rolls back to its savepoint: only its part
+ * goes.  When it is done and others
  * wait to join, it hands the transaction on and sleeps until the group
  * ends; the last one (nobody waiting, or GROUP_MAX parts) sends every
  * part's NOTIFY and the COMMIT, and wakes them all with the result.  So
@@ -650,6 +651,8 @@ pg_begin(struct store *bs, struct perr *e)
 {
 	struct pg	*s = PG(bs);
 	struct store_q	*st;
+	PGresult	*r;
+	char		*sql;
 	int		 rc;
 
 	if (bs->in_tx)
@@ -682,20 +685,24 @@ pg_begin(struct store *bs, struct perr *e)
 	pthread_mutex_unlock(&group.mu);
 	bs->in_tx = 1;
 	memset(bs->touched, 0, sizeof(bs->touched));
-	if (pg_exec(s->borrow, "SAVEPOINT part", "savepoint", e) == -1 ||
-	    (st = pg_stmt(bs, SQL_INDEX_BUMP)) == NULL ||
-	    pg_step(bs, st, e) != 1) {
+	/* The savepoint and the index in one round trip. */
+	xasprintf(&sql, "SAVEPOINT part; %s", sqls_pg[SQL_INDEX_BUMP]);
+	r = PQexec(s->borrow->conn, sql);
+	free(sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		pgerr(s->borrow, r, e, "index_bump");
+		PQclear(r);
 		pg_rollback(bs);
 		return perr_set(e, 500, "internal store error");
 	}
-	bs->tx_index = (uint64_t)pg_col_int(st, 0);
-	pg_reset(st);
+	bs->tx_index = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
 	return 0;
 }
 
 /*
- * Record the touched tables' indexes, release the part's savepoint and
- * wait for the group's COMMIT (above); then refresh the shared index
+ * Record the touched tables' indexes, leave the part (its savepoint
+ * stays) and wait for the group's COMMIT (above); then refresh the shared index
  * page from table_index and wake blocking queries.  A part that an
  * earlier error aborted is rolled back: that is a failure (500), as is
  * a failed COMMIT (every part of the group gets it).
@@ -703,7 +710,6 @@ pg_begin(struct store *bs, struct perr *e)
 static int
 pg_commit(struct store *bs, struct perr *e)
 {
-	struct pg	*s = PG(bs);
 	struct store_q	*st;
 	struct perr	 e2;
 	size_t		 t;
@@ -720,10 +726,11 @@ pg_commit(struct store *bs, struct perr *e)
 	}
 	/*
 	 * Before commit: the request's last statement inside its own part
-	 * (an audit record, say) goes here, on s->borrow's connection.
+	 * (an audit record, say) goes here, on s->borrow's connection.  The
+	 * part's savepoint is left to the COMMIT: the next part's nests in
+	 * it, and a rollback to the newest "part" undoes only the newest
+	 * part (GROUP_MAX stays below PostgreSQL's 64 cached subxids).
 	 */
-	if (pg_exec(s->borrow, "RELEASE SAVEPOINT part", "release", e) == -1)
-		goto fail;
 	if (group_leave(bs, 1) == -1)
 		return perr_set(e, 500, "internal store error");
 	perr_clear(&e2);

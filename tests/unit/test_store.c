@@ -320,6 +320,66 @@ writer(void *arg)
 	return NULL;
 }
 
+static void *
+failing_writer(void *arg)
+{
+	struct writer	*w = arg;
+	struct perr	 e;
+
+	perr_clear(&e);
+	if ((w->rc = store_begin(w->s, &e)) == 0) {
+		w->idx = store_tx_index(w->s);
+		/* NULL into NOT NULL: this write's own statement fails. */
+		if (leaf_insert(w->s, 91, NULL, &e) == STORE_ERR)
+			w->rc = 1;
+		store_rollback(w->s);
+	}
+	return NULL;
+}
+
+/*
+ * PostgreSQL group commit: B, waiting to write while A's write is open,
+ * joins A's transaction when A is done; B's statement fails and B rolls
+ * back: A's part still commits, B's part leaves nothing.
+ */
+static void
+test_pg_group(struct store *s, const char *dsn)
+{
+	struct store	*s2;
+	struct perr	 e;
+	struct writer	 w;
+	pthread_t	 t;
+	struct timespec	 ts = { 0, 200 * 1000000L };
+	uint64_t	 a;
+	char		*v = NULL;
+
+	perr_clear(&e);
+	ok(store_open(dsn, &s2, &e) == 0, "postgres group: a second "
+	    "connection");
+	ok(store_begin(s, &e) == 0 && store_meta_put(s, "group", "a", &e) ==
+	    0, "A writes");
+	a = store_tx_index(s);
+	w.s = s2;
+	w.rc = -2;
+	ok(pthread_create(&t, NULL, failing_writer, &w) == 0, "B starts");
+	nanosleep(&ts, NULL);
+	ok(w.rc == -2, "B waits while A's part runs");
+	ok(store_commit(s, &e) == 0, "A's commit succeeds though B, in the "
+	    "same transaction after it, failed and rolled back");
+	pthread_join(t, NULL);
+	ok(w.rc == 1 && w.idx == a + 1, "B ran in turn with its own index "
+	    "and its statement failed");
+	ok(store_meta_get(s, "group", &v, &e) == 0 && v != NULL &&
+	    strcmp(v, "a") == 0, "A's write is committed");
+	free(v);
+	ok(store_index(TBL_RAFT) >= a, "A's index is published");
+	ok(store_begin(s, &e) == 0, "a next write");
+	is_int(store_tx_index(s), a + 1, "B's rolled-back part took no index "
+	    "with it");
+	store_rollback(s);
+	store_close(s2);
+}
+
 /*
  * PostgreSQL: a writer that begins while another holds its transaction
  * open waits for it, so indexes are taken in commit order; a schema
@@ -450,6 +510,7 @@ main(void)
 	memset((void *)store_shared->idx, 0, sizeof(store_shared->idx));
 	s = test_core(dsn);
 	test_pg(s, dsn);
+	test_pg_group(s, dsn);
 	perr_clear(&e);
 	ok(run_psql(dsn, "UPDATE portcullis_schema SET version = 99") == 0,
 	    "postgres: the schema moves past this binary");
