@@ -509,6 +509,12 @@ pg_col_isnull(struct store_q *bq, int col)
  */
 #define GROUP_MAX	32	/* parts per transaction */
 
+/* A part sleeping until its group ends. */
+struct waiter {
+	int	done;
+	int	rc;		/* 0 committed, -1 failed */
+};
+
 static struct {
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 cv;
@@ -517,9 +523,8 @@ static struct {
 	int		 ending;	/* the COMMIT or ROLLBACK is under way */
 	int		 waiting;	/* threads waiting to join */
 	int		 parts;		/* parts released so far */
-	uint64_t	 gen;		/* of the open transaction */
-	uint64_t	 done_gen;	/* the last one ended */
-	int		 done_rc;	/* and how: 0 committed, -1 failed */
+	struct waiter	*waiters[GROUP_MAX + 1]; /* its parts, sleeping */
+	int		 nwaiters;
 	char		*notify;	/* every part's NOTIFY, in order */
 	size_t		 notify_len;
 } group = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
@@ -607,11 +612,10 @@ static int
 group_leave(struct store *bs, int ok)
 {
 	struct pg	*s = PG(bs);
-	uint64_t	 gen;
-	int		 rc;
+	struct waiter	 me = { 0, -1 };
+	int		 i;
 
 	pthread_mutex_lock(&group.mu);
-	gen = group.gen;
 	if (ok) {
 		group.parts++;
 		notify_add(bs);
@@ -619,24 +623,28 @@ group_leave(struct store *bs, int ok)
 	group.busy = 0;
 	if (group.waiting > 0 && group.parts < GROUP_MAX) {
 		pthread_cond_broadcast(&group.cv);
-		if (ok || group.w == s)
-			while (group.done_gen < gen)
+		if (ok || group.w == s) {
+			group.waiters[group.nwaiters++] = &me;
+			while (!me.done)
 				pthread_cond_wait(&group.cv, &group.mu);
-		rc = group.done_gen == gen ? group.done_rc : -1;
+		}
 	} else {
 		group.ending = 1;
-		rc = group_end();
+		me.rc = group_end();
+		for (i = 0; i < group.nwaiters; i++) {
+			group.waiters[i]->rc = me.rc;
+			group.waiters[i]->done = 1;
+		}
+		group.nwaiters = 0;
 		group.w = NULL;
 		group.ending = 0;
 		group.parts = 0;
-		group.done_gen = gen;
-		group.done_rc = rc;
 		pthread_cond_broadcast(&group.cv);
 	}
 	pthread_mutex_unlock(&group.mu);
 	s->borrow = NULL;
 	bs->in_tx = 0;
-	return ok ? rc : -1;
+	return ok ? me.rc : -1;
 }
 
 /*
@@ -678,7 +686,6 @@ pg_begin(struct store *bs, struct perr *e)
 			return -1;
 		}
 		group.w = s;
-		group.gen++;
 		group.parts = 0;
 	}
 	s->borrow = group.w;
