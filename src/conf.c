@@ -94,6 +94,7 @@ static const struct key telemetry_keys[] = {
 static const struct key store_keys[] = {
 	{ "backend", K_STR, O(store.backend), NULL },
 	{ "dsn", K_STR, O(store.dsn), NULL },
+	{ "sync", K_STR, O(store.sync), NULL },
 	{ NULL, 0, 0, NULL }
 };
 
@@ -300,6 +301,10 @@ validate(struct conf *c, struct perr *e)
 			    "be a duration of at least 1s (\"720h\")");
 		c->audit.max_age_s = ns / 1000000000;
 	}
+	if (strcmp(c->store.sync, "full") != 0 &&
+	    strcmp(c->store.sync, "normal") != 0)
+		return perr_set(e, 400,
+		    "store.sync must be \"full\" or \"normal\"");
 	if (c->socket == NULL)
 		xasprintf(&c->socket, "%s/portcullis.sock", c->data_dir);
 	return 0;
@@ -347,6 +352,7 @@ conf_parse(const char *text, size_t len, int is_json, struct conf **out,
 	c->connect.enabled = 1;
 	c->connect.authorize_td_check = 1;
 	c->store.backend = xstrdup("sqlite");
+	c->store.sync = xstrdup("full");
 	if (walk(c, root, top_keys, "", e) == -1 || validate(c, e) == -1) {
 		json_object_put(root);
 		conf_free(c);
@@ -414,6 +420,7 @@ conf_free(struct conf *c)
 	secret_free(c->acl.default_token);
 	secret_free(c->acl.agent_token);
 	free(c->store.backend);
+	free(c->store.sync);
 	secret_free(c->store.dsn);
 	free(c->seal.key_file);
 	free(c->seal.key_env);

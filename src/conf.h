@@ -47,6 +47,7 @@ struct conf {
 	struct {	/* the store block (store.h) */
 		char		*backend;	/* "sqlite" (default), "postgres" */
 		char		*dsn;		/* libpq conninfo/URI; secret */
+		char		*sync;		/* "full" (default), "normal" */
 	} store;
 	struct {
 		int			 enabled;

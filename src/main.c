@@ -143,6 +143,7 @@ init_store(void)
 	xasprintf(&path, "%s/portcullis.db", conf->data_dir);
 	store_configure(strcmp(conf->store.backend, "postgres") == 0 ?
 	    STORE_POSTGRES : STORE_SQLITE, conf->store.dsn);
+	store_set_sync(strcmp(conf->store.sync, "full") == 0);
 	if (store_open(path, &st, &e) == -1 || store_migrate(st, &e) == -1 ||
 	    store_prepare_all(st, &e) == -1)
 		fatalx("store %s: %s", store_backend() == STORE_POSTGRES ?
@@ -585,6 +586,7 @@ main(int argc, char *argv[])
 	log_info("shutting down");
 	shutdown_workers();
 	node_master_stop();
+	store_log_durability();
 	unlink(conf->socket);
 	conf_free(conf);
 	return 0;

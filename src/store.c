@@ -26,6 +26,7 @@ struct shared	*store_shared;
 static enum store_backend	 backend = STORE_SQLITE;
 static const struct store_ops	*be = &store_sqlite_ops;
 static char			*be_dsn;	/* secret: never logged */
+static int			 sync_full = 1;	/* store { sync = "full" } */
 
 /* The master's watch connection (store_watch_start()). */
 #define WATCH_POLL_MS		1000	/* the safety net's period */
@@ -84,6 +85,41 @@ store_configure(enum store_backend b, const char *dsn)
 	be = b == STORE_POSTGRES ? &store_pg_ops : &store_sqlite_ops;
 	free(be_dsn);
 	be_dsn = dsn != NULL ? xstrdup(dsn) : NULL;
+}
+
+/*
+ * store { sync }: 1 ("full", the default) makes every commit durable
+ * before store_commit() returns; 0 ("normal") acknowledges a commit
+ * once it is in the WAL, which an OS crash or power loss may lose
+ * (store_sqlite.c, "Durability").  Call before the first store_open().
+ */
+void
+store_set_sync(int full)
+{
+	sync_full = full;
+}
+
+int
+store_sync_full(void)
+{
+	return sync_full;
+}
+
+/*
+ * Log the durability counters of the shared page (the master, at
+ * shutdown): how many commits were acknowledged on disk and how many
+ * fsyncs the group commit needed for them.
+ */
+void
+store_log_durability(void)
+{
+	if (store_shared == NULL)
+		return;
+	log_info("store: %llu commits made durable with %llu fsyncs "
+	    "(sync %s)", (unsigned long long)__atomic_load_n(
+	    &store_shared->durable, __ATOMIC_ACQUIRE),
+	    (unsigned long long)__atomic_load_n(&store_shared->fsyncs,
+	    __ATOMIC_ACQUIRE), sync_full ? "full" : "normal");
 }
 
 enum store_backend

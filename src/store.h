@@ -53,6 +53,11 @@ struct shared {
 	volatile uint64_t	idx[TBL__MAX];
 	volatile uint64_t	started;	/* master start time */
 	volatile int64_t	parked[64];	/* blocking queries per worker slot */
+	/* Durable commits (store_sqlite.c, "Durability"); counters only grow. */
+	volatile uint64_t	committed;	/* last index written to the WAL */
+	volatile uint64_t	synced;		/* last index on disk */
+	volatile uint64_t	fsyncs;		/* WAL fsyncs of the group commit */
+	volatile uint64_t	durable;	/* commits acknowledged on disk */
 };
 
 extern struct shared	*store_shared;
@@ -86,6 +91,9 @@ enum store_backend {
 };
 
 void		 store_configure(enum store_backend, const char *);
+void		 store_set_sync(int);
+int		 store_sync_full(void);
+void		 store_log_durability(void);
 enum store_backend store_backend(void);
 void		 store_shared_init(void);
 int		 store_open(const char *, struct store **, struct perr *)

@@ -27,6 +27,28 @@
  * once everything is copied: past CKPT_CATCHUP frames the thread takes
  * the write lock for one short pass over the rest.
  *
+ * Durability: a commit is acknowledged (store_commit() returns) only
+ * once its WAL frames are on disk, unless store { sync = "normal" }.
+ * SQLite's synchronous=FULL would fsync the WAL inside every COMMIT,
+ * under our write lock: one fsync per write, and every other writer
+ * waiting through it.  Instead the connection runs synchronous=NORMAL
+ * (SQLite still syncs the WAL before each checkpoint and the database
+ * after it, so a checkpoint never loses a synced frame) and the commit
+ * path does the WAL's fsync itself, after the write lock is released,
+ * as a group commit across every thread of every worker: under the
+ * write lock the committer records its index as the shared page's
+ * 'committed' (indexes grow in commit order under that lock); after
+ * it, unless 'synced' already covers its index, it takes a second
+ * fair lock ("<db>.slock"), reads 'committed', fdatasync()s the WAL
+ * and raises 'synced' to what it read.  Whoever waited for that lock
+ * meanwhile finds itself covered and returns without an fsync: one
+ * fsync makes every commit that preceded it durable.  Only then are the
+ * new indexes published and blocking queries woken, so no reader is
+ * told of an index that a power loss could take back (readers of the
+ * database itself may see a commit a moment before it is on disk, as
+ * with synchronous=FULL between the write and the sync).  The shared
+ * page counts the fsyncs and the durable commits (tests, metrics).
+ *
  * Errors: SQLite detail is logged; the client gets a generic 500.
  */
 #include "config.h"
@@ -66,6 +88,9 @@ struct sq {
 	struct store	 base;
 	sqlite3		*db;
 	int		 lockfd;
+	int		 syncfd;	/* "<db>.slock": the group commit's */
+	int		 walfd;		/* "<db>-wal", opened at first sync */
+	char		*walpath;
 	int		 wal_frames;	/* after this connection's last commit */
 	struct sq_q	 stmts[SQL__MAX];
 };
@@ -133,7 +158,8 @@ sq_open(const char *path, struct store **out, struct perr *e)
 
 	s = xcalloc(1, sizeof(*s));
 	s->base.ops = &store_sqlite_ops;
-	s->lockfd = -1;
+	s->lockfd = s->syncfd = s->walfd = -1;
+	xasprintf(&s->walpath, "%s-wal", path);
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		log_warnx("store: open %s: %s", path,
@@ -155,7 +181,10 @@ sq_open(const char *path, struct store **out, struct perr *e)
 	xasprintf(&lockpath, "%s.wlock", path);
 	s->lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	free(lockpath);
-	if (s->lockfd == -1) {
+	xasprintf(&lockpath, "%s.slock", path);
+	s->syncfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(lockpath);
+	if (s->lockfd == -1 || s->syncfd == -1) {
 		log_warn("store: lock file");
 		sq_close(&s->base);
 		return perr_set(e, 500, "cannot open store");
@@ -175,6 +204,11 @@ sq_close(struct store *bs)
 	sqlite3_close(s->db);
 	if (s->lockfd != -1)
 		close(s->lockfd);
+	if (s->syncfd != -1)
+		close(s->syncfd);
+	if (s->walfd != -1)
+		close(s->walfd);
+	free(s->walpath);
 	free(s);
 }
 
@@ -342,6 +376,85 @@ sq_col_isnull(struct store_q *q, int col)
 
 static void	sq_rollback(struct store *);
 
+static void
+raise_to(volatile uint64_t *p, uint64_t v)
+{
+	uint64_t	cur;
+
+	cur = __atomic_load_n(p, __ATOMIC_ACQUIRE);
+	while (cur < v && !__atomic_compare_exchange_n(p, &cur, v, 0,
+	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		;
+}
+
+/*
+ * Open the WAL for fsync, once per connection, after its first commit
+ * (so the file exists), and sync its directory once so that the file's
+ * name is as durable as its frames.  While this connection is open
+ * SQLite never deletes the WAL, so the descriptor stays the live file.
+ */
+static int
+wal_open(struct sq *s)
+{
+	char	*dir, *slash;
+	int	 fd;
+
+	if (s->walfd != -1)
+		return 0;
+	if ((s->walfd = open(s->walpath, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if ((slash = strrchr(s->walpath, '/')) == NULL)
+		dir = xstrdup(".");
+	else
+		dir = xstrndup(s->walpath, slash == s->walpath ? 1 :
+		    (size_t)(slash - s->walpath));
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		fsync(fd);
+		close(fd);
+	}
+	free(dir);
+	return 0;
+}
+
+/*
+ * The group commit (top of this file): return once the commit at idx
+ * is on disk, by an fsync of our own or one that another committer
+ * made after idx was written.  Returns 0, or -1 (500, logged) when the
+ * WAL cannot be synced: the write is committed but not confirmed.
+ */
+static int
+sq_durable(struct sq *s, uint64_t idx, struct perr *e)
+{
+	uint64_t	target;
+	int		rc = 0;
+
+	if (__atomic_load_n(&store_shared->synced, __ATOMIC_ACQUIRE) < idx) {
+		while (flock(s->syncfd, LOCK_EX) == -1)
+			if (errno != EINTR) {
+				log_warn("store: flock (sync)");
+				return perr_set(e, 500, "internal store error");
+			}
+		if (__atomic_load_n(&store_shared->synced, __ATOMIC_ACQUIRE) <
+		    idx) {
+			target = __atomic_load_n(&store_shared->committed,
+			    __ATOMIC_ACQUIRE);
+			if (wal_open(s) == -1 || fdatasync(s->walfd) == -1) {
+				log_warn("store: fsync %s", s->walpath);
+				rc = perr_set(e, 500, "internal store error");
+			} else {
+				__atomic_add_fetch(&store_shared->fsyncs, 1,
+				    __ATOMIC_RELAXED);
+				raise_to(&store_shared->synced, target);
+			}
+		}
+		flock(s->syncfd, LOCK_UN);
+	}
+	if (rc == 0)
+		__atomic_add_fetch(&store_shared->durable, 1,
+		    __ATOMIC_RELAXED);
+	return rc;
+}
+
 /*
  * Start a write transaction: fair lock, BEGIN IMMEDIATE, next global
  * index.  Every early exit after this must call store_rollback().
@@ -397,10 +510,16 @@ sq_commit(struct store *bs, struct perr *e)
 		if (sq_step(bs, st, e) != 0)
 			goto fail;
 	}
+	/*
+	 * Before commit: the last statement of the write may go here (it
+	 * runs inside the transaction, under the write lock).
+	 */
 	if ((st = sq_stmt(bs, SQL_TX_COMMIT)) == NULL ||
 	    sq_step(bs, st, e) != 0)
 		goto fail;
 	bs->in_tx = 0;
+	__atomic_store_n(&store_shared->committed, bs->tx_index,
+	    __ATOMIC_RELEASE);
 	if (s->wal_frames > WAL_EMERGENCY) {
 		/* No checkpointer kept up: do it under the lock, once. */
 		log_warnx("store: WAL at %d frames; checkpointing inline",
@@ -409,6 +528,9 @@ sq_commit(struct store *bs, struct perr *e)
 		s->wal_frames = 0;
 	}
 	flock(s->lockfd, LOCK_UN);
+	/* Committed: a failure now cannot undo it, only not confirm it. */
+	if (store_sync_full() && sq_durable(s, bs->tx_index, e) == -1)
+		return -1;
 	store_publish(bs->touched, bs->tx_index);
 	return 0;
 fail:

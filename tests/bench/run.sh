@@ -9,7 +9,8 @@
 #     requests/s and p99);
 #   - the write rate through HTTP (PUT exact, wrk + Lua);
 #   - how many concurrent blocking queries one instance holds and how
-#     fast one write releases all of them (p50/p99).
+#     fast one write releases all of them (p50/p99);
+#   - durable writes against a raw SQLite synchronous=FULL loop (last).
 # Prints ratios, never a bare time alone.  The read rows and the ACL
 # on/off rows are taken in BENCH_ROUNDS interleaved rounds (medians,
 # per-round ratios with their spread).  Not part of the test run.
@@ -140,3 +141,60 @@ printf 'check on/off throughput ratio:     %s per round, median (rounds: %s; tar
 
 # Metrics cost on authorize (issue #13): its own pair of instances.
 BUILD=$bin sh tests/bench/metrics.sh | sed -n '/^Metrics cost/,$p'
+
+# ---------------------------------------------------------------------
+# Durable writes (issue #16).  PUT intentions/exact, each a new
+# destination, with CONNS writers on a fresh instance with the default
+# store { sync = "full" } (every reply after its commit is on disk,
+# group commit), against tests/bench/bench_write.c's raw SQLite loop
+# (one thread, WAL, synchronous=FULL, one row per transaction) on the
+# same disk, and a fresh instance with sync = "normal", in ROUNDS
+# interleaved rounds.  Targets: >= 0.5x the raw loop (aim > 1.0x);
+# the worst write <= 10x the p99.
+make -s -C "$bin" tests/bench/bench_write
+fdir=$(mktemp -d /tmp/pc-bench-full-XXXXXX)
+ndir=$(mktemp -d /tmp/pc-bench-normal-XXXXXX)
+bench_dirs="$bench_dirs $fdir $ndir"
+printf 'store {\n sync = "normal"\n}\n' >"$ndir/extra.hcl"
+furl="http://127.0.0.1:$(instance "$fdir")"
+nurl="http://127.0.0.1:$(instance "$ndir" "$ndir/extra.hcl")"
+until curl -sf "$furl/v1/connect/intentions" >/dev/null && curl -sf "$nurl/v1/connect/intentions" >/dev/null; do sleep 0.1; done
+cat > "$dir/putnew.lua" <<'LUA'
+counter = 0
+request = function()
+	counter = counter + 1
+	local id = counter .. "-" .. math.random(1e9)
+	return wrk.format("PUT", "/v1/connect/intentions/exact?source=w" .. id .. "&destination=d" .. id, nil, '{"Action":"allow"}')
+end
+LUA
+# measure_w URL -> "rps p99ms"; the worst latency / p99 goes to $dir/worst
+measure_w() {
+	out=$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency -s "$dir/putnew.lua" "$1/v1/connect/intentions/exact")
+	echo "$out" | awk '
+	    function ms(v) { if (v ~ /us$/) { sub(/us/,"",v); return v/1000 } if (v ~ /ms$/) { sub(/ms/,"",v); return v+0 } sub(/s/,"",v); return v*1000 }
+	    /Requests\/sec/ { rps = $2 } $1 == "Latency" && $2 != "Distribution" { mx = ms($4) } $1 == "99%" { p = ms($2) }
+	    END { print rps, p; print (p > 0 ? mx / p : 0), mx >> "'"$dir/worst"'" }'
+}
+rawsq() { "$bin/tests/bench/bench_write" sqlite "$fdir" "$DUR"; }
+: >"$dir/worst"
+rounds 'measure_w "$furl"' 'rawsq' 'measure_w "$nurl"'
+medians wfull wraw wnormal
+r_full=$(printf '%s' "$rows" | ratios 1 3) r_cost=$(printf '%s' "$rows" | ratios 1 5)
+worst=$(awk 'NR % 2 == 1 { print $1 }' "$dir/worst" | med 1)
+worst_ms=$(awk 'NR % 2 == 1 { print $2 }' "$dir/worst" | med 1)
+# (kill the instances first: their master logs the counters at exit)
+kill $(sed -n 1p "$fdir/pids") 2>/dev/null || true
+while kill -0 "$(sed -n 1p "$fdir/pids")" 2>/dev/null; do sleep 0.1; done
+fs=$(sed -n 's/.*store: \([0-9]*\) commits made durable with \([0-9]*\) fsyncs.*/\1 \2/p' "$fdir/portcullis.log" | tail -1)
+printf '\nDurable writes (same run, %s interleaved rounds, medians)\n' "$ROUNDS"
+printf '%-46s %10s %9s\n' "" "writes/s" "p99 ms"
+printf '%-46s %10.0f %9s\n' "PUT exact, sync full (default)" "$wfull_rps" "$wfull_p99"
+printf '%-46s %10.0f %9s\n' "raw SQLite loop, synchronous=FULL (baseline)" "$wraw_rps" "$wraw_p99"
+printf '%-46s %10.0f %9s\n' "PUT exact, sync normal" "$wnormal_rps" "$wnormal_p99"
+set -- $r_full
+printf 'durable writes / raw SQLite FULL loop: %s (rounds: %s; target >= 0.5, aim > 1.0)\n' "$1" "$2"
+set -- $r_cost
+printf 'durable / sync normal:                 %s (rounds: %s)\n' "$1" "$2"
+printf 'worst write / p99, sync full:          %s (worst %s ms; medians of the rounds; target <= 10)\n' "$(ratio "$worst" 1)" "$worst_ms"
+set -- $fs
+printf 'group commit: %s durable commits, %s fsyncs (%s commits per fsync)\n' "$1" "$2" "$(ratio "$1" "$2")"

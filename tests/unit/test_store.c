@@ -433,6 +433,44 @@ test_audit(struct store *s)
 	fclose(null);
 }
 
+/*
+ * SQLite, sync "full" (the default): store_commit() returns only once
+ * the WAL holds the commit on disk (the shared page's 'synced' covers
+ * its index), and it took an fsync; sync "normal" takes none.
+ */
+static void
+test_durable(struct store *s)
+{
+	struct perr	 e;
+	uint64_t	 f0, d0, idx;
+	int		 i, covered = 1;
+
+	perr_clear(&e);
+	f0 = store_shared->fsyncs;
+	d0 = store_shared->durable;
+	for (i = 0; i < 5; i++) {
+		if (store_begin(s, &e) == -1)
+			break;
+		idx = store_tx_index(s);
+		if (store_meta_put(s, "durable", "x", &e) == -1 ||
+		    store_commit(s, &e) == -1)
+			break;
+		if (store_shared->synced < idx)
+			covered = 0;
+	}
+	ok(i == 5, "five commits");
+	ok(covered, "each commit was on disk when store_commit() returned");
+	is_int(store_shared->fsyncs - f0, 5, "one writer: an fsync per commit "
+	    "(nobody else's covered it)");
+	is_int(store_shared->durable - d0, 5, "five durable commits counted");
+	store_set_sync(0);
+	f0 = store_shared->fsyncs;
+	ok(store_begin(s, &e) == 0 && store_meta_put(s, "durable", "y", &e) ==
+	    0 && store_commit(s, &e) == 0, "a commit with sync \"normal\"");
+	is_int(store_shared->fsyncs - f0, 0, "sync \"normal\" takes no fsync");
+	store_set_sync(1);
+}
+
 static int
 run_psql(const char *dsn, const char *sql)
 {
@@ -461,6 +499,7 @@ main(void)
 	printf("# sqlite\n");
 	s = test_core(path);
 	test_audit(s);
+	test_durable(s);
 	test_checkpoints(path, s);
 
 	ok(stat(path, &sb) == 0 && (sb.st_mode & 077) == 0,

@@ -1,0 +1,86 @@
+"""Durable writes (issue #16): a 200 for a write means it is on disk.
+
+SQLite, store { sync = "full" } (the default): every commit is made
+durable by the group commit's fsync of the WAL before its reply; the
+master logs the shared page's counters when it stops.  (A worker killed
+mid-write loses nothing acknowledged: test_blocking.py,
+test_worker_killed_mid_writes_leaves_store_consistent.)
+"""
+import re
+import threading
+
+from conftest import q, sqlite_only
+
+
+def put_exact(s, src, dst):
+    r = s.put("/v1/connect/intentions/exact" + q(source=src, destination=dst),
+              {"Action": "allow"})
+    assert r.status_code == 200, r.text
+    return r
+
+
+def counters(s):
+    s.stop_master()
+    m = re.findall(r"store: (\d+) commits made durable with (\d+) fsyncs "
+                   r"\(sync (\w+)\)", s.logtext())
+    assert m, "the master logs the durability counters at shutdown"
+    return int(m[-1][0]), int(m[-1][1]), m[-1][2]
+
+
+@sqlite_only
+def test_each_write_is_made_durable_by_an_fsync_before_its_reply(
+        make_server):
+    s = make_server()
+    for i in range(20):
+        put_exact(s, "seq%d" % i, "dur")
+    durable, fsyncs, mode = counters(s)
+    assert mode == "full"
+    # One client at a time: no other commit could share an fsync, so
+    # each of the 20 replies waited for its own.
+    assert durable >= 20
+    assert fsyncs >= 20
+
+
+@sqlite_only
+def test_concurrent_writers_share_fsyncs_and_every_commit_is_durable(
+        make_server):
+    s = make_server(workers=2, threads=4)
+    acked = []
+    errors = []
+
+    def writer(k):
+        import requests
+        for i in range(40):
+            r = requests.put(s.url + "/v1/connect/intentions/exact" +
+                             q(source="c%d-%d" % (k, i), destination="dur"),
+                             json={"Action": "allow"}, timeout=60)
+            (acked if r.status_code == 200 else errors).append(r.status_code)
+    ts = [threading.Thread(target=writer, args=(k,)) for k in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120)
+    assert not errors
+    assert len(s.get("/v1/connect/intentions").json()) == 320
+    durable, fsyncs, _ = counters(s)
+    # Every acknowledged commit was counted durable; an fsync covers
+    # one commit or more, never less (no performance is asserted).
+    assert durable >= len(acked) == 320
+    assert 1 <= fsyncs <= durable
+
+
+@sqlite_only
+def test_sync_normal_acknowledges_writes_without_an_fsync(make_server):
+    s = make_server('store {\n  sync = "normal"\n}\n')
+    for i in range(5):
+        put_exact(s, "n%d" % i, "dur")
+    assert len(s.get("/v1/connect/intentions").json()) == 5
+    durable, fsyncs, mode = counters(s)
+    assert (durable, fsyncs, mode) == (0, 0, "normal")
+
+
+def test_an_unknown_sync_mode_stops_the_start_with_a_clear_message(tmp_path):
+    from test_store_backend import start
+    p = start(tmp_path, 'store {\n sync = "sometimes"\n}\n')
+    assert p.returncode != 0
+    assert 'store.sync must be "full" or "normal"' in p.stderr
