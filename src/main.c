@@ -499,14 +499,14 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	conf->log_debug |= debug;
-	if (optind != argc)
+	if (optind != argc && strcmp(argv[optind], "seal") == 0)
 		return seal_rotate();
 	if (test) {
 		printf("configuration OK\n");
 		return 0;
 	}
 	audit_configure(conf);
-	if (optind != argc)
+	if (optind != argc)		/* "audit verify", checked above */
 		return verify_audit();
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	raise_nofile();
