@@ -653,3 +653,41 @@ def test_the_ca_rotates_and_revokes_through_the_ui(ui):
     css(ui, "#ca-revoke-form button.danger").click()
     until(lambda: "Certificate not found: ff:ff:ff" in
           text(ui, "#ca-revoke-msg"), what="the 404 text")
+
+
+def test_the_activity_page_shows_the_audit_log_live_and_this_nodes_figures(ui):
+    s = ui.server
+    login(ui, MGMT)
+    visit(ui, "activity")
+    until(lambda: css(ui, "#act-rows tr[data-seq]"), what="the audit records")
+    until(lambda: css(ui, '#act-metrics dd[data-metric="Requests answered"]'),
+          what="the node's figures")
+    assert int(css(ui, '#act-metrics dd[data-metric="Requests answered"]').text) > 0
+    assert "days" in css(ui, '#act-metrics dd[data-metric="Active root expires in"]').text
+    # A change made elsewhere appears at the top, without a reload.
+    r = s.put("/v1/acl/policy", body={"Name": "act-pol", "Rules": 'node "x" { policy = "read" }'},
+              headers=H)
+    assert r.status_code == 200, r.text
+    pid = r.json()["ID"]
+    until(lambda: pid in css(ui, "#act-rows tr").text, what="the new record on top")
+    top = css(ui, "#act-rows tr").text
+    assert "acl-policies" in top and "PUT /v1/acl/policy" in top
+    mgmt_accessor = s.get("/v1/acl/token/self", headers=H).json()["AccessorID"]
+    assert css(ui, "#act-rows tr td code").get_attribute("title") == mgmt_accessor
+    assert MGMT not in ui.page_source
+    fill(css(ui, "#act-search"), "act-pol-nothing-matches")
+    until(lambda: "No record matches" in text(ui, "#act-rows"), what="the search")
+    fill(css(ui, "#act-search"), pid[:8])
+    until(lambda: len(ui.find_elements(By.CSS_SELECTOR, "#act-rows tr[data-seq]")) == 1,
+          what="the search narrowing to the policy")
+    shot(ui, "activity")
+    s.delete("/v1/acl/policy/" + pid, headers=H)
+
+    # Without operator:read and agent:read: both parts say what is needed.
+    s.put("/v1/acl/policy", body={"Name": "act-ro", "Rules": 'acl = "read"'}, headers=H)
+    ro = api_token(s, Description="no operator", Policies=[{"Name": "act-ro"}])
+    login(ui, ro["SecretID"])
+    visit(ui, "activity")
+    until(lambda: "operator:read" in text(ui, "#act-msg"), what="the audit 403")
+    until(lambda: "agent:read" in text(ui, "#act-metrics-msg"), what="the metrics 403")
+    assert text(ui, "#act-msg").startswith("Not allowed with this token")

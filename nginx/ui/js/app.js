@@ -11,9 +11,10 @@ import * as policies from "./pages/policies.js";
 import * as roles from "./pages/roles.js";
 import * as authmethods from "./pages/authmethods.js";
 import * as ca from "./pages/ca.js";
+import * as activity from "./pages/activity.js";
 
 const pages = { login, intentions, tokens, policies, roles,
-    "auth-methods": authmethods, ca };
+    "auth-methods": authmethods, ca, activity };
 let current = null;
 
 function route() {
