@@ -30,7 +30,8 @@ static int			 sync_full = 1;	/* store { sync = "full" } */
 
 /* The master's watch connection (store_watch_start()). */
 #define WATCH_POLL_MS		1000	/* the safety net's period */
-#define WATCH_RETRY_MAX_MS	10000	/* reconnect back-off cap */
+#define WATCH_RETRY_MAX_MS	2000	/* reconnect back-off cap: a node
+					   misses others' commits meanwhile */
 static struct store		*watch;
 static int			 watching;	/* the backend can watch */
 static int64_t			 watch_poll_at;	/* next safety-net reload */
