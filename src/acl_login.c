@@ -31,6 +31,16 @@
  * refused every real user for ten minutes, and concurrent inserts
  * answered 500 "database is locked".
  *
+ * On PostgreSQL (issue #17: several nodes on one database) a flow
+ * begun on one node must finish on any, so pending flows live in the
+ * database instead, in an UNLOGGED table of the same bounds
+ * (state_put_db(), sql/pg/004-oidc-pending.sql): keyed by a SHA-256 of
+ * the state, at most LS_PENDING rows and LS_PENDING_PER_SOURCE per
+ * source whatever the nodes insert at once, expired rows dropped at
+ * each insert, single use by DELETE ... RETURNING.  They are written
+ * outside store_begin(): no modify index, no wake-up, no audit record.
+ * Failure counters stay per node in the shared region.
+ *
  * Pending flows: a state is single use (taken under the lock) and
  * expires after acl.login.oidc_state_ttl_seconds.  Each one is bounded:
  * RedirectURI at most LS_REDIRECT_MAX bytes, ClientNonce
@@ -843,6 +853,93 @@ flow_bounds(const struct oidc_in *in, const char **meta, struct perr *e)
 	return 0;
 }
 
+/* The key of state in the store: its SHA-256, hex (65 bytes). */
+static void
+state_key(const char *state, char *out)
+{
+	unsigned char	d[32];
+	size_t		i;
+
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, state, strlen(state), d) != 0)
+		fatalx("gnutls_hash_fast");
+	for (i = 0; i < sizeof(d); i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+	explicit_bzero(d, sizeof(d));
+}
+
+/* The 429 of a source holding LS_PENDING_PER_SOURCE flows. */
+static int
+too_many_from(struct req *req, const struct attempt *a, int64_t first,
+    int64_t now, struct perr *e)
+{
+	long long	left = (first - now + NS_PER_S - 1) / NS_PER_S;
+
+	retry_after(req, left);
+	return perr_set(e, 429, "Too many pending OIDC logins from %s "
+	    "(at most %d); finish one or try again in %lld seconds",
+	    a->addr, LS_PENDING_PER_SOURCE, left);
+}
+
+/* The 429 of a full table. */
+static int
+too_many(struct req *req, struct perr *e)
+{
+	req_header(req, "Retry-After", "10");
+	return perr_set(e, 429, "Too many pending OIDC logins; try again "
+	    "later");
+}
+
+/*
+ * PostgreSQL (several nodes on one database): keep a pending flow in
+ * the table acl_oidc_pending, so that any node can finish it, with the
+ * bounds of the shared region (sql/pg/004-oidc-pending.sql: one
+ * statement, serialized cluster-wide by an advisory lock).  It runs
+ * outside store_begin(), as node.c writes the nodes table: ephemeral
+ * state moves no modify index and wakes no blocking query.  429 as
+ * state_put(); 500 when the store fails.
+ */
+static int
+state_put_db(struct req *req, const struct am_row *am, const char *state,
+    const char *nonce, const struct oidc_in *in, const char *meta,
+    const struct attempt *a, struct perr *e)
+{
+	struct store_q	*q;
+	char		 key[65];
+	int64_t		 now = acl_now_ns(), outcome, first;
+	int		 rc;
+
+	if ((q = store_stmt(req->store, SQL_OIDC_PENDING_PUT)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	state_key(state, key);
+	store_bind_text(q, ":key", key);
+	store_bind_int(q, ":source", (int64_t)a->source);
+	store_bind_int(q, ":now", now);
+	store_bind_int(q, ":expires", now +
+	    (int64_t)req->worker->conf->acl.login.state_ttl_s * NS_PER_S);
+	store_bind_text(q, ":method", am->name);
+	store_bind_text(q, ":nonce", nonce);
+	store_bind_text(q, ":redirect_uri", in->redirect_uri ?
+	    in->redirect_uri : "");
+	store_bind_text(q, ":client_nonce", in->client_nonce ?
+	    in->client_nonce : "");
+	store_bind_text(q, ":meta", meta);
+	store_bind_int(q, ":cap", LS_PENDING);
+	store_bind_int(q, ":per_source", LS_PENDING_PER_SOURCE);
+	if ((rc = store_step(req->store, q, e)) != STORE_ROW) {
+		store_reset(q);
+		return rc == STORE_ERR ? -1 : perr_set(e, 500,
+		    "internal store error");
+	}
+	outcome = store_col_int(q, 0);
+	first = store_col_int(q, 1);
+	store_reset(q);
+	if (outcome == 1)
+		return too_many_from(req, a, first, now, e);
+	if (outcome != 0)
+		return too_many(req, e);
+	return 0;
+}
+
 /*
  * Keep a pending flow in the shared region.  429 when the source holds
  * LS_PENDING_PER_SOURCE unfinished flows, or the table is full.
@@ -857,6 +954,8 @@ state_put(struct req *req, const struct am_row *am, const char *state,
 	size_t		 i, fr = SIZE_MAX;
 	int		 mine = 0;
 
+	if (store_backend() == STORE_POSTGRES)
+		return state_put_db(req, am, state, nonce, in, meta, a, e);
 	ls_lock();
 	for (i = 0; i < LS_PENDING; i++) {
 		if (ls->fkey[i] != 0 && ls->fexp[i] <= now) {
@@ -877,17 +976,11 @@ state_put(struct req *req, const struct am_row *am, const char *state,
 	}
 	if (mine >= LS_PENDING_PER_SOURCE) {
 		ls_unlock();
-		retry_after(req, (first - now + NS_PER_S - 1) / NS_PER_S);
-		return perr_set(e, 429, "Too many pending OIDC logins from %s "
-		    "(at most %d); finish one or try again in %lld seconds",
-		    a->addr, LS_PENDING_PER_SOURCE,
-		    (long long)((first - now + NS_PER_S - 1) / NS_PER_S));
+		return too_many_from(req, a, first, now, e);
 	}
 	if (fr == SIZE_MAX) {
 		ls_unlock();
-		req_header(req, "Retry-After", "10");
-		return perr_set(e, 429, "Too many pending OIDC logins; try "
-		    "again later");
+		return too_many(req, e);
 	}
 	f = &ls->flow[fr];
 	memset(f, 0, sizeof(*f));
@@ -987,22 +1080,66 @@ struct pending {
 };
 
 /*
- * Take (and so free) the unexpired flow of state; *found 0 when there
- * is none.  The strings are copied into the request's arena.
+ * PostgreSQL: take (and so delete) the flow of state from the store,
+ * meta into *meta (the request's arena, or left "").  DELETE ...
+ * RETURNING makes it single use cluster-wide: of two nodes taking one
+ * state, one gets the row.  Returns 0, or -1 when the store fails.
  */
-static void
+static int
+state_take_db(struct req *req, const char *state, struct pending *p,
+    const char **meta, int *found, struct perr *e)
+{
+	struct store_q	*q;
+	char		 key[65];
+	int		 rc;
+
+	if ((q = store_stmt(req->store, SQL_OIDC_PENDING_TAKE)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	state_key(state, key);
+	store_bind_text(q, ":key", key);
+	if ((rc = store_step(req->store, q, e)) == STORE_ERR) {
+		store_reset(q);
+		return -1;
+	}
+	if (rc == STORE_ROW && store_col_int(q, 0) > acl_now_ns()) {
+		*found = 1;
+		p->auth_method = arena_strdup(req->arena,
+		    store_col_text(q, 1));
+		p->nonce = arena_strdup(req->arena, store_col_text(q, 2));
+		p->redirect_uri = arena_strdup(req->arena,
+		    store_col_text(q, 3));
+		p->client_nonce = arena_strdup(req->arena,
+		    store_col_text(q, 4));
+		*meta = arena_strdup(req->arena, store_col_text(q, 5));
+	}
+	store_reset(q);
+	return 0;
+}
+
+/*
+ * Take (and so free) the unexpired flow of state; *found 0 when there
+ * is none.  The strings are copied into the request's arena.  Returns
+ * 0, or -1 when the store (PostgreSQL) fails.
+ */
+static int
 state_take(struct req *req, const char *state, struct pending *p,
-    int *found)
+    int *found, struct perr *e)
 {
 	struct ls_flow	*f;
 	struct perr	 je;
-	uint64_t	 k = ls_hash("state", state, NULL);
+	uint64_t	 k;
 	int64_t		 now = acl_now_ns();
 	const char	*meta = "";
 	size_t		 i;
 
 	*found = 0;
 	memset(p, 0, sizeof(*p));
+	if (store_backend() == STORE_POSTGRES) {
+		if (state_take_db(req, state, p, &meta, found, e) == -1)
+			return -1;
+		goto parse;
+	}
+	k = ls_hash("state", state, NULL);
 	ls_lock();
 	for (i = 0; i < LS_PENDING; i++) {
 		if (ls->fkey[i] != k)
@@ -1025,10 +1162,12 @@ state_take(struct req *req, const char *state, struct pending *p,
 		break;
 	}
 	ls_unlock();
+parse:
 	perr_clear(&je);
 	if (*meta != '\0' && json_parse_text(meta, strlen(meta), &p->meta,
 	    &je) == -1)
 		p->meta = NULL;
+	return 0;
 }
 
 /* The callback once the method is known; its busy place held. */
@@ -1043,7 +1182,8 @@ callback_run(struct req *req, struct attempt *a, const struct oidc_in *in,
 	const char			*acc = NULL;
 	int				 found, rc;
 
-	state_take(req, in->state ? in->state : "", &p, &found);
+	if (state_take(req, in->state ? in->state : "", &p, &found, e) == -1)
+		return failed(req, a, 0, e);
 	if (!found || strcasecmp(p.auth_method, am->name) != 0) {
 		json_object_put(p.meta);
 		perr_set(e, 500, "Provider login failed: Expired or missing "
