@@ -580,6 +580,39 @@ token_key_load(const char *uri, struct x509_key **out, struct perr *e)
 }
 
 /*
+ * GnuTLS's algorithm and bits argument for a CA key of type "ec" (bits
+ * 224, 256, 384 or 521: the NIST P-curves) or "rsa" (2048 or 4096),
+ * the type case-insensitive as in Consul.  Returns 0, or -1 with 400
+ * and Consul's text for a bad type or size.
+ */
+static int
+key_algo(const char *type, int bits, gnutls_pk_algorithm_t *algo,
+    unsigned int *gbits, struct perr *e)
+{
+	size_t	i;
+
+	*gbits = 0;
+	if (strcasecmp(type, "ec") == 0) {
+		*algo = GNUTLS_PK_ECDSA;
+		for (i = 0; i < NCURVES; i++)
+			if (curves[i].bits == bits)
+				*gbits = GNUTLS_CURVE_TO_BITS(curves[i].curve);
+		if (*gbits == 0)
+			return perr_set(e, 400, "error generating ECDSA "
+			    "private key: unknown curve length %d", bits);
+	} else if (strcasecmp(type, "rsa") == 0) {
+		*algo = GNUTLS_PK_RSA;
+		if (bits != 2048 && bits != 4096)
+			return perr_set(e, 400, "RSA key length must be 2048 "
+			    "or 4096 bits");
+		*gbits = (unsigned int)bits;
+	} else
+		return perr_set(e, 400, "unknown private key type requested: "
+		    "%s", type);
+	return 0;
+}
+
+/*
  * A new CA key of type/bits (as x509_key_generate()), made inside the
  * PKCS#11 token when one is configured: sensitive, not extractable,
  * private, labelled portcullis-ca-<random>.  Sets *out (x509_key_free())
@@ -601,23 +634,8 @@ x509_ca_keygen(const char *type, int bits, struct x509_key **out,
 	*out = NULL;
 	if (tok_url == NULL)
 		return x509_key_generate(type, bits, out, e);
-	if (strcasecmp(type, "ec") == 0) {
-		algo = GNUTLS_PK_ECDSA;
-		for (i = 0; i < NCURVES; i++)
-			if (curves[i].bits == bits)
-				gbits = GNUTLS_CURVE_TO_BITS(curves[i].curve);
-		if (gbits == 0)
-			return perr_set(e, 400, "error generating ECDSA "
-			    "private key: unknown curve length %d", bits);
-	} else if (strcasecmp(type, "rsa") == 0) {
-		algo = GNUTLS_PK_RSA;
-		if (bits != 2048 && bits != 4096)
-			return perr_set(e, 400, "RSA key length must be 2048 "
-			    "or 4096 bits");
-		gbits = (unsigned int)bits;
-	} else
-		return perr_set(e, 400, "unknown private key type requested: "
-		    "%s", type);
+	if (key_algo(type, bits, &algo, &gbits, e) == -1)
+		return -1;
 	if (gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd)) < 0)
 		return perr_set(e, 500, "no random bytes");
 	for (i = 0; i < sizeof(rnd); i++)
@@ -658,27 +676,11 @@ x509_key_generate(const char *type, int bits, struct x509_key **out,
 	gnutls_x509_privkey_t	xk;
 	gnutls_pk_algorithm_t	algo;
 	unsigned int		gbits = 0;
-	size_t			i;
 	int			r;
 
 	*out = NULL;
-	if (strcasecmp(type, "ec") == 0) {
-		algo = GNUTLS_PK_ECDSA;
-		for (i = 0; i < NCURVES; i++)
-			if (curves[i].bits == bits)
-				gbits = GNUTLS_CURVE_TO_BITS(curves[i].curve);
-		if (gbits == 0)
-			return perr_set(e, 400, "error generating ECDSA "
-			    "private key: unknown curve length %d", bits);
-	} else if (strcasecmp(type, "rsa") == 0) {
-		algo = GNUTLS_PK_RSA;
-		if (bits != 2048 && bits != 4096)
-			return perr_set(e, 400, "RSA key length must be 2048 "
-			    "or 4096 bits");
-		gbits = (unsigned int)bits;
-	} else
-		return perr_set(e, 400, "unknown private key type requested: "
-		    "%s", type);
+	if (key_algo(type, bits, &algo, &gbits, e) == -1)
+		return -1;
 
 	if ((r = gnutls_x509_privkey_init(&xk)) < 0)
 		return gtls_fail(e, "error generating private key", r);
