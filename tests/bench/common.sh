@@ -1,4 +1,4 @@
-# common.sh -- the set-up run.sh and ca.sh share; sourced (". tests/bench/common.sh")
+# common.sh -- the set-up the bench scripts share; sourced (". tests/bench/common.sh")
 # from the top of the source tree, under "set -eu", with bench_tmp set
 # to the temporary dir's name prefix.
 #
@@ -30,8 +30,16 @@ instance() {
 	# (stdout away from the $(...) that called us, or it never ends)
 	"$bin/src/portcullis" -c "$1/portcullis.hcl" >/dev/null \
 	    2>"$1/portcullis.log" &
-	echo $! >>"$1/pids"
-	while [ ! -S "$1/portcullis.sock" ]; do sleep 0.05; done
+	pc=$!
+	echo $pc >>"$1/pids"
+	while [ ! -S "$1/portcullis.sock" ]; do
+		kill -0 $pc 2>/dev/null || {
+			echo "bench: portcullis in $1 did not start:" >&2
+			tail -3 "$1/portcullis.log" >&2
+			exit 1
+		}
+		sleep 0.05
+	done
 	nginx -p "$1/nginx" -c "$1/nginx.conf" -e "$1/nginx/error.log" \
 	    >/dev/null 2>&1 &
 	echo $! >>"$1/pids"
@@ -63,6 +71,18 @@ bench_dirs=$dir
 trap bench_stop EXIT INT TERM
 port=$(instance "$dir")
 "$bin/tests/bench/fcgi_hello" "$dir/bench-fcgi.sock" 4 & hello=$!
+
+# wrk URL [script] -> "rps p99ms"
+measure() {
+	out=$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency ${2:+-s "$2"} "$1")
+	rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+	p99=$(echo "$out" | awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}')
+	non2xx=$(echo "$out" | awk '/Non-2xx/ {print $4}')
+	[ -z "$non2xx" ] || echo "  warning: $non2xx non-2xx replies for $1" >&2
+	echo "$rps $p99"
+}
+# jget KEY: the value of KEY in the JSON object on stdin
+jget() { /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 

@@ -18,15 +18,6 @@ cd "$(dirname "$0")/../.."
 bench_tmp=pc-bench-metrics
 . tests/bench/common.sh
 
-measure() {
-	out=$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency ${2:+-s "$2"} "$1")
-	rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-	p99=$(echo "$out" | awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}')
-	non2xx=$(echo "$out" | awk '/Non-2xx/ {print $4}')
-	[ -z "$non2xx" ] || echo "  warning: $non2xx non-2xx replies for $1" >&2
-	echo "$rps $p99"
-}
-jget() { /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
 mgmt=$(cat /proc/sys/kernel/random/uuid)
 ondir=$(mktemp -d /tmp/pc-bench-mon-XXXXXX)

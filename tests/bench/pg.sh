@@ -46,8 +46,11 @@ bench_dirs="$bench_dirs $pdir $adir $bdir"
 store "$dsn_node" >"$pdir/extra.hcl"
 mgmt=$(cat /proc/sys/kernel/random/uuid)
 acl=$(printf 'acl {\n enabled = true\n default_policy = "deny"\n tokens { initial_management = "%s" }\n}\n' "$mgmt")
-{ echo 'node_name = "a"'; echo "$acl"; store "$dsn_pair"; } >"$adir/extra.hcl"
-{ echo 'node_name = "b"'; echo "$acl"; store "$dsn_pair"; } >"$bdir/extra.hcl"
+# The two nodes of one database share its seal key (README, "Secrets at rest").
+(umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$dir/pair-seal.key")
+seal=$(printf 'seal { key_file = "%s" }\n' "$dir/pair-seal.key")
+{ echo 'node_name = "a"'; echo "$acl"; store "$dsn_pair"; echo "$seal"; } >"$adir/extra.hcl"
+{ echo 'node_name = "b"'; echo "$acl"; store "$dsn_pair"; echo "$seal"; } >"$bdir/extra.hcl"
 surl="http://127.0.0.1:$port"
 purl="http://127.0.0.1:$(instance "$pdir" "$pdir/extra.hcl")"
 aurl="http://127.0.0.1:$(instance "$adir" "$adir/extra.hcl")"
@@ -62,16 +65,6 @@ for u in "$surl" "$purl"; do
 	done
 done
 
-# wrk URL [script] -> "rps p99ms"
-measure() {
-	out=$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency ${2:+-s "$2"} "$1")
-	rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-	p99=$(echo "$out" | awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}')
-	non2xx=$(echo "$out" | awk '/Non-2xx/ {print $4}')
-	[ -z "$non2xx" ] || echo "  warning: $non2xx non-2xx replies for $1" >&2
-	echo "$rps $p99"
-}
-jget() { /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 azlua() {	# azlua FILE URL
 	printf 'wrk.method = "POST"\nwrk.body = [[{"Target":"db","ClientCertURI":"spiffe://%s/ns/default/dc/dc1/svc/web"}]]\n' \
 	    "$(curl -sf "$2/v1/connect/ca/roots" | jget TrustDomain)" >"$1"

@@ -26,15 +26,6 @@ for i in $(seq 1 50); do
 	curl -sf -X PUT -d '{"Action":"deny"}' "$url/v1/connect/intentions/exact?source=s$i&destination=d$i" >/dev/null
 done
 
-# wrk URL [script] -> "rps p99ms"
-measure() {
-	out=$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency ${2:+-s "$2"} "$1")
-	rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-	p99=$(echo "$out" | awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}')
-	non2xx=$(echo "$out" | awk '/Non-2xx/ {print $4}')
-	[ -z "$non2xx" ] || echo "  warning: $non2xx non-2xx replies for $1" >&2
-	echo "$rps $p99"
-}
 
 cat > "$dir/put.lua" <<'LUA'
 counter = 0
@@ -98,7 +89,6 @@ ourl="http://127.0.0.1:$(instance "$odir")"
 aurl="http://127.0.0.1:$(instance "$adir" "$adir/extra.hcl")"
 until curl -sf "$ourl/v1/connect/intentions" >/dev/null; do sleep 0.1; done
 until curl -sf -H "X-Consul-Token: $mgmt" "$aurl/v1/acl/tokens" >/dev/null; do sleep 0.1; done
-jget() { /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 pid=$(curl -sf -X PUT -H "X-Consul-Token: $mgmt" -d '{"Name":"bench","Rules":"service \"db\" { policy = \"write\" }"}' "$aurl/v1/acl/policy" | jget ID)
 tok=$(curl -sf -X PUT -H "X-Consul-Token: $mgmt" -d "{\"Policies\":[{\"ID\":\"$pid\"}]}" "$aurl/v1/acl/token" | jget SecretID)
 for u in "$ourl" "$aurl"; do
