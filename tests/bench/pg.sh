@@ -71,14 +71,6 @@ azlua() {	# azlua FILE URL
 }
 azlua "$sdir/az.lua" "$surl"
 azlua "$pdir/az.lua" "$purl"
-cat >"$dir/put.lua" <<'LUA'
-counter = 0
-request = function()
-	counter = counter + 1
-	local id = counter .. "-" .. math.random(1e9)
-	return wrk.format("PUT", "/v1/connect/intentions/exact?source=w" .. id .. "&destination=d" .. id, nil, '{"Action":"allow"}')
-end
-LUA
 ck="/v1/connect/intentions/check?source=web&destination=db"
 ex="/v1/connect/intentions/exact?source=web&destination=db"
 
@@ -93,7 +85,7 @@ r_ck=$(printf '%s' "$rows" | ratios 1 3) r_az=$(printf '%s' "$rows" | ratios 5 7
 # Writes: Portcullis on PostgreSQL, the raw loop with as many
 # connections, the raw loop on one.
 rawloop() { "$bin/tests/bench/bench_write" pg "$dsn_raw" "$DUR" "$1" 2>/dev/null; }
-rounds 'measure "$purl/v1/connect/intentions/exact" "$dir/put.lua"' \
+rounds 'measure "$purl/v1/connect/intentions/exact" tests/bench/putnew.lua' \
     'rawloop "$CONNS"' 'rawloop 1'
 medians pput raw rawone
 r_raw=$(printf '%s' "$rows" | ratios 1 3) r_one=$(printf '%s' "$rows" | ratios 1 5)

@@ -149,17 +149,9 @@ printf 'store {\n sync = "normal"\n}\n' >"$ndir/extra.hcl"
 furl="http://127.0.0.1:$(instance "$fdir")"
 nurl="http://127.0.0.1:$(instance "$ndir" "$ndir/extra.hcl")"
 until curl -sf "$furl/v1/connect/intentions" >/dev/null && curl -sf "$nurl/v1/connect/intentions" >/dev/null; do sleep 0.1; done
-cat > "$dir/putnew.lua" <<'LUA'
-counter = 0
-request = function()
-	counter = counter + 1
-	local id = counter .. "-" .. math.random(1e9)
-	return wrk.format("PUT", "/v1/connect/intentions/exact?source=w" .. id .. "&destination=d" .. id, nil, '{"Action":"allow"}')
-end
-LUA
 # measure_w URL -> "rps p99ms"; the worst latency / p99 goes to $dir/worst
 measure_w() {
-	out=$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency -s "$dir/putnew.lua" "$1/v1/connect/intentions/exact")
+	out=$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency -s tests/bench/putnew.lua "$1/v1/connect/intentions/exact")
 	echo "$out" | awk '
 	    function ms(v) { if (v ~ /us$/) { sub(/us/,"",v); return v/1000 } if (v ~ /ms$/) { sub(/ms/,"",v); return v+0 } sub(/s/,"",v); return v*1000 }
 	    /Requests\/sec/ { rps = $2 } $1 == "Latency" && $2 != "Distribution" { mx = ms($4) } $1 == "99%" { p = ms($2) }
