@@ -39,7 +39,22 @@ def three_nodes(dsn=None, **kw):
     return a, b, c
 
 
-class WriteLoad:
+class Load:
+    """Threads (self.threads, made by the subclass) that run until
+    finish() sets self.stop."""
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def finish(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(60)
+
+
+class WriteLoad(Load):
     """Writer threads, two per node, each PUTting intentions with names
     of its own; records what was acknowledged and every failure."""
 
@@ -78,18 +93,8 @@ class WriteLoad:
             if res[0] != 200:
                 time.sleep(0.05)
 
-    def start(self):
-        for t in self.threads:
-            t.start()
-        return self
 
-    def finish(self):
-        self.stop.set()
-        for t in self.threads:
-            t.join(60)
-
-
-class ReadLoad:
+class ReadLoad(Load):
     """Snapshot reads on every node (authorize, intention check, exact
     and match, CA roots, each with token resolution); records every
     non-200."""
@@ -131,15 +136,6 @@ class ReadLoad:
             self.once(s, n)
             time.sleep(0.01)
 
-    def start(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def finish(self):
-        self.stop.set()
-        for t in self.threads:
-            t.join(60)
 
 
 def warm(nodes):
