@@ -1,74 +1,48 @@
 // policies.js -- ACL policies: list with search, create/edit/delete,
 // and the rules editor with the API's validation error beside it.
 
-import { get, put, del, watch } from "../api.js";
-import { h, render, field, message, explain, confirmIn, names, matches } from "../dom.js";
+import { get, put } from "../api.js";
+import { h, render, field, message, explain, names } from "../dom.js";
+import { listPage, rowButton, deleteButton } from "../listpage.js";
 
 export const title = "Policies";
 
 export function mount(el, signal) {
-	const msg = h("div#pol-msg");
-	const tbody = h("tbody#pol-rows");
-	const formArea = h("div#pol-form-area");
-	const search = h("input#pol-search", { type: "search", size: 40 });
-	let all = [];
-
-	function rows() {
-		const list = all.filter((p) => matches(p.Name + " " + (p.Description || "") + " " + p.ID, search.value));
-		if (!list.length)
-			return render(tbody, h("tr", h("td.muted", { colspan: 4 }, "No policies.")));
-		render(tbody, list.map((p) => {
+	const p = listPage("pol", {
+		text: (x) => x.Name + " " + (x.Description || "") + " " + x.ID,
+		cols: 4, empty: "No policies.",
+		row: (x) => {
 			const acts = h("td.actions");
 			render(acts,
-			    h("button.small", { type: "button", "aria-label": "Edit policy " + p.Name,
-				onclick: () => edit(p) }, "Edit"),
-			    p.ID === "00000000-0000-0000-0000-000000000001" ? null :
-			    h("button.small", { type: "button", "aria-label": "Delete policy " + p.Name,
-				onclick: () => confirmIn(acts, "Delete policy " + p.Name + "?", () => remove(p)) }, "Delete"));
-			return h("tr", { "data-name": p.Name },
-			    h("td", p.Name), h("td", p.Description || ""),
-			    h("td", (p.Datacenters || []).join(", ") || h("span.muted", "all")), acts);
-		}));
-	}
-
-	async function remove(p) {
-		try {
-			await del("/v1/acl/policy/" + encodeURIComponent(p.ID));
-			message(msg, "ok", "Deleted policy " + p.Name + ".");
-		} catch (e) {
-			message(msg, "error", explain(e));
-		}
-	}
+			    rowButton("Edit", "Edit policy " + x.Name, () => edit(x)),
+			    x.ID === "00000000-0000-0000-0000-000000000001" ? null :
+			    deleteButton(acts, "Delete policy " + x.Name, "Delete policy " + x.Name + "?",
+				() => p.remove("/v1/acl/policy/" + encodeURIComponent(x.ID),
+				    "Deleted policy " + x.Name + ".")));
+			return h("tr", { "data-name": x.Name },
+			    h("td", x.Name), h("td", x.Description || ""),
+			    h("td", (x.Datacenters || []).join(", ") || h("span.muted", "all")), acts);
+		},
+	});
 
 	async function edit(stub) {
-		let p = null;
+		let x = null;
 		if (stub) {
 			try {	// the list leaves Rules out
-				p = (await get("/v1/acl/policy/" + encodeURIComponent(stub.ID), { signal })).data;
+				x = (await get("/v1/acl/policy/" + encodeURIComponent(stub.ID), { signal })).data;
 			} catch (e) {
-				return message(msg, "error", explain(e));
+				return message(p.msg, "error", explain(e));
 			}
 		}
-		render(formArea, policyForm(p, (text) => {
-			render(formArea);
-			if (text)
-				message(msg, "ok", text);
-		}));
-		formArea.querySelector("input, textarea").focus();
+		p.open((done) => policyForm(x, done), "input, textarea");
 	}
 
-	search.addEventListener("input", rows);
 	render(el,
-	    h("div.row", field("Search policies", search),
+	    h("div.row", field("Search policies", p.search),
 		h("button.primary#pol-new", { type: "button", onclick: () => edit(null) }, "New policy")),
-	    formArea, msg,
-	    h("table#pol-table",
-		h("thead", h("tr", ["Name", "Description", "Datacenters", ""].map((x) => h("th", { scope: "col" }, x)))),
-		tbody));
-	watch("/v1/acl/policies", {}, (list) => {
-		all = list || [];
-		rows();
-	}, (e) => message(msg, "error", explain(e)), signal);
+	    p.formArea, p.msg,
+	    p.table(["Name", "Description", "Datacenters", ""]));
+	p.watch("/v1/acl/policies", signal);
 }
 
 function policyForm(p, done) {

@@ -1,7 +1,8 @@
 // roles.js -- ACL roles: list with search, create/edit/delete.
 
-import { put, del, watch } from "../api.js";
-import { h, render, field, message, explain, confirmIn, names, matches } from "../dom.js";
+import { put } from "../api.js";
+import { h, render, field, message, explain, names } from "../dom.js";
+import { listPage, rowButton, deleteButton } from "../listpage.js";
 
 export const title = "Roles";
 
@@ -9,59 +10,28 @@ const links = (xs) => (xs || []).map((x) => x.Name).join(", ");
 const svcs = (r) => (r.ServiceIdentities || []).map((s) => s.ServiceName).join(", ");
 
 export function mount(el, signal) {
-	const msg = h("div#role-msg");
-	const tbody = h("tbody#role-rows");
-	const formArea = h("div#role-form-area");
-	const search = h("input#role-search", { type: "search", size: 40 });
-	let all = [];
-
-	function rows() {
-		const list = all.filter((r) => matches([r.Name, r.Description, links(r.Policies), svcs(r)].join(" "), search.value));
-		if (!list.length)
-			return render(tbody, h("tr", h("td.muted", { colspan: 5 }, "No roles.")));
-		render(tbody, list.map((r) => {
+	const p = listPage("role", {
+		text: (r) => [r.Name, r.Description, links(r.Policies), svcs(r)].join(" "),
+		cols: 5, empty: "No roles.",
+		row: (r) => {
 			const acts = h("td.actions");
 			render(acts,
-			    h("button.small", { type: "button", "aria-label": "Edit role " + r.Name,
-				onclick: () => edit(r) }, "Edit"),
-			    h("button.small", { type: "button", "aria-label": "Delete role " + r.Name,
-				onclick: () => confirmIn(acts, "Delete role " + r.Name + "?", () => remove(r)) }, "Delete"));
+			    rowButton("Edit", "Edit role " + r.Name, () => edit(r)),
+			    deleteButton(acts, "Delete role " + r.Name, "Delete role " + r.Name + "?",
+				() => p.remove("/v1/acl/role/" + encodeURIComponent(r.ID),
+				    "Deleted role " + r.Name + ".")));
 			return h("tr", { "data-name": r.Name }, h("td", r.Name), h("td", r.Description || ""),
 			    h("td", links(r.Policies)), h("td", svcs(r)), acts);
-		}));
-	}
+		},
+	});
+	const edit = (r) => p.open((done) => roleForm(r, done));
 
-	async function remove(r) {
-		try {
-			await del("/v1/acl/role/" + encodeURIComponent(r.ID));
-			message(msg, "ok", "Deleted role " + r.Name + ".");
-		} catch (e) {
-			message(msg, "error", explain(e));
-		}
-	}
-
-	function edit(r) {
-		render(formArea, roleForm(r, (text) => {
-			render(formArea);
-			if (text)
-				message(msg, "ok", text);
-		}));
-		formArea.querySelector("input").focus();
-	}
-
-	search.addEventListener("input", rows);
 	render(el,
-	    h("div.row", field("Search roles", search),
+	    h("div.row", field("Search roles", p.search),
 		h("button.primary#role-new", { type: "button", onclick: () => edit(null) }, "New role")),
-	    formArea, msg,
-	    h("table#role-table",
-		h("thead", h("tr", ["Name", "Description", "Policies", "Service identities", ""]
-		    .map((x) => h("th", { scope: "col" }, x)))),
-		tbody));
-	watch("/v1/acl/roles", {}, (list) => {
-		all = list || [];
-		rows();
-	}, (e) => message(msg, "error", explain(e)), signal);
+	    p.formArea, p.msg,
+	    p.table(["Name", "Description", "Policies", "Service identities", ""]));
+	p.watch("/v1/acl/roles", signal);
 }
 
 function roleForm(r, done) {

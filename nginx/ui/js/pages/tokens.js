@@ -2,8 +2,9 @@
 // search box, expiry shown and tokens expiring within 7 days marked,
 // SecretIDs hidden until "Show" is pressed, create/edit/clone/delete.
 
-import { get, put, del, watch } from "../api.js";
-import { h, render, field, message, explain, confirmIn, when, names, matches, DAY } from "../dom.js";
+import { get, put } from "../api.js";
+import { h, render, field, message, explain, when, names, DAY } from "../dom.js";
+import { listPage, rowButton, deleteButton } from "../listpage.js";
 
 export const title = "Tokens";
 
@@ -25,30 +26,20 @@ function describe(t) {
 }
 
 export function mount(el, signal) {
-	const msg = h("div#tok-msg");
-	const tbody = h("tbody#tok-rows");
-	const formArea = h("div#tok-form-area");
-	const search = h("input#tok-search", { type: "search", size: 40 });
-	let all = [];
-
-	function rows() {
-		const list = all.filter((t) => matches(describe(t), search.value));
-		if (!list.length)
-			return render(tbody, h("tr", h("td.muted", { colspan: 6 }, "No tokens.")));
-		render(tbody, list.map((t) => {
+	const p = listPage("tok", {
+		text: describe, cols: 6, empty: "No tokens.",
+		row: (t) => {
 			const secret = h("td.secret");
-			const show = h("button.small", { type: "button", "aria-label": "Show secret of " + t.AccessorID,
-			    onclick: () => reveal(t, secret) }, "Show");
+			const show = rowButton("Show", "Show secret of " + t.AccessorID, () => reveal(t, secret));
 			render(secret, h("span.muted", "hidden "), show);
 			const acts = h("td.actions");
 			render(acts,
-			    h("button.small", { type: "button", "aria-label": "Edit token " + t.AccessorID,
-				onclick: () => edit(t, false) }, "Edit"),
-			    h("button.small", { type: "button", "aria-label": "Clone token " + t.AccessorID,
-				onclick: () => edit(t, true) }, "Clone"),
-			    h("button.small", { type: "button", "aria-label": "Delete token " + t.AccessorID,
-				onclick: () => confirmIn(acts, "Delete token " + t.AccessorID.slice(0, 8) + "?",
-				    () => remove(t)) }, "Delete"));
+			    rowButton("Edit", "Edit token " + t.AccessorID, () => edit(t, false)),
+			    rowButton("Clone", "Clone token " + t.AccessorID, () => edit(t, true)),
+			    deleteButton(acts, "Delete token " + t.AccessorID,
+				"Delete token " + t.AccessorID.slice(0, 8) + "?",
+				() => p.remove("/v1/acl/token/" + encodeURIComponent(t.AccessorID),
+				    "Deleted token " + t.AccessorID + ".")));
 			return h("tr", { "data-accessor": t.AccessorID },
 			    h("td", h("code", { title: t.AccessorID }, t.AccessorID.slice(0, 8)),
 				t.Local ? h("span.muted", " local") : null),
@@ -58,8 +49,8 @@ export function mount(el, signal) {
 				t.ServiceIdentities.map((s) => s.ServiceName).join(", ")]
 				.filter((x) => x).join("; ")),
 			    h("td", expiry(t)), secret, acts);
-		}));
-	}
+		},
+	});
 
 	// The list carries the SecretID only for acl:write holders; read
 	// the token when it is missing or redacted.
@@ -69,49 +60,29 @@ export function mount(el, signal) {
 			try {
 				s = (await get("/v1/acl/token/" + encodeURIComponent(t.AccessorID), { signal })).data.SecretID;
 			} catch (e) {
-				return message(msg, "error", explain(e));
+				return message(p.msg, "error", explain(e));
 			}
 		}
-		const hide = h("button.small", { type: "button", onclick: () => rows() }, "Hide");
+		const hide = h("button.small", { type: "button", onclick: () => p.rows() }, "Hide");
 		render(td, h("code.revealed", s), " ", hide);
 		hide.focus();
 	}
 
-	async function remove(t) {
-		try {
-			await del("/v1/acl/token/" + encodeURIComponent(t.AccessorID));
-			message(msg, "ok", "Deleted token " + t.AccessorID + ".");
-		} catch (e) {
-			message(msg, "error", explain(e));
-		}
-	}
-
 	function edit(t, clone) {
-		message(msg);	// the last form's outcome no longer applies
-		render(formArea, tokenForm(t, clone, (text) => {
-			render(formArea);
-			if (text)
-				message(msg, "ok", text);
-		}));
-		formArea.querySelector("input").focus();
+		message(p.msg);	// the last form's outcome no longer applies
+		p.open((done) => tokenForm(t, clone, done));
 	}
 
-	search.addEventListener("input", rows);
 	render(el,
-	    h("div.row", field("Search tokens", search,
+	    h("div.row", field("Search tokens", p.search,
 		"Words matched against accessor, description, policies, roles and services."),
 		h("button.primary#tok-new", { type: "button", onclick: () => edit(null, false) }, "New token")),
-	    formArea, msg,
-	    h("table#tok-table",
-		h("thead", h("tr", ["Accessor", "Description", "Grants", "Expires", "Secret", ""]
-		    .map((x) => h("th", { scope: "col" }, x)))),
-		tbody));
-	watch("/v1/acl/tokens", {}, (list) => {
-		all = list || [];
-		if (msg.querySelector(".error"))
-			message(msg);
-		rows();
-	}, (e) => message(msg, "error", explain(e)), signal);
+	    p.formArea, p.msg,
+	    p.table(["Accessor", "Description", "Grants", "Expires", "Secret", ""]));
+	p.watch("/v1/acl/tokens", signal, () => {
+		if (p.msg.querySelector(".error"))
+			message(p.msg);
+	});
 }
 
 // Create (t null), edit (t) or clone (t, clone) a token.
