@@ -80,6 +80,36 @@ struct rec {
 };
 
 /*
+ * The text fields, in the order rec_hash() hashes them (after the
+ * index) and rec_json() shows them (after Seq and Index; Hash last, not
+ * hashed).  The order is part of the chain's format: reordering breaks
+ * the verification of every stored record.
+ */
+static const struct {
+	const char	*name;	/* JSON */
+	size_t		 off;	/* of the const char * in struct rec */
+} rec_text[] = {
+	{ "Time",	offsetof(struct rec, time) },
+	{ "Node",	offsetof(struct rec, node) },
+	{ "Actor",	offsetof(struct rec, actor) },
+	{ "Source",	offsetof(struct rec, source) },
+	{ "Method",	offsetof(struct rec, method) },
+	{ "Route",	offsetof(struct rec, route) },
+	{ "Kind",	offsetof(struct rec, kind) },
+	{ "Object",	offsetof(struct rec, object) },
+	{ "Outcome",	offsetof(struct rec, outcome) },
+	{ "PrevHash",	offsetof(struct rec, prev) },
+};
+#define REC_NTEXT	(sizeof(rec_text) / sizeof(rec_text[0]))
+
+/* Field i of rec_text[] in r. */
+static const char *
+rec_field(const struct rec *r, size_t i)
+{
+	return *(const char * const *)((const char *)r + rec_text[i].off);
+}
+
+/*
  * Take the settings of the audit block (conf must outlive every later
  * call: the process's configuration).
  */
@@ -130,16 +160,8 @@ rec_hash(const struct rec *r, char out[HASH_HEX])
 		fatalx("gnutls_hash_init");
 	snprintf(idx, sizeof(idx), "%lld", (long long)r->idx);
 	hash_field(h, idx);
-	hash_field(h, r->time);
-	hash_field(h, r->node);
-	hash_field(h, r->actor);
-	hash_field(h, r->source);
-	hash_field(h, r->method);
-	hash_field(h, r->route);
-	hash_field(h, r->kind);
-	hash_field(h, r->object);
-	hash_field(h, r->outcome);
-	hash_field(h, r->prev);
+	for (i = 0; i < REC_NTEXT; i++)
+		hash_field(h, rec_field(r, i));
 	gnutls_hash_deinit(h, d);
 	for (i = 0; i < sizeof(d); i++)
 		snprintf(out + 2 * i, 3, "%02x", d[i]);
@@ -150,24 +172,14 @@ static struct json_object *
 rec_json(const struct rec *r)
 {
 	struct json_object	*o;
+	size_t			 i;
 
 	o = json_object_new_object();
 	json_object_object_add(o, "Seq", json_object_new_int64(r->seq));
 	json_object_object_add(o, "Index", json_object_new_int64(r->idx));
-	json_object_object_add(o, "Time", json_object_new_string(r->time));
-	json_object_object_add(o, "Node", json_object_new_string(r->node));
-	json_object_object_add(o, "Actor", json_object_new_string(r->actor));
-	json_object_object_add(o, "Source",
-	    json_object_new_string(r->source));
-	json_object_object_add(o, "Method",
-	    json_object_new_string(r->method));
-	json_object_object_add(o, "Route", json_object_new_string(r->route));
-	json_object_object_add(o, "Kind", json_object_new_string(r->kind));
-	json_object_object_add(o, "Object",
-	    json_object_new_string(r->object));
-	json_object_object_add(o, "Outcome",
-	    json_object_new_string(r->outcome));
-	json_object_object_add(o, "PrevHash", json_object_new_string(r->prev));
+	for (i = 0; i < REC_NTEXT; i++)
+		json_object_object_add(o, rec_text[i].name,
+		    json_object_new_string(rec_field(r, i)));
 	json_object_object_add(o, "Hash", json_object_new_string(r->hash));
 	return o;
 }
