@@ -169,6 +169,19 @@ def store_hcl(dsn=None):
         dsn or postgres_instance().create_db())
 
 
+def acl_on(mgmt):
+    """HCL that turns ACLs on, default deny, with mgmt (a SecretID) as
+    the initial management token."""
+    return ('acl {\n enabled = true\n default_policy = "deny"\n'
+            ' tokens { initial_management = "%s" }\n}\n' % mgmt)
+
+
+def node(name, extra=""):
+    """HCL that names the node (a cluster's nodes need distinct names),
+    then extra."""
+    return 'node_name = "%s"\n%s' % (name, extra)
+
+
 # Tests that look inside the SQLite file (its mode, size, bytes) have no
 # PostgreSQL counterpart here: the database's files belong to its server.
 sqlite_only = pytest.mark.skipif(

@@ -8,11 +8,10 @@ import time
 
 import pytest
 
-from conftest import Server, q
+from conftest import Server, acl_on, q
 
 MGMT = "3c2b1a09-8f7e-4d6c-9b5a-4f3e2d1c0b9a"
-ON = ('acl {\n enabled = true\n default_policy = "deny"\n'
-      ' tokens { initial_management = "%s" }\n}\n' % MGMT)
+ON = acl_on(MGMT)
 H = {"X-Consul-Token": MGMT}
 
 

@@ -30,11 +30,10 @@ import uuid
 
 import pytest
 
-from conftest import BIN
+from conftest import BIN, acl_on
 
 MGMT = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"
-HCL = ('acl {\n enabled = true\n default_policy = "deny"\n'
-       ' tokens { initial_management = "%s" }\n}\n' % MGMT)
+HCL = acl_on(MGMT)
 
 
 def routes():

@@ -12,11 +12,11 @@ import time
 
 import pytest
 
-from conftest import BACKEND, BIN, Server, postgres_instance, q, wait_for
+from conftest import (BACKEND, BIN, Server, acl_on, node, postgres_instance,
+                      q, wait_for)
 
 MGMT = "5a1e2d3c-4b5a-4968-8776-a5b4c3d2e1f7"
-ACL_ON = ('acl {\n enabled = true\n default_policy = "deny"\n'
-          ' tokens { initial_management = "%s" }\n}\n' % MGMT)
+ACL_ON = acl_on(MGMT)
 H = {"X-Consul-Token": MGMT}
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
                   r"[0-9a-f]{12}$")
@@ -44,7 +44,7 @@ def token(s, rules):
 
 @pytest.fixture(scope="module")
 def acl_server():
-    s = Server('node_name = "agent-n1"\n' + ACL_ON)
+    s = Server(node("agent-n1", ACL_ON))
     yield s
     s.stop()
 
@@ -95,7 +95,7 @@ def test_agent_self_reports_config_member_and_meta_in_consuls_shape(server):
 
 
 def test_agent_self_shows_nothing_secret(make_server):
-    s = make_server('node_name = "secretive"\n' + ACL_ON)
+    s = make_server(node("secretive", ACL_ON))
     r = s.get("/v1/agent/self", headers=H)
     assert r.status_code == 200, r.text
     assert MGMT not in r.text
@@ -180,7 +180,7 @@ def test_status_endpoints_need_no_token_with_acls_on(acl_server):
 
 
 def test_the_node_id_survives_a_restart_and_the_row_is_renewed(make_server):
-    s = make_server('node_name = "restarts"\n')
+    s = make_server(node("restarts"))
     before = s.get("/v1/agent/self").json()["Config"]["NodeID"]
     s.stop_master()
     s.start()
@@ -192,7 +192,7 @@ def test_the_node_id_survives_a_restart_and_the_row_is_renewed(make_server):
 
 @pytest.mark.skipif(BACKEND == "postgres", reason="reads the SQLite file")
 def test_a_clean_stop_marks_the_row_left_in_the_sqlite_store(make_server):
-    s = make_server('node_name = "leaver"\n')
+    s = make_server(node("leaver"))
     s.stop_master()
     db = sqlite3.connect(os.path.join(s.dir, "portcullis.db"))
     rows = db.execute("SELECT name, address, left_at FROM nodes").fetchall()
@@ -244,9 +244,9 @@ def kill_node(s):
 
 @pg_only
 def test_every_node_lists_every_node_and_names_the_same_leader():
-    a = Server('node_name = "c-a"\n' + FAST)
-    b = Server('node_name = "c-b"\n' + FAST, dsn=a.dsn)
-    c = Server('node_name = "c-c"\n' + FAST, dsn=a.dsn)
+    a = Server(node("c-a", FAST))
+    b = Server(node("c-b", FAST), dsn=a.dsn)
+    c = Server(node("c-c", FAST), dsn=a.dsn)
     nodes = (a, b, c)
     try:
         for s in nodes:
@@ -299,8 +299,8 @@ def test_every_node_lists_every_node_and_names_the_same_leader():
 
 @pg_only
 def test_a_second_node_with_a_live_nodes_name_refuses_to_start():
-    a = Server('node_name = "taken"\n')
-    b = Server('node_name = "free"\n', dsn=a.dsn)
+    a = Server(node("taken"))
+    b = Server(node("free"), dsn=a.dsn)
     try:
         b.stop_master()
         cfg = os.path.join(b.dir, "portcullis.hcl")
@@ -321,7 +321,7 @@ def test_a_second_node_with_a_live_nodes_name_refuses_to_start():
 
 @pg_only
 def test_status_store_answers_503_while_the_database_refuses_connections():
-    s = Server('node_name = "lonely"\n')
+    s = Server(node("lonely"))
     pg = postgres_instance()
     db = s.dsn.split("dbname=")[1].split()[0]
     try:

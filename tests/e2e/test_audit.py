@@ -14,12 +14,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from authfakes import Fake, common
-from conftest import BACKEND, BIN, Server, postgres_instance, q, wait_for
+from conftest import (BACKEND, BIN, Server, acl_on, node, postgres_instance,
+                      q, wait_for)
 
 MGMT = "3a2b1c0d-9e8f-4a7b-8c6d-5e4f3a2b1c0d"
 H = {"X-Consul-Token": MGMT}
-ACL_ON = ('acl {\n enabled = true\n default_policy = "deny"\n'
-          ' tokens { initial_management = "%s" }\n}\n' % MGMT)
+ACL_ON = acl_on(MGMT)
 FIELDS = {"Seq", "Index", "Time", "Node", "Actor", "Source", "Method",
           "Route", "Kind", "Object", "Outcome", "PrevHash", "Hash"}
 
@@ -83,7 +83,7 @@ def keys():
 
 @pytest.fixture(scope="module")
 def s():
-    srv = Server('node_name = "audit-a"\n' + ACL_ON)
+    srv = Server(node("audit-a", ACL_ON))
     yield srv
     srv.stop()
 
@@ -429,8 +429,8 @@ def test_a_blocking_query_on_the_audit_log_is_woken_by_a_change(s):
 @pytest.mark.skipif(BACKEND != "postgres",
                     reason="a cluster needs the postgres backend")
 def test_two_nodes_writing_concurrently_extend_one_chain():
-    a = Server('node_name = "audit-a"\n' + ACL_ON)
-    b = Server('node_name = "audit-b"\n' + ACL_ON, dsn=a.dsn)
+    a = Server(node("audit-a", ACL_ON))
+    b = Server(node("audit-b", ACL_ON), dsn=a.dsn)
     try:
         n0 = head(a)
         errs = []

@@ -10,19 +10,15 @@ import time
 import pytest
 import requests
 
-from conftest import BACKEND, Server, postgres_instance, q, wait_for
+from conftest import (BACKEND, Server, acl_on, node, postgres_instance, q,
+                      wait_for)
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "postgres", reason="a cluster needs the postgres backend")
 
 MGMT = "6f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b"
-ACL_ON = ('acl {\n enabled = true\n default_policy = "deny"\n'
-          ' tokens { initial_management = "%s" }\n}\n' % MGMT)
+ACL_ON = acl_on(MGMT)
 H = {"X-Consul-Token": MGMT}
-
-
-def node(name, extra=""):
-    return 'node_name = "%s"\n%s' % (name, extra)
 
 
 @pytest.fixture(scope="module")

@@ -14,28 +14,24 @@ import time
 import pytest
 import requests
 
-from conftest import BACKEND, Postgres, Server, postgres_instance, q, wait_for
+from conftest import (BACKEND, Postgres, Server, acl_on, node,
+                      postgres_instance, q, wait_for)
 
 on_postgres = pytest.mark.skipif(
     BACKEND != "postgres", reason="a cluster needs the postgres backend")
 
 MGMT = "7a1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5c"
-ACL_ON = ('acl {\n enabled = true\n default_policy = "deny"\n'
-          ' tokens { initial_management = "%s" }\n}\n' % MGMT)
+ACL_ON = acl_on(MGMT)
 H = {"X-Consul-Token": MGMT}
 # A failed write answers within this (the store's deadlines are 10-12 s;
 # a stopped or terminated server is noticed at once).
 ERROR_BOUND_S = 15.0
 
 
-def node(name):
-    return 'node_name = "%s"\n%s' % (name, ACL_ON)
-
-
 def three_nodes(dsn=None, **kw):
-    a = Server(node("fa"), dsn=dsn, **kw)
-    b = Server(node("fb"), dsn=a.dsn)
-    c = Server(node("fc"), dsn=a.dsn)
+    a = Server(node("fa", ACL_ON), dsn=dsn, **kw)
+    b = Server(node("fb", ACL_ON), dsn=a.dsn)
+    c = Server(node("fc", ACL_ON), dsn=a.dsn)
     return a, b, c
 
 
@@ -323,7 +319,7 @@ def test_a_hung_postgres_fails_writes_within_the_deadline_and_snapshot_reads_go_
     pids = []
     try:
         dsn = pg.create_db()
-        nodes = a, = (Server(node("fh"), dsn=dsn),)
+        nodes = a, = (Server(node("fh", ACL_ON), dsn=dsn),)
         put = a.put("/v1/connect/intentions/exact" +
                     q(source="fweb", destination="fdb"), {"Action": "allow"},
                     headers=H)
@@ -400,7 +396,7 @@ def test_backends_terminated_mid_load_lose_nothing_and_the_nodes_recover():
 def test_a_node_killed_whole_mid_write_and_restarted_has_every_acknowledged_write(make_server):
     # Either backend: SQLite's WAL or PostgreSQL's commit, a whole node
     # (master and workers) killed at once, then started on its store.
-    s = make_server(node("fk"), own_group=True)
+    s = make_server(node("fk", ACL_ON), own_group=True)
     load = WriteLoad([s], "w").start()
     time.sleep(1.5)
     os.killpg(s.master.pid, signal.SIGKILL)
@@ -418,7 +414,7 @@ def test_a_node_opens_workers_times_threads_plus_one_connections_and_two_of_its_
     # (the master's watch and heartbeat, each worker's accept threads and
     # blocking-query thread);
     # each outbound thread adds one while it works, for 30 s.
-    s = Server(node("fn"), workers=2, threads=3)
+    s = Server(node("fn", ACL_ON), workers=2, threads=3)
     try:
         pg = postgres_instance()
         db = s.dsn.split("dbname=")[1].split()[0]
@@ -441,7 +437,7 @@ def test_a_database_gone_read_only_like_a_standby_fails_writes_until_writable_ag
     # What a node sees when its DSN lands on a standby after a failover
     # (without target_session_attrs=read-write): the connection is
     # dropped at each refusal, so the next one finds the new primary.
-    s = Server(node("fr"))
+    s = Server(node("fr", ACL_ON))
     pg = postgres_instance()
     db = s.dsn.split("dbname=")[1].split()[0]
     terminate = ("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"

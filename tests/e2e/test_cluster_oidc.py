@@ -10,7 +10,7 @@ import pytest
 
 from authfakes import (REDIRECT, H, acl_hcl, idp, ok, oidc_method,  # noqa: F401 (idp: fixture)
                        post_from)
-from conftest import BACKEND, Server, wait_for
+from conftest import BACKEND, Server, node, wait_for
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "postgres", reason="a cluster needs the postgres backend")
@@ -18,13 +18,9 @@ pytestmark = pytest.mark.skipif(
 EXPIRED = "Provider login failed: Expired or missing OAuth state."
 
 
-def node(name, state_ttl=600):
-    return 'node_name = "%s"\n%s' % (name, acl_hcl(state_ttl=state_ttl))
-
-
 def start_pair(idp, state_ttl=600):
-    a = Server(node("a", state_ttl))
-    b = Server(node("b", state_ttl), dsn=a.dsn)
+    a = Server(node("a", acl_hcl(state_ttl=state_ttl)))
+    b = Server(node("b", acl_hcl(state_ttl=state_ttl)), dsn=a.dsn)
     oidc_method(a, idp)
     # B learns of A's auth method through A's NOTIFY.
     wait_for(lambda: b.get("/v1/acl/auth-method/oidc",

@@ -2,7 +2,7 @@
 against Portcullis: each test names the Consul behaviour it pins."""
 import subprocess
 
-from conftest import q
+from conftest import acl_on, q
 
 DENY = 'acl {\n enabled = true\n default_policy = "deny"\n}\n'
 CID = "6F1A2B3C-4D5E-4F60-8172-93A4B5C6D7E8"
@@ -31,9 +31,7 @@ def test_unknown_token_before_bootstrap_gets_consuls_must_be_bootstrapped_text(m
 
 
 def test_initial_management_token_counts_as_bootstrapped(make_server):
-    s = make_server('acl {\n enabled = true\n default_policy = "deny"\n'
-                    ' tokens { initial_management = '
-                    '"0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9" }\n}\n')
+    s = make_server(acl_on("0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9"))
     r = s.get("/v1/acl/tokens", headers={"X-Consul-Token": "root"})
     assert (r.status_code, r.text) == (403, "ACL not found")
 

@@ -12,11 +12,10 @@ literal compile, 1000 do not.
 import threading
 import time
 
-from conftest import wait_for
+from conftest import acl_on, wait_for
 
 MGMT = "11111111-2222-3333-4444-555555555555"
-ACL_ON = ('acl {\n enabled = true\n default_policy = "deny"\n'
-          ' tokens { initial_management = "%s" }\n}\n' % MGMT)
+ACL_ON = acl_on(MGMT)
 H = {"X-Consul-Token": MGMT}
 PREFIX = ("Failed to create boolean expression evaluator: "
           "Failed to compile regular expression ")

@@ -17,7 +17,7 @@ import urllib.parse
 import pytest
 import requests
 
-from conftest import SRC, free_port, wait_for
+from conftest import SRC, acl_on, free_port, wait_for
 from conftest import sqlite_only
 
 
@@ -213,8 +213,7 @@ def test_run_sh_stops_both_on_sigterm_to_the_script(run_sh):
 # Secrets: files only their owner reads; no token in any log.
 
 MGMT = "5d0f9e1c-2b7a-4c3d-8e6f-0a1b2c3d4e5f"
-ACL_ON = ('log_debug = true\nacl {\n enabled = true\n default_policy = "deny"\n'
-          ' tokens { initial_management = "%s" }\n}\n' % MGMT)
+ACL_ON = 'log_debug = true\n' + acl_on(MGMT)
 
 
 def nobody_reads(path):

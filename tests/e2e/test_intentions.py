@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from conftest import q
+from conftest import acl_on, q
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")
@@ -380,8 +380,7 @@ def test_check_errors(server):
 def test_check_default_follows_acl_default_policy_deny(make_server):
     # Even the management token gets the default decision (connect §6.6).
     mgmt = "5b0c7f3e-8d6a-4f1e-9c2b-3a4d5e6f7a8b"
-    s = make_server('acl {\n  enabled = true\n  default_policy = "deny"\n'
-                    '  tokens { initial_management = "%s" }\n}\n' % mgmt)
+    s = make_server(acl_on(mgmt))
     r = s.get("/v1/connect/intentions/check" + q(source="a", destination="b"),
               headers={"X-Consul-Token": mgmt})
     assert r.json() == {"Allowed": False}

@@ -12,11 +12,10 @@ import time
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import wait_for
+from conftest import acl_on, wait_for
 
 MGMT = "5d4c3b2a-1f0e-4d9c-8b7a-695847362514"
-ACL_HCL = ('acl {\n enabled = true\n default_policy = "deny"\n'
-           ' tokens { initial_management = "%s" }\n}\n' % MGMT)
+ACL_HCL = acl_on(MGMT)
 PROM_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 
 

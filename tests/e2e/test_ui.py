@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from conftest import Server, q, wait_for
+from conftest import Server, acl_on, q, wait_for
 from ui_helpers import SCREENSHOTS, browser_missing, make_driver, shot, until
 
 MISSING = browser_missing()
@@ -20,8 +20,7 @@ if MISSING is None:
     from selenium.webdriver.common.keys import Keys
 
 MGMT = "5b0f3a6e-2c1d-4e8f-9a7b-6c5d4e3f2a1b"
-ON = ('acl {\n enabled = true\n default_policy = "deny"\n'
-      ' tokens { initial_management = "%s" }\n}\n' % MGMT)
+ON = acl_on(MGMT)
 H = {"X-Consul-Token": MGMT}
 
 
