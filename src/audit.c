@@ -81,24 +81,26 @@ struct rec {
 
 /*
  * The text fields, in the order rec_hash() hashes them (after the
- * index) and rec_json() shows them (after Seq and Index; Hash last, not
- * hashed).  The order is part of the chain's format: reordering breaks
- * the verification of every stored record.
+ * index), rec_json() shows them (after Seq and Index; Hash last, not
+ * hashed) and the audit_log columns hold them (after seq and idx:
+ * sql/queries/audit.sql).  The order is part of the chain's format:
+ * reordering breaks the verification of every stored record.
  */
 static const struct {
 	const char	*name;	/* JSON */
+	const char	*param;	/* of audit_insert */
 	size_t		 off;	/* of the const char * in struct rec */
 } rec_text[] = {
-	{ "Time",	offsetof(struct rec, time) },
-	{ "Node",	offsetof(struct rec, node) },
-	{ "Actor",	offsetof(struct rec, actor) },
-	{ "Source",	offsetof(struct rec, source) },
-	{ "Method",	offsetof(struct rec, method) },
-	{ "Route",	offsetof(struct rec, route) },
-	{ "Kind",	offsetof(struct rec, kind) },
-	{ "Object",	offsetof(struct rec, object) },
-	{ "Outcome",	offsetof(struct rec, outcome) },
-	{ "PrevHash",	offsetof(struct rec, prev) },
+	{ "Time",	":time",	offsetof(struct rec, time) },
+	{ "Node",	":node",	offsetof(struct rec, node) },
+	{ "Actor",	":actor",	offsetof(struct rec, actor) },
+	{ "Source",	":source",	offsetof(struct rec, source) },
+	{ "Method",	":method",	offsetof(struct rec, method) },
+	{ "Route",	":route",	offsetof(struct rec, route) },
+	{ "Kind",	":kind",	offsetof(struct rec, kind) },
+	{ "Object",	":object",	offsetof(struct rec, object) },
+	{ "Outcome",	":outcome",	offsetof(struct rec, outcome) },
+	{ "PrevHash",	":prev",	offsetof(struct rec, prev) },
 };
 #define REC_NTEXT	(sizeof(rec_text) / sizeof(rec_text[0]))
 
@@ -107,6 +109,13 @@ static const char *
 rec_field(const struct rec *r, size_t i)
 {
 	return *(const char * const *)((const char *)r + rec_text[i].off);
+}
+
+/* Set field i of rec_text[] in r to v (borrowed). */
+static void
+rec_set(struct rec *r, size_t i, const char *v)
+{
+	*(const char **)((char *)r + rec_text[i].off) = v;
 }
 
 /*
@@ -300,6 +309,7 @@ audit_record(struct store *s, struct perr *e)
 	struct timespec		 ts;
 	char			 tbuf[32], prev[HASH_HEX], hash[HASH_HEX];
 	int64_t			 head, anchor;
+	size_t			 i;
 	int			 t, kind = s->audit_kind, rc;
 
 	if (kind == -1 || !audited(kind))
@@ -348,16 +358,8 @@ audit_record(struct store *s, struct perr *e)
 		return perr_set(e, 500, "internal store error");
 	store_bind_int(st, ":seq", r.seq);
 	store_bind_int(st, ":idx", r.idx);
-	store_bind_text(st, ":time", r.time);
-	store_bind_text(st, ":node", r.node);
-	store_bind_text(st, ":actor", r.actor);
-	store_bind_text(st, ":source", r.source);
-	store_bind_text(st, ":method", r.method);
-	store_bind_text(st, ":route", r.route);
-	store_bind_text(st, ":kind", r.kind);
-	store_bind_text(st, ":object", r.object);
-	store_bind_text(st, ":outcome", r.outcome);
-	store_bind_text(st, ":prev", r.prev);
+	for (i = 0; i < REC_NTEXT; i++)
+		store_bind_text(st, rec_text[i].param, rec_field(&r, i));
 	store_bind_text(st, ":hash", r.hash);
 	if (run(s, st, e) == -1)
 		return -1;
@@ -501,22 +503,17 @@ fail:
 	log_warnx("audit: cannot record a failed login: %s", e.msg);
 }
 
+/* A row of audit_list: seq, idx, the text fields in order, hash. */
 static void
 rec_from_row(struct store_q *st, struct rec *r)
 {
+	size_t	i;
+
 	r->seq = store_col_int(st, 0);
 	r->idx = store_col_int(st, 1);
-	r->time = store_col_text(st, 2);
-	r->node = store_col_text(st, 3);
-	r->actor = store_col_text(st, 4);
-	r->source = store_col_text(st, 5);
-	r->method = store_col_text(st, 6);
-	r->route = store_col_text(st, 7);
-	r->kind = store_col_text(st, 8);
-	r->object = store_col_text(st, 9);
-	r->outcome = store_col_text(st, 10);
-	r->prev = store_col_text(st, 11);
-	r->hash = store_col_text(st, 12);
+	for (i = 0; i < REC_NTEXT; i++)
+		rec_set(r, i, store_col_text(st, 2 + (int)i));
+	r->hash = store_col_text(st, 2 + (int)REC_NTEXT);
 }
 
 /* What verify keeps of a row. */
