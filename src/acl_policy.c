@@ -280,24 +280,18 @@ acl_policy_update(struct req *req, struct perr *e)
 	return policy_set(req, id ? id : "", e);
 }
 
-/*
- * GET /v1/acl/policy/:id
- * Reply: the policy.  404 "Requested policy does not exist: ACL not
- * found"; 500 for a non-UUID.
- */
-int
-acl_policy_read(struct req *req, struct perr *e)
+/* The policy find(key) of the ACL snapshot as the reply, or 404. */
+static int
+read_common(struct req *req, const struct acl_policy *(*find)(
+    const struct acl_snap *, const char *), const char *key, struct perr *e)
 {
-	const char		*id = req_param(req, "id");
 	struct acl_snap		*s;
 	const struct acl_policy	*p;
 
-	if (acl_uuid_lookup(id, "failed acl policy lookup", e) == -1)
-		return -1;
 	if (acl_snap_get(req->store, req->worker->conf, &s, e) == -1)
 		return -1;
 	req->index = s->idx[1];
-	if ((p = acl_snap_policy(s, id)) == NULL) {
+	if ((p = find(s, key)) == NULL) {
 		acl_snap_put(s);
 		return perr_set(e, 404, "Requested policy does not exist: ACL "
 		    "not found");
@@ -308,6 +302,21 @@ acl_policy_read(struct req *req, struct perr *e)
 }
 
 /*
+ * GET /v1/acl/policy/:id
+ * Reply: the policy.  404 "Requested policy does not exist: ACL not
+ * found"; 500 for a non-UUID.
+ */
+int
+acl_policy_read(struct req *req, struct perr *e)
+{
+	const char	*id = req_param(req, "id");
+
+	if (acl_uuid_lookup(id, "failed acl policy lookup", e) == -1)
+		return -1;
+	return read_common(req, acl_snap_policy, id, e);
+}
+
+/*
  * GET /v1/acl/policy/name/<name>
  * The name is query-unescaped once more, as Consul does (a '+' becomes
  * a space).  Reply and errors as acl_policy_read().
@@ -315,24 +324,12 @@ acl_policy_read(struct req *req, struct perr *e)
 int
 acl_policy_read_name(struct req *req, struct perr *e)
 {
-	struct acl_snap		*s;
-	const struct acl_policy	*p;
-	char			*name;
+	char	*name;
 
 	name = arena_strdup(req->arena, req_param(req, "name"));
 	if (url_decode(name, 1) == -1)
 		return perr_set(e, 400, "Invalid URL escape in policy name");
-	if (acl_snap_get(req->store, req->worker->conf, &s, e) == -1)
-		return -1;
-	req->index = s->idx[1];
-	if ((p = acl_snap_policy_name(s, name)) == NULL) {
-		acl_snap_put(s);
-		return perr_set(e, 404, "Requested policy does not exist: ACL "
-		    "not found");
-	}
-	req->reply = acl_policy_json(p, 0);
-	acl_snap_put(s);
-	return 0;
+	return read_common(req, acl_snap_policy_name, name, e);
 }
 
 /*
