@@ -685,6 +685,23 @@ links_and_identities(struct req *req, const struct token_in *in,
 	return 0;
 }
 
+/*
+ * Decode a token body into in (zeroed by the caller), with its
+ * ExpirationTTL and ExpirationTime as ns in ttl and exp (0: not given).
+ * 400 for either.
+ */
+static int
+token_decode(struct req *req, struct token_in *in, int64_t *ttl,
+    int64_t *exp, struct perr *e)
+{
+	if (acl_decode(req, token_fields, "structs.ACLToken", in, NULL,
+	    "Token decoding failed: ", e) == -1 ||
+	    parse_ttl(in->ttl, ttl, e) == -1 ||
+	    parse_exptime(in->expiration_time, exp, e) == -1)
+		return -1;
+	return 0;
+}
+
 /* ---------------------------------------------------------------- */
 /* Handlers.                                                          */
 
@@ -702,10 +719,7 @@ acl_token_create(struct req *req, struct perr *e)
 
 	memset(&in, 0, sizeof(in));
 	memset(&w, 0, sizeof(w));
-	if (acl_decode(req, token_fields, "structs.ACLToken", &in, NULL,
-	    "Token decoding failed: ", e) == -1 ||
-	    parse_ttl(in.ttl, &ttl, e) == -1 ||
-	    parse_exptime(in.expiration_time, &exp, e) == -1)
+	if (token_decode(req, &in, &ttl, &exp, e) == -1)
 		return -1;
 	if (store_begin(req->store, e) == -1)
 		return -1;
@@ -995,10 +1009,7 @@ acl_token_update(struct req *req, struct perr *e)
 	memset(&in, 0, sizeof(in));
 	memset(&w, 0, sizeof(w));
 	memset(&old, 0, sizeof(old));
-	if (acl_decode(req, token_fields, "structs.ACLToken", &in, NULL,
-	    "Token decoding failed: ", e) == -1 ||
-	    parse_ttl(in.ttl, &ttl, e) == -1 ||
-	    parse_exptime(in.expiration_time, &exp, e) == -1)
+	if (token_decode(req, &in, &ttl, &exp, e) == -1)
 		return -1;
 	if (in.accessor_id != NULL && *in.accessor_id != '\0' &&
 	    strcmp(in.accessor_id, id) != 0)
@@ -1084,10 +1095,7 @@ acl_token_clone(struct req *req, struct perr *e)
 	memset(&in, 0, sizeof(in));
 	memset(&w, 0, sizeof(w));
 	memset(&old, 0, sizeof(old));
-	if (acl_decode(req, token_fields, "structs.ACLToken", &in, NULL,
-	    "Token decoding failed: ", e) == -1 ||
-	    parse_ttl(in.ttl, &ttl, e) == -1 ||
-	    parse_exptime(in.expiration_time, &exp, e) == -1)
+	if (token_decode(req, &in, &ttl, &exp, e) == -1)
 		return -1;
 	if (acl_uuid_lookup(id, "failed acl token lookup", e) == -1)
 		return -1;
