@@ -686,6 +686,17 @@ links_and_identities(struct req *req, const struct token_in *in,
 }
 
 /*
+ * 1 when secret names one of Consul's root ACLs ("allow", "deny",
+ * "manage"), which no token may take or resolve to.
+ */
+static int
+root_secret(const char *secret)
+{
+	return strcmp(secret, "allow") == 0 || strcmp(secret, "deny") == 0 ||
+	    strcmp(secret, "manage") == 0;
+}
+
+/*
  * Decode a token body into in (zeroed by the caller), with its
  * ExpirationTTL and ExpirationTime as ns in ttl and exp (0: not given).
  * 400 for either.
@@ -970,8 +981,7 @@ acl_token_self(struct req *req, struct perr *e)
 
 	if (*secret == '\0')
 		return perr_set(e, 404, "Supplied token does not exist");
-	if (strcmp(secret, "allow") == 0 || strcmp(secret, "deny") == 0 ||
-	    strcmp(secret, "manage") == 0)
+	if (root_secret(secret))
 		return perr_set(e, 500, "Cannot resolve root ACL");
 	if (acl_snap_get(req->store, req->worker->conf, &s, e) == -1)
 		return -1;
@@ -1017,9 +1027,7 @@ acl_token_update(struct req *req, struct perr *e)
 		    "do not match");
 	if (!uuid_valid(id))
 		return perr_set(e, 500, "AccessorID is not a valid UUID");
-	if (in.secret_id != NULL && (strcmp(in.secret_id, "allow") == 0 ||
-	    strcmp(in.secret_id, "deny") == 0 ||
-	    strcmp(in.secret_id, "manage") == 0))
+	if (in.secret_id != NULL && root_secret(in.secret_id))
 		return perr_set(e, 403, "Permission denied: Cannot modify root "
 		    "ACL");
 	if (store_begin(req->store, e) == -1)
