@@ -98,6 +98,15 @@ REDIRECT = "http://localhost:8550/oidc/callback"
 
 
 @pytest.fixture(scope="module")
+def k8s():
+    """The fake Kubernetes API server (fakes/fake_k8s.py), one per test
+    module; a module uses it with `from authfakes import k8s`."""
+    f = Fake("fake_k8s.py")
+    yield f
+    f.stop()
+
+
+@pytest.fixture(scope="module")
 def idp():
     """The fake OIDC provider (fakes/fake_oidc.py), one per test module;
     a module uses it with `from authfakes import idp`."""

@@ -8,16 +8,9 @@ import time
 
 import pytest
 
-from authfakes import (H, Fake, acl_hcl, k8s_method, login, ok, put_method,
-                       put_rule)
+from authfakes import (H, acl_hcl, k8s, k8s_method, login, ok,  # noqa: F401 (k8s: fixture)
+                       put_method, put_rule)
 from conftest import Server
-
-
-@pytest.fixture(scope="module")
-def k8s():
-    f = Fake("fake_k8s.py")
-    yield f
-    f.stop()
 
 
 @pytest.fixture(scope="module")

@@ -5,22 +5,14 @@ hash, and a SecretID is shown once, in the reply that creates it.  The
 store is read as a thief would (test_seal.store_bytes)."""
 import subprocess
 
-import pytest
-
-from authfakes import H, MGMT, Fake, acl_hcl, k8s_method, login, ok, put_rule
+from authfakes import (H, MGMT, acl_hcl, k8s, k8s_method, login, ok,  # noqa: F401 (k8s: fixture)
+                       put_rule)
 from conftest import SRC
 from test_seal import sql, start_refused, store_bytes
 
 
 def hashed_hcl():
     return acl_hcl().replace("acl {\n", "acl {\n hash_secrets = true\n", 1)
-
-
-@pytest.fixture(scope="module")
-def k8s():
-    f = Fake("fake_k8s.py")
-    yield f
-    f.stop()
 
 
 def T(secret):

@@ -9,23 +9,9 @@ import time
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from authfakes import (H, Fake, acl_hcl, common, k8s_method, login,
-                       login_from, ok, put_method, put_rule)
+from authfakes import (H, Fake, acl_hcl, common, idp, k8s, k8s_method,  # noqa: F401 (idp, k8s: fixtures)
+                       login, login_from, ok, put_method, put_rule)
 from conftest import Server
-
-
-@pytest.fixture(scope="module")
-def k8s():
-    f = Fake("fake_k8s.py")
-    yield f
-    f.stop()
-
-
-@pytest.fixture(scope="module")
-def idp():
-    f = Fake("fake_oidc.py")
-    yield f
-    f.stop()
 
 
 @pytest.fixture(scope="module")

@@ -14,17 +14,10 @@ import time
 import pytest
 
 import certs
-from authfakes import H, Fake, acl_hcl, k8s_method, ok, put_method
+from authfakes import H, acl_hcl, k8s, k8s_method, ok, put_method  # noqa: F401 (k8s: fixture)
 from conftest import BACKEND, BIN, postgres_instance, wait_for
 
 PEM_KEY = b"PRIVATE KEY"
-
-
-@pytest.fixture(scope="module")
-def k8s():
-    f = Fake("fake_k8s.py")
-    yield f
-    f.stop()
 
 
 def dbname(s):
