@@ -167,6 +167,26 @@ def post_from(srv, source, path, body, headers=None, timeout=30):
         c.close()
 
 
+# A 429 of the bound on a source's pending OIDC flows (32 a source).
+PENDING = "Too many pending OIDC logins from "
+
+
+def pending_kept(out, source):
+    """Of the auth-url replies out, sent at once from source, the count
+    of 200s, checked: each is a 200 or a 429 of one of the two bounds
+    (the source's pending flows (32) or, on a loaded machine or with a
+    slow provider, the provider calls in flight per worker), never a
+    500."""
+    pending = PENDING + source
+    busy = 'Too many logins in progress for auth method "oidc"'
+    assert all(r.status_code == 200 or (r.status_code == 429 and
+               (r.text.startswith(pending) or r.text.startswith(busy)))
+               for r in out), [(r.status_code, r.text) for r in out]
+    kept = sum(r.status_code == 200 for r in out)
+    assert kept <= 32
+    return kept
+
+
 def login_from(srv, source, method, bearer):
     return post_from(srv, source, "/v1/acl/login",
                      {"AuthMethod": method, "BearerToken": bearer})
