@@ -14,16 +14,28 @@
  * read from the result.
  *
  * Writes and the modify index: store_begin() sends BEGIN and then
- * increments the 'raft' row of table_index (UPDATE ... RETURNING).  The
- * row lock that UPDATE takes is held until COMMIT or ROLLBACK, so every
- * other writer -- on any connection of any node -- waits at that same
- * statement, and READ COMMITTED gives each of its later statements a
- * snapshot that includes the previous writer's commit.  Writers are
- * thus serialized, and their indexes grow in commit order: a reader who
- * saw index N sees every change with an index <= N.  store_commit()
- * records the index of each table touched (table_index rows), commits,
- * then refreshes the node's shared index page from table_index (it may
- * hold other nodes' commits) and wakes blocking queries.
+ * increments the 'raft' row of table_index (UPDATE ... RETURNING), in
+ * one round trip.  The row lock that UPDATE takes is held until COMMIT
+ * or ROLLBACK, so every other writer -- on any connection of any node
+ * -- waits at that same statement, and READ COMMITTED gives each of its
+ * later statements a snapshot that includes the previous writer's
+ * commit.  Writers are thus serialized, and their indexes grow in
+ * commit order: a reader who saw index N sees every change with an
+ * index <= N.  store_commit() records the index of each table touched
+ * (table_index rows), announces the commit (NOTIFY), commits, makes the
+ * commit durable, all in one round trip, then refreshes the node's
+ * shared index page from table_index (it may hold other nodes' commits)
+ * and wakes blocking queries.
+ *
+ * Durability without holding the lock through an fsync: the write
+ * transaction commits asynchronously (SET LOCAL synchronous_commit =
+ * off), which releases its locks once the commit record is in the WAL
+ * buffers, and the reply waits for a short synchronous transaction
+ * after it on the same connection, whose commit flushes the WAL past
+ * ours (pg_commit(); sql/queries/pg/store.sql, tx_commit).  Writers
+ * thus share PostgreSQL's group commit instead of taking an fsync each
+ * in turn.  The critical section is the round trips between the index
+ * bump and the COMMIT: each statement the handler runs in between.
  *
  * Migrations: sql/pg/NNN-*.sql, applied by the first node to start,
  * under pg_advisory_lock(), each in one transaction, counted in
@@ -564,6 +576,65 @@ translate(struct pg_q *q, const char *sql)
 }
 
 /*
+ * The text of simple statement q with its bound values in place of its
+ * "$n" (quoted literals, or NULL), allocated; NULL when libpq cannot
+ * quote one (out of memory, an encoding error).  Simple statements run
+ * several commands in one round trip, which a prepared statement
+ * cannot; theirs are a few short values.
+ */
+static char *
+expand(struct pg *s, struct pg_q *q)
+{
+	char		*out, *lit;
+	const char	*p;
+	size_t		 n = 0, cap, len;
+	char		 quote;
+	int		 i;
+
+	cap = strlen(q->text) + 64;
+	out = xmalloc(cap);
+	for (p = q->text; *p != '\0'; ) {
+		lit = NULL;
+		len = 1;
+		if (*p == '\'' || *p == '"') {
+			quote = *p;
+			while (p[len] != '\0' && p[len] != quote)
+				len++;
+			if (p[len] != '\0')
+				len++;
+		} else if (*p == '$' && isdigit((unsigned char)p[1])) {
+			i = (int)strtol(p + 1, NULL, 10) - 1;
+			for (len = 1; isdigit((unsigned char)p[len]); len++)
+				;
+			if (i < 0 || i >= q->nparams)
+				fatalx("store: no $%d in %s", i + 1,
+				    sql_names[q - s->stmts]);
+			if (q->vals[i] != NULL && (lit = PQescapeLiteral(s->conn,
+			    q->vals[i], strlen(q->vals[i]))) == NULL) {
+				free(out);
+				return NULL;
+			}
+		}
+		if (n + (lit != NULL ? strlen(lit) : 4 + len) + 1 > cap) {
+			cap = cap * 2 + (lit != NULL ? strlen(lit) : len);
+			out = xrealloc(out, cap);
+		}
+		if (lit != NULL) {
+			n += (size_t)sprintf(out + n, "%s", lit);
+			PQfreemem(lit);
+		} else if (*p == '$')
+			n += (size_t)sprintf(out + n, "NULL");
+		else {
+			memcpy(out + n, p, len);
+			n += len;
+		}
+		p += len;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/*
  * Whether s can run a statement now (outside a transaction): a
  * connection the server closed while it was idle is dropped first (its
  * socket turned readable: a terminated backend, a shutdown), a dropped
@@ -677,15 +748,24 @@ pg_step(struct store *bs, struct store_q *bq, struct perr *e)
 	struct pg_q	*q = PGQ(bq);
 	struct pg	*s = q->s;
 	const char	*state;
+	char		*text;
 	int		 st;
 
 	if (q->res == NULL) {
 		bs->conflict = 0;
 		if (prepare(s, q, e) == -1)
 			return STORE_ERR;
-		q->res = q->simple ? pq_exec(s, q->text) :
-		    await(s, PQsendQueryPrepared(s->conn, q->id, q->nparams,
-		    (const char *const *)q->vals, NULL, NULL, 0));
+		if (q->simple) {
+			if ((text = expand(s, q)) == NULL) {
+				pgerr(s, NULL, e, sql_names[q - s->stmts]);
+				return STORE_ERR;
+			}
+			q->res = pq_exec(s, text);
+			free(text);
+		} else
+			q->res = await(s, PQsendQueryPrepared(s->conn, q->id,
+			    q->nparams, (const char *const *)q->vals, NULL,
+			    NULL, 0));
 		st = PQresultStatus(q->res);
 		if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
 			state = PQresultErrorField(q->res, PG_DIAG_SQLSTATE);
@@ -834,33 +914,6 @@ pg_begin(struct store *bs, struct perr *e)
 	return 0;
 }
 
-/*
- * "NOTIFY <channel>, '<index> <table>,<table>..'; " and tx_commit (the
- * COMMIT and the flush) for the open transaction, allocated into *out:
- * PostgreSQL delivers the notification at COMMIT, in commit order, to
- * every node's watch connection (store.c), which raises its shared
- * indexes from it without a query.  Table names are [a-z-] only:
- * nothing to quote.
- */
-static void
-notify_sql(struct store *bs, char **out)
-{
-	char	 buf[512];
-	size_t	 t, n;
-	int	 first = 1;
-
-	n = (size_t)snprintf(buf, sizeof(buf), "NOTIFY " STORE_PG_CHANNEL
-	    ", '%llu ", (unsigned long long)bs->tx_index);
-	for (t = 1; t < TBL__MAX && n < sizeof(buf); t++) {
-		if (!bs->touched[t])
-			continue;
-		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s",
-		    first ? "" : ",", store_table_name((enum table)t));
-		first = 0;
-	}
-	xasprintf(out, "%s'; %s", buf, sqls_pg[SQL_TX_COMMIT]);
-}
-
 /* *p = max(*p, v), shared between processes. */
 static void
 raise_shared(volatile uint64_t *p, uint64_t v)
@@ -873,18 +926,21 @@ raise_shared(volatile uint64_t *p, uint64_t v)
 }
 
 /*
- * Record the touched tables' indexes and commit; then refresh the
- * shared index page from table_index and wake blocking queries.
+ * Commit, in one round trip (tx_commit): record the touched tables'
+ * indexes, announce "<index> <table>,<table>.." to every node's watch
+ * connection (store.c raises its shared indexes from it without a
+ * query), COMMIT, flush.  Then refresh the shared index page from
+ * table_index and wake blocking queries.  Table names are [a-z-] only.
  *
  * Durability: the COMMIT is asynchronous (tx_begin), so the locks that
  * order writers are not held through the WAL flush; the flush follows
- * in the same round trip, outside them (tx_commit), and only once it
- * returned is the commit acknowledged (0).  WAL is flushed in order and
- * indexes are given in commit order, so a crash before the flush loses
- * this commit and every later one together, never one without those
- * before it.  Others may see the commit, and wake on it, a moment
- * before it is on disk.  The shared page counts the flushes (fsyncs)
- * and durable commits, and 'synced' covers the index.
+ * in the same round trip, outside them, and only once it returned is
+ * the commit acknowledged (0).  WAL is flushed in order and indexes are
+ * given in commit order, so a crash before the flush loses this commit
+ * and every later one together, never one without those before it.
+ * Others may see the commit, and wake on it, a moment before it is on
+ * disk.  The shared page counts the flushes (fsyncs) and durable
+ * commits, and 'synced' covers the index.
  *
  * Failures: a transaction that an earlier error aborted commits as a
  * rollback (500); a COMMIT or a flush cut off leaves the outcome on
@@ -894,43 +950,33 @@ static int
 pg_commit(struct store *bs, struct perr *e)
 {
 	struct pg	*s = PG(bs);
-	struct pg_q	*q;
 	struct store_q	*st;
 	struct perr	 e2;
-	char		*sql;
-	size_t		 t;
+	char		 names[512];
+	size_t		 t, n = 0;
 	int		 committed, rc = 0;
 
-	for (t = 1; t < TBL__MAX; t++) {
-		if (!bs->touched[t])
-			continue;
-		if ((st = pg_stmt(bs, SQL_INDEX_TOUCH)) == NULL)
-			goto fail;
-		pg_bind_text(st, ":name", store_table_name((enum table)t));
-		pg_bind_int(st, ":idx", (int64_t)bs->tx_index);
-		if (pg_step(bs, st, e) != 0)
-			goto fail;
-	}
+	names[0] = '\0';
+	for (t = 1; t < TBL__MAX && n < sizeof(names); t++)
+		if (bs->touched[t])
+			n += (size_t)snprintf(names + n, sizeof(names) - n,
+			    "%s%s", n ? "," : "", store_table_name(
+			    (enum table)t));
 	if ((st = pg_stmt(bs, SQL_TX_COMMIT)) == NULL)
 		goto fail;
-	q = PGQ(st);
-	/* The announcement, the COMMIT and the flush in one round trip. */
-	notify_sql(bs, &sql);
+	pg_bind_text(st, ":names", names);
+	pg_bind_int(st, ":idx", (int64_t)bs->tx_index);
 	s->at_commit = 1;	/* a fault now leaves the outcome unknown */
-	q->res = pq_exec(s, sql);
-	free(sql);
-	committed = s->committed;
-	if (PQresultStatus(q->res) != PGRES_TUPLES_OK || !committed) {
-		pgerr(s, q->res, e, committed ? "flush" : "commit");
-		if (committed && strchr(e->msg, ';') == NULL)
-			perr_set(e, 500, "internal store error; the write may "
-			    "or may not have been committed");
+	if (pg_step(bs, st, e) != STORE_ROW)
 		rc = -1;
-	}
+	committed = s->committed;
 	s->at_commit = 0;
 	pg_reset(st);
 	if (!committed)
 		goto fail;
+	if (rc == -1 && strchr(e->msg, ';') == NULL)
+		perr_set(e, 500, "internal store error; the write may or may "
+		    "not have been committed");
 	bs->in_tx = 0;
 	raise_shared(&store_shared->committed, bs->tx_index);
 	if (rc == 0) {
