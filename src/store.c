@@ -109,13 +109,22 @@ store_sync_full(void)
 /*
  * Log the durability counters of the shared page (the master, at
  * shutdown): how many commits were acknowledged on disk and how many
- * fsyncs the group commit needed for them.
+ * fsyncs the group commit needed for them (PostgreSQL: how many flush
+ * transactions, one per commit; the server groups their fsyncs).
  */
 void
 store_log_durability(void)
 {
 	if (store_shared == NULL)
 		return;
+	if (backend == STORE_POSTGRES) {
+		log_info("store: %llu commits made durable with %llu WAL "
+		    "flushes (postgres)", (unsigned long long)__atomic_load_n(
+		    &store_shared->durable, __ATOMIC_ACQUIRE),
+		    (unsigned long long)__atomic_load_n(&store_shared->fsyncs,
+		    __ATOMIC_ACQUIRE));
+		return;
+	}
 	log_info("store: %llu commits made durable with %llu fsyncs "
 	    "(sync %s)", (unsigned long long)__atomic_load_n(
 	    &store_shared->durable, __ATOMIC_ACQUIRE),

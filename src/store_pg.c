@@ -14,16 +14,28 @@
  * read from the result.
  *
  * Writes and the modify index: store_begin() sends BEGIN and then
- * increments the 'raft' row of table_index (UPDATE ... RETURNING).  The
- * row lock that UPDATE takes is held until COMMIT or ROLLBACK, so every
- * other writer -- on any connection of any node -- waits at that same
- * statement, and READ COMMITTED gives each of its later statements a
- * snapshot that includes the previous writer's commit.  Writers are
- * thus serialized, and their indexes grow in commit order: a reader who
- * saw index N sees every change with an index <= N.  store_commit()
- * records the index of each table touched (table_index rows), commits,
- * then refreshes the node's shared index page from table_index (it may
- * hold other nodes' commits) and wakes blocking queries.
+ * increments the 'raft' row of table_index (UPDATE ... RETURNING), in
+ * one round trip.  The row lock that UPDATE takes is held until COMMIT
+ * or ROLLBACK, so every other writer -- on any connection of any node
+ * -- waits at that same statement, and READ COMMITTED gives each of its
+ * later statements a snapshot that includes the previous writer's
+ * commit.  Writers are thus serialized, and their indexes grow in
+ * commit order: a reader who saw index N sees every change with an
+ * index <= N.  store_commit() records the index of each table touched
+ * (table_index rows), announces the commit (NOTIFY), commits, makes the
+ * commit durable, all in one round trip, then refreshes the node's
+ * shared index page from table_index (it may hold other nodes' commits)
+ * and wakes blocking queries.
+ *
+ * Durability without holding the lock through an fsync: the write
+ * transaction commits asynchronously (SET LOCAL synchronous_commit =
+ * off), which releases its locks once the commit record is in the WAL
+ * buffers, and the reply waits for a short synchronous transaction
+ * after it on the same connection, whose commit flushes the WAL past
+ * ours (pg_commit(); sql/queries/pg/store.sql, tx_commit).  Writers
+ * thus share PostgreSQL's group commit instead of taking an fsync each
+ * in turn.  The critical section is the round trips between the index
+ * bump and the COMMIT: each statement the handler runs in between.
  *
  * Migrations: sql/pg/NNN-*.sql, applied by the first node to start,
  * under pg_advisory_lock(), each in one transaction, counted in
@@ -105,6 +117,7 @@ struct pg_q {
 	char		**vals;		/* bound values: bufs[i] or NULL */
 	char		**bufs;
 	size_t		*caps;
+	int		 simple;	/* several commands: never prepared */
 	PGresult	*res;		/* of the last run, until reset */
 	int		 row;		/* current row of res */
 	int		 nrows;
@@ -120,6 +133,7 @@ struct pg {
 	int		 limit_ms;	/* client deadline; 0: none */
 	int		 timedout;	/* the last round trip ran out */
 	int		 at_commit;	/* the round trip was a COMMIT */
+	int		 committed;	/* ... and its COMMIT succeeded */
 	const char	*why;		/* no connection: the reason */
 	int64_t		 retry_at;	/* next reconnect attempt */
 	int64_t		 backoff;
@@ -130,6 +144,8 @@ struct pg {
 #define PGQ(x)	((struct pg_q *)(x))
 
 static void	pg_rollback(struct store *);
+
+static const char	lost[] = "the connection to the database was lost";
 
 static void
 pg_init(void)
@@ -151,14 +167,13 @@ unavailable(struct pg *s, const PGresult *r)
 	if (s->conn == NULL)
 		return s->why != NULL ? s->why : "no connection to the database";
 	if (PQstatus(s->conn) != CONNECTION_OK)
-		return "the connection to the database was lost";
+		return lost;
 	state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	if (state == NULL)
-		return r == NULL ? "the connection to the database was lost" :
-		    NULL;
+		return r == NULL ? lost : NULL;
 	if (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
 	    strcmp(state, "57P02") == 0)
-		return "the connection to the database was lost";
+		return lost;
 	if (strcmp(state, "57P03") == 0)
 		return "the database is starting up or shutting down";
 	if (strcmp(state, "57014") == 0)
@@ -232,7 +247,8 @@ pgerr(struct pg *s, const PGresult *r, struct perr *e, const char *what)
  * result), at most s->limit_ms; like PQexec(), returns the last result
  * (an error one if any), or NULL when nothing could be sent or the
  * deadline passed (s->timedout; the connection is dropped: it is in an
- * unknown state).  Free the result with PQclear().
+ * unknown state).  s->committed tells whether one of the commands was
+ * a COMMIT that succeeded.  Free the result with PQclear().
  */
 static PGresult *
 await(struct pg *s, int sent)
@@ -243,6 +259,7 @@ await(struct pg *s, int sent)
 	int		 n;
 
 	s->timedout = 0;
+	s->committed = 0;
 	if (!sent)
 		return NULL;
 	deadline = s->limit_ms > 0 ? mono_ms() + s->limit_ms : 0;
@@ -268,6 +285,9 @@ await(struct pg *s, int sent)
 		}
 		if ((r = PQgetResult(s->conn)) == NULL)
 			break;
+		if (PQresultStatus(r) == PGRES_COMMAND_OK &&
+		    strcmp(PQcmdStatus(r), "COMMIT") == 0)
+			s->committed = 1;
 		if (last != NULL && PQresultStatus(last) ==
 		    PGRES_FATAL_ERROR) {
 			PQclear(r);	/* keep the first error */
@@ -556,6 +576,65 @@ translate(struct pg_q *q, const char *sql)
 }
 
 /*
+ * The text of simple statement q with its bound values in place of its
+ * "$n" (quoted literals, or NULL), allocated; NULL when libpq cannot
+ * quote one (out of memory, an encoding error).  Simple statements run
+ * several commands in one round trip, which a prepared statement
+ * cannot; theirs are a few short values.
+ */
+static char *
+expand(struct pg *s, struct pg_q *q)
+{
+	char		*out, *lit;
+	const char	*p;
+	size_t		 n = 0, cap, len;
+	char		 quote;
+	int		 i;
+
+	cap = strlen(q->text) + 64;
+	out = xmalloc(cap);
+	for (p = q->text; *p != '\0'; ) {
+		lit = NULL;
+		len = 1;
+		if (*p == '\'' || *p == '"') {
+			quote = *p;
+			while (p[len] != '\0' && p[len] != quote)
+				len++;
+			if (p[len] != '\0')
+				len++;
+		} else if (*p == '$' && isdigit((unsigned char)p[1])) {
+			i = (int)strtol(p + 1, NULL, 10) - 1;
+			for (len = 1; isdigit((unsigned char)p[len]); len++)
+				;
+			if (i < 0 || i >= q->nparams)
+				fatalx("store: no $%d in %s", i + 1,
+				    sql_names[q - s->stmts]);
+			if (q->vals[i] != NULL && (lit = PQescapeLiteral(s->conn,
+			    q->vals[i], strlen(q->vals[i]))) == NULL) {
+				free(out);
+				return NULL;
+			}
+		}
+		if (n + (lit != NULL ? strlen(lit) : 4 + len) + 1 > cap) {
+			cap = cap * 2 + (lit != NULL ? strlen(lit) : len);
+			out = xrealloc(out, cap);
+		}
+		if (lit != NULL) {
+			n += (size_t)sprintf(out + n, "%s", lit);
+			PQfreemem(lit);
+		} else if (*p == '$')
+			n += (size_t)sprintf(out + n, "NULL");
+		else {
+			memcpy(out + n, p, len);
+			n += len;
+		}
+		p += len;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/*
  * Whether s can run a statement now (outside a transaction): a
  * connection the server closed while it was idle is dropped first (its
  * socket turned readable: a terminated backend, a shutdown), a dropped
@@ -600,7 +679,10 @@ usable(struct pg *s)
 	return 0;
 }
 
-/* Prepare q on its connection, once per connection.  0 or -1 (logged). */
+/*
+ * Prepare q on its connection, once per connection (a simple one only
+ * needs the connection).  0 or -1 (logged).
+ */
 static int
 prepare(struct pg *s, struct pg_q *q, struct perr *e)
 {
@@ -611,6 +693,8 @@ prepare(struct pg *s, struct pg_q *q, struct perr *e)
 	/* Dropped since store_stmt() (by a failed prepare): once more. */
 	if (s->conn == NULL && (s->base.in_tx || usable(s) == -1))
 		return pgerr(s, NULL, e, sql_names[q - s->stmts]);
+	if (q->simple)
+		return 0;
 	r = await(s, PQsendPrepare(s->conn, q->id, q->text, q->nparams,
 	    NULL));
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
@@ -641,6 +725,12 @@ pg_stmt(struct store *bs, enum sql_id id)
 		q->s = s;
 		snprintf(q->id, sizeof(q->id), "q%zu", (size_t)id);
 		translate(q, sqls_pg[id]);
+		/*
+		 * The transaction's ends hold several commands each (one
+		 * round trip; sql/queries/pg/store.sql), which a prepared
+		 * statement cannot: they run as simple queries.
+		 */
+		q->simple = id == SQL_TX_BEGIN || id == SQL_TX_COMMIT;
 	}
 	PQclear(q->res);
 	q->res = NULL;
@@ -658,14 +748,24 @@ pg_step(struct store *bs, struct store_q *bq, struct perr *e)
 	struct pg_q	*q = PGQ(bq);
 	struct pg	*s = q->s;
 	const char	*state;
+	char		*text;
 	int		 st;
 
 	if (q->res == NULL) {
 		bs->conflict = 0;
 		if (prepare(s, q, e) == -1)
 			return STORE_ERR;
-		q->res = await(s, PQsendQueryPrepared(s->conn, q->id,
-		    q->nparams, (const char *const *)q->vals, NULL, NULL, 0));
+		if (q->simple) {
+			if ((text = expand(s, q)) == NULL) {
+				pgerr(s, NULL, e, sql_names[q - s->stmts]);
+				return STORE_ERR;
+			}
+			q->res = pq_exec(s, text);
+			free(text);
+		} else
+			q->res = await(s, PQsendQueryPrepared(s->conn, q->id,
+			    q->nparams, (const char *const *)q->vals, NULL,
+			    NULL, 0));
 		st = PQresultStatus(q->res);
 		if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
 			state = PQresultErrorField(q->res, PG_DIAG_SQLSTATE);
@@ -776,120 +876,122 @@ pg_col_isnull(struct store_q *bq, int col)
 }
 
 /*
- * Start a write transaction: BEGIN, then the next global index, whose
- * row lock makes every other writer wait until this one ends (top of
- * this file).  Every early exit after this must call store_rollback().
+ * Start a write transaction, one round trip (tx_begin): BEGIN, an
+ * asynchronous commit for it (pg_commit() makes it durable), the next
+ * global index, whose row lock makes every other writer wait until
+ * this one commits (top of this file).  Every early exit after this
+ * must call store_rollback().
  */
 static int
 pg_begin(struct store *bs, struct perr *e)
 {
+	struct pg	*s = PG(bs);
 	struct store_q	*st;
 	int		 tries;
 
 	if (bs->in_tx)
 		fatalx("store: nested transaction");
+	memset(bs->touched, 0, sizeof(bs->touched));
 	/*
-	 * BEGIN does nothing yet: when it finds the connection lost (a
-	 * backend terminated while idle, its FATAL not yet read), it can
-	 * run again at once on a new one.
+	 * Until its COMMIT the transaction leaves nothing behind: when it
+	 * finds the connection lost (a backend terminated while idle, its
+	 * FATAL not yet read), it can run again at once on a new one.
 	 */
 	for (tries = 0; ; tries++) {
-		if ((st = pg_stmt(bs, SQL_TX_BEGIN)) != NULL &&
-		    pg_step(bs, st, e) == 0)
+		st = pg_stmt(bs, SQL_TX_BEGIN);
+		bs->in_tx = 1;
+		if (st != NULL && pg_step(bs, st, e) == STORE_ROW)
 			break;
-		if (tries > 0 || PG(bs)->conn != NULL || e->status == 0)
+		pg_rollback(bs);
+		if (tries > 0 || s->conn != NULL || s->why != lost ||
+		    e->status == 0)
 			return e->status ? -1 :
 			    perr_set(e, 500, "internal store error");
 		perr_clear(e);
-	}
-	bs->in_tx = 1;
-	memset(bs->touched, 0, sizeof(bs->touched));
-	if ((st = pg_stmt(bs, SQL_INDEX_BUMP)) == NULL ||
-	    pg_step(bs, st, e) != 1) {
-		pg_rollback(bs);
-		return e->status ? -1 :
-		    perr_set(e, 500, "internal store error");
 	}
 	bs->tx_index = (uint64_t)pg_col_int(st, 0);
 	pg_reset(st);
 	return 0;
 }
 
-/*
- * "NOTIFY <channel>, '<index> <table>,<table>..'; COMMIT" for the open
- * transaction (allocated into *out): PostgreSQL delivers it at COMMIT,
- * in commit order, to every node's watch connection (store.c), which
- * raises its shared indexes from it without a query.  Table names are
- * [a-z-] only: nothing to quote.
- */
+/* *p = max(*p, v), shared between processes. */
 static void
-notify_sql(struct store *bs, char **out)
+raise_shared(volatile uint64_t *p, uint64_t v)
 {
-	char	 buf[512];
-	size_t	 t, n;
-	int	 first = 1;
+	uint64_t	cur = __atomic_load_n(p, __ATOMIC_ACQUIRE);
 
-	n = (size_t)snprintf(buf, sizeof(buf), "NOTIFY " STORE_PG_CHANNEL
-	    ", '%llu ", (unsigned long long)bs->tx_index);
-	for (t = 1; t < TBL__MAX && n < sizeof(buf); t++) {
-		if (!bs->touched[t])
-			continue;
-		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s",
-		    first ? "" : ",", store_table_name((enum table)t));
-		first = 0;
-	}
-	xasprintf(out, "%s'; COMMIT", buf);
+	while (cur < v && !__atomic_compare_exchange_n(p, &cur, v, 0,
+	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		;
 }
 
 /*
- * Record the touched tables' indexes and commit; then refresh the
- * shared index page from table_index and wake blocking queries.  A
- * transaction that an earlier error aborted commits as a rollback:
- * that is a failure (500).
+ * Commit, in one round trip (tx_commit): record the touched tables'
+ * indexes, announce "<index> <table>,<table>.." to every node's watch
+ * connection (store.c raises its shared indexes from it without a
+ * query), COMMIT, flush.  Then refresh the shared index page from
+ * table_index and wake blocking queries.  Table names are [a-z-] only.
+ *
+ * Durability: the COMMIT is asynchronous (tx_begin), so the locks that
+ * order writers are not held through the WAL flush; the flush follows
+ * in the same round trip, outside them, and only once it returned is
+ * the commit acknowledged (0).  WAL is flushed in order and indexes are
+ * given in commit order, so a crash before the flush loses this commit
+ * and every later one together, never one without those before it.
+ * Others may see the commit, and wake on it, a moment before it is on
+ * disk.  The shared page counts the flushes (fsyncs) and durable
+ * commits, and 'synced' covers the index.
+ *
+ * Failures: a transaction that an earlier error aborted commits as a
+ * rollback (500); a COMMIT or a flush cut off leaves the outcome on
+ * disk unknown: 500, "may or may not have been committed", never 0.
  */
 static int
 pg_commit(struct store *bs, struct perr *e)
 {
 	struct pg	*s = PG(bs);
-	struct pg_q	*q;
 	struct store_q	*st;
 	struct perr	 e2;
-	char		*sql;
-	size_t		 t;
+	char		 names[512];
+	size_t		 t, n = 0;
+	int		 committed, rc = 0;
 
-	for (t = 1; t < TBL__MAX; t++) {
-		if (!bs->touched[t])
-			continue;
-		if ((st = pg_stmt(bs, SQL_INDEX_TOUCH)) == NULL)
-			goto fail;
-		pg_bind_text(st, ":name", store_table_name((enum table)t));
-		pg_bind_int(st, ":idx", (int64_t)bs->tx_index);
-		if (pg_step(bs, st, e) != 0)
-			goto fail;
-	}
+	names[0] = '\0';
+	for (t = 1; t < TBL__MAX && n < sizeof(names); t++)
+		if (bs->touched[t])
+			n += (size_t)snprintf(names + n, sizeof(names) - n,
+			    "%s%s", n ? "," : "", store_table_name(
+			    (enum table)t));
 	if ((st = pg_stmt(bs, SQL_TX_COMMIT)) == NULL)
 		goto fail;
-	q = PGQ(st);
-	/* The announcement and the COMMIT in one round trip. */
-	notify_sql(bs, &sql);
+	pg_bind_text(st, ":names", names);
+	pg_bind_int(st, ":idx", (int64_t)bs->tx_index);
 	s->at_commit = 1;	/* a fault now leaves the outcome unknown */
-	q->res = pq_exec(s, sql);
-	free(sql);
-	if (PQresultStatus(q->res) != PGRES_COMMAND_OK ||
-	    strcmp(PQcmdStatus(q->res), "COMMIT") != 0) {
-		pgerr(s, q->res, e, "commit");
-		s->at_commit = 0;
-		pg_reset(st);
-		goto fail;
-	}
+	if (pg_step(bs, st, e) != STORE_ROW)
+		rc = -1;
+	committed = s->committed;
 	s->at_commit = 0;
 	pg_reset(st);
+	if (!committed)
+		goto fail;
+	if (rc == -1 && strchr(e->msg, ';') == NULL)
+		perr_set(e, 500, "internal store error; the write may or may "
+		    "not have been committed");
 	bs->in_tx = 0;
+	raise_shared(&store_shared->committed, bs->tx_index);
+	if (rc == 0) {
+		__atomic_add_fetch(&store_shared->fsyncs, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&store_shared->durable, 1,
+		    __ATOMIC_RELAXED);
+		raise_shared(&store_shared->synced, bs->tx_index);
+	}
+	/* Visible either way: wake whoever waits on it. */
 	perr_clear(&e2);
-	if (store_load_shared(bs, &e2) == -1)
+	if ((s->conn == NULL || store_load_shared(bs, &e2) == -1) &&
+	    e2.status)
 		log_warnx("store: cannot refresh the indexes: %s", e2.msg);
 	store_publish(bs->touched, bs->tx_index);
-	return 0;
+	return rc;
 fail:
 	pg_rollback(bs);
 	return e->status ? -1 : perr_set(e, 500, "internal store error");

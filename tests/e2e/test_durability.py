@@ -5,11 +5,21 @@ durable by the group commit's fsync of the WAL before its reply; the
 master logs the shared page's counters when it stops.  (A worker killed
 mid-write loses nothing acknowledged: test_blocking.py,
 test_worker_killed_mid_writes_leaves_store_consistent.)
+
+PostgreSQL: a write commits asynchronously and is acknowledged after a
+flush transaction on the same connection (store_pg.c); the master logs
+the flushes and durable commits.  (A server crash loses nothing
+acknowledged: test_cluster_faults.py, test_postgres_crashed_...)
 """
 import re
 import threading
 
-from conftest import q, sqlite_only
+import pytest
+
+from conftest import BACKEND, q, sqlite_only
+
+on_postgres = pytest.mark.skipif(BACKEND != "postgres",
+                                 reason="the postgres backend's flushes")
 
 
 def put_exact(s, src, dst):
@@ -67,6 +77,41 @@ def test_concurrent_writers_share_fsyncs_and_every_commit_is_durable(
     # one commit or more, never less (no performance is asserted).
     assert durable >= len(acked) == 320
     assert 1 <= fsyncs <= durable
+
+
+def pg_counters(s):
+    s.stop_master()
+    m = re.findall(r"store: (\d+) commits made durable with (\d+) WAL "
+                   r"flushes \(postgres\)", s.logtext())
+    assert m, "the master logs the flush counters at shutdown"
+    return int(m[-1][0]), int(m[-1][1])
+
+
+@on_postgres
+def test_each_write_on_postgres_is_flushed_before_its_reply(make_server):
+    s = make_server(workers=2, threads=4)
+    acked = []
+    errors = []
+
+    def writer(k):
+        import requests
+        for i in range(25):
+            r = requests.put(s.url + "/v1/connect/intentions/exact" +
+                             q(source="p%d-%d" % (k, i), destination="dur"),
+                             json={"Action": "allow"}, timeout=60)
+            (acked if r.status_code == 200 else errors).append(r.status_code)
+    ts = [threading.Thread(target=writer, args=(k,)) for k in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120)
+    assert not errors
+    assert len(s.get("/v1/connect/intentions").json()) == 200
+    durable, flushes = pg_counters(s)
+    # A reply only after its flush: every 200 was counted durable (and
+    # start-up's own writes too), each commit with a flush of its own.
+    assert durable >= len(acked) == 200
+    assert flushes == durable
 
 
 @sqlite_only

@@ -481,6 +481,71 @@ run_psql(const char *dsn, const char *sql)
 	return system(cmd);
 }
 
+/*
+ * PostgreSQL: the write commits asynchronously and store_commit()
+ * returns once a flush transaction after it has committed (the shared
+ * page's 'synced' covers its index, one flush and one durable commit
+ * counted each).  A flush that fails after a COMMIT that succeeded
+ * leaves the write visible and answers 500 "may or may not have been
+ * committed": here the flush's function is shadowed by one that fails,
+ * for a connection whose search_path puts public first.
+ */
+static void
+test_pg_durable(struct store *s, const char *dsn)
+{
+	struct store	*s2;
+	struct perr	 e;
+	uint64_t	 f0, d0, idx;
+	char		 dsn2[1024], *v = NULL;
+	int		 i, covered = 1;
+
+	perr_clear(&e);
+	f0 = store_shared->fsyncs;
+	d0 = store_shared->durable;
+	for (i = 0; i < 5; i++) {
+		if (store_begin(s, &e) == -1)
+			break;
+		idx = store_tx_index(s);
+		if (store_meta_put(s, "durable", "x", &e) == -1 ||
+		    store_commit(s, &e) == -1)
+			break;
+		if (store_shared->synced < idx)
+			covered = 0;
+	}
+	ok(i == 5, "postgres: five commits (%s)", e.msg);
+	ok(covered, "postgres: each commit's flush was done when "
+	    "store_commit() returned");
+	is_int(store_shared->fsyncs - f0, 5, "postgres: a flush per commit");
+	is_int(store_shared->durable - d0, 5, "postgres: five durable commits "
+	    "counted");
+
+	ok(run_psql(dsn, "CREATE FUNCTION public.pg_logical_emit_message("
+	    "boolean, text, text) RETURNS pg_lsn LANGUAGE plpgsql AS "
+	    "$$BEGIN RAISE division_by_zero; END$$") == 0,
+	    "postgres: a flush that fails, for search_path public first");
+	snprintf(dsn2, sizeof(dsn2), "%s options=-csearch_path=public,"
+	    "pg_catalog", dsn);
+	store_configure(STORE_POSTGRES, dsn2);
+	ok(store_open(dsn2, &s2, &e) == 0, "postgres: a connection that "
+	    "finds it");
+	store_configure(STORE_POSTGRES, dsn);
+	d0 = store_shared->durable;
+	ok(store_begin(s2, &e) == 0 && store_meta_put(s2, "durable",
+	    "unflushed", &e) == 0, "postgres: a write");
+	ok(store_commit(s2, &e) == -1 && e.status == 500 && strstr(e.msg,
+	    "may or may not have been committed") != NULL, "postgres: its "
+	    "flush fails: 500, the outcome unknown (%s)", e.msg);
+	is_int(store_shared->durable - d0, 0, "postgres: not counted durable");
+	perr_clear(&e);
+	ok(store_meta_get(s, "durable", &v, &e) == 0 && v != NULL &&
+	    strcmp(v, "unflushed") == 0, "postgres: the COMMIT itself "
+	    "succeeded: the write is visible");
+	free(v);
+	store_close(s2);
+	ok(run_psql(dsn, "DROP FUNCTION public.pg_logical_emit_message("
+	    "boolean, text, text)") == 0, "postgres: the flush works again");
+}
+
 int
 main(void)
 {
@@ -525,6 +590,7 @@ main(void)
 	s = test_core(dsn);
 	test_audit(s);
 	test_pg(s, dsn);
+	test_pg_durable(s, dsn);
 	perr_clear(&e);
 	ok(run_psql(dsn, "UPDATE portcullis_schema SET version = 99") == 0,
 	    "postgres: the schema moves past this binary");

@@ -1,6 +1,39 @@
 -- pg/store.sql -- PostgreSQL texts of store.sql queries.
 
 -- name: tx_begin
--- No BEGIN IMMEDIATE: the write lock is the 'raft' row that index_bump
--- locks next, held until COMMIT (sql/pg/001-init.sql).
+-- No BEGIN IMMEDIATE: the write lock is the 'raft' row of table_index
+-- (sql/pg/001-init.sql), held until COMMIT.  Three commands, one round
+-- trip (store_pg.c runs this one as a simple query, unprepared): BEGIN,
+-- an asynchronous commit for this transaction only, so that the locks
+-- are released without waiting for the WAL flush (tx_commit waits for
+-- it after), and the next global index, whose row lock makes every
+-- other writer wait (index_bump's text).
 BEGIN;
+SET LOCAL synchronous_commit = off;
+UPDATE table_index SET idx = idx + 1 WHERE name = 'raft' RETURNING idx;
+
+-- name: tx_commit
+-- The end of a write transaction, one simple query (store_pg.c binds
+-- :names and :idx as literals): the touched tables' indexes
+-- (index_touch, for every table of the comma-separated :names at once),
+-- the announcement to every node's watch connection on the channel
+-- 'portcullis' (STORE_PG_CHANNEL), delivered at COMMIT in commit order,
+-- then the COMMIT, which is asynchronous (tx_begin) and so releases the
+-- index's row lock and PostgreSQL's NOTIFY lock at once, then a
+-- transaction of its own that makes it durable before the reply.  That
+-- one commits synchronously (the session's synchronous_commit: the
+-- server's, or the DSN's) and waits for the WAL to be flushed (and
+-- replicated, if so configured) up to its own commit record, which lies
+-- past ours: WAL is flushed in order, so ours is on disk when it
+-- returns, and concurrent writers share PostgreSQL's flushes.  It must
+-- have an xid and WAL of its own: a transaction that wrote no WAL
+-- (pg_current_xact_id() alone) commits without flushing.  A
+-- transactional logical message is the smallest such write: one WAL
+-- record, no table, nothing to vacuum (logical decoding consumers see
+-- it, with this prefix).
+INSERT INTO table_index (name, idx)
+    SELECT unnest(string_to_array(:names, ',')), :idx::bigint
+    ON CONFLICT (name) DO UPDATE SET idx = excluded.idx;
+SELECT pg_notify('portcullis', :idx::text || ' ' || :names);
+COMMIT;
+SELECT pg_logical_emit_message(true, 'portcullis', 'flush');
