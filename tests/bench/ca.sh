@@ -13,9 +13,14 @@
 #     machine) moves either figure by itself; they are therefore taken
 #     in ROUNDS interleaved pairs (raw, then leaf) and the median of the
 #     per-pair ratios is reported with the spread, then each round with
-#     the CPU time an operation cost (all processes, from /proc/stat)
-#     and the share of CPU time the host stole during each half, so a
-#     round the host disturbed can be told apart.  The leaf endpoint is
+#     the CPU time an operation cost and the share of CPU time the host
+#     stole during each half, so a round the host disturbed can be told
+#     apart.  The CPU time is our own processes' (bench_sign's; the
+#     workers, master and nginx of the instance, and wrk: the client is
+#     part of the leaf's cost on these cores), not the machine's, so
+#     other work on a shared machine does not count in it: its ratio
+#     (raw CPU per op over leaf CPU per op) is the figure that load
+#     moves least, printed as a row of its own.  The leaf endpoint is
 #     driven with the same CONNS connections as every other row.
 #     The HTTP rows (baselines, authorize, roots) are taken in ROUNDS
 #     rounds too: medians, and the per-round ratios to the FastCGI
@@ -85,36 +90,59 @@ rounds 'measure "$CONNS" "$url/bench/static"' 'measure "$CONNS" "$url/bench/fcgi
     'measure "$CONNS" "$url/v1/agent/connect/ca/roots"'
 medians static fcgi authz roots
 authz_fcgi=$(printf '%s' "$rows" | ratios 5 3) roots_fcgi=$(printf '%s' "$rows" | ratios 7 3)
-# CPU time the host took from us (steal) and CPU time spent, from
-# /proc/stat: "busy steal" in clock ticks, all CPUs.
-cpu_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $9 }' /proc/stat; }
+# CPU time the host took from us (steal), from /proc/stat, in clock
+# ticks, all CPUs.
+steal_ticks() { awk '/^cpu / { print $9 }' /proc/stat; }
+# CPU time (clock ticks, every thread) the instance has used so far:
+# Portcullis's master and workers, nginx's master and workers.
+pc_pid=$(sed -n 1p "$dir/pids") ng_pid=$(sed -n 2p "$dir/pids")
+inst_ticks() {
+	for p in $pc_pid $(pgrep -P "$pc_pid") $ng_pid $(pgrep -P "$ng_pid"); do
+		awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || true
+	done | awk '{ s += $1 } END { print s + 0 }'
+}
+# leaf_measure: measure()'s "rps p99 n" for the leaf row, then the CPU
+# seconds wrk itself used (the shell's "times" for its children).
+leaf_measure() {
+	measure "$CONNS" "$url/v1/agent/connect/ca/leaf/x" "$dir/leaf.lua" |
+	    tr '\n' ' '
+	times >"$dir/times"	# (not in a pipe: a forked shell has no children)
+	awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, "m");
+	    sub(/s$/, "", t[2]); c += t[1] * 60 + t[2] } print c }' "$dir/times"
+}
+hz=$(getconf CLK_TCK)
 pairs="" perround=""
 for r in $(seq 1 "$ROUNDS"); do
-	set -- $(cpu_ticks); busy0=$1 steal0=$2
-	raw=$("$dir/bench_sign" "$DUR" "$(nproc)")
-	set -- $(cpu_ticks); busy1=$1 steal1=$2
+	steal0=$(steal_ticks)
+	set -- $("$dir/bench_sign" "$DUR" "$(nproc)")
+	raw=$1 raw_us=$2
+	steal1=$(steal_ticks)
 	leaf_lua "r$r"
 	before=$(leaves)
-	set -- $(cpu_ticks); busy1b=$1 steal1b=$2
-	set -- $(measure "$CONNS" "$url/v1/agent/connect/ca/leaf/x" "$dir/leaf.lua")
-	ticks=$(cpu_ticks) busy2=${ticks% *} steal2=${ticks#* }
+	steal1b=$(steal_ticks) inst0=$(inst_ticks)
+	set -- $(leaf_measure)
+	steal2=$(steal_ticks) inst1=$(inst_ticks) wrk_s=$4
 	# Replies wrk counted, each a new record (requests still in flight
 	# when wrk stopped may add a few more, never fewer).
 	issued=$(( $(leaves) - before ))
 	[ "$issued" -ge "$3" ] || { echo "leaf round $r: $3 replies but $issued leaves issued: cache hits" >&2; exit 1; }
 	# Per round: the two rates, their ratio, the CPU time each
-	# operation cost (all processes: us per op) and the share of the
-	# CPUs' time the host stole during each half.
-	perround="$perround$(awk -v r="$r" -v raw="$raw" -v leaf="$1" -v br=$((busy1 - busy0)) \
-	    -v bl=$((busy2 - busy1b)) -v sr=$((steal1 - steal0)) -v sl=$((steal2 - steal1b)) \
-	    -v hz="$(getconf CLK_TCK)" -v n="$(nproc)" -v d="$DUR" 'BEGIN {
-		printf "  round %d: raw %6.0f/s  leaf %6.0f/s  ratio %.2f   CPU per op raw %4.0f us, leaf %4.0f us   steal %2.0f%% / %2.0f%%\n",
-		    r, raw, leaf, (raw > 0 ? leaf / raw : 0), br * 1e6 / hz / (raw * d), bl * 1e6 / hz / (leaf * d),
+	# operation cost our own processes (us per op; the leaf's split
+	# into the instance's and wrk's) and the share of the CPUs' time
+	# the host stole during each half.
+	leaf_us=$(awk -v i=$((inst1 - inst0)) -v w="$wrk_s" -v hz="$hz" -v n="$3" \
+	    'BEGIN { printf "%.1f %.1f", (i / hz + w) * 1e6 / n, w * 1e6 / n }')
+	perround="$perround$(awk -v r="$r" -v raw="$raw" -v leaf="$1" -v ru="$raw_us" \
+	    -v lu="${leaf_us% *}" -v wu="${leaf_us#* }" -v sr=$((steal1 - steal0)) -v sl=$((steal2 - steal1b)) \
+	    -v hz="$hz" -v n="$(nproc)" -v d="$DUR" 'BEGIN {
+		printf "  round %d: raw %6.0f/s  leaf %6.0f/s  ratio %.2f   CPU per op raw %4.0f us, leaf %4.0f us (wrk %3.0f)  CPU ratio %.2f   steal %2.0f%% / %2.0f%%\n",
+		    r, raw, leaf, (raw > 0 ? leaf / raw : 0), ru, lu, wu, (lu > 0 ? ru / lu : 0),
 		    100 * sr / (hz * n * d), 100 * sl / (hz * n * d) }')
 "
-	pairs="$pairs$1 $2 $raw
+	pairs="$pairs$1 $2 $raw $raw_us ${leaf_us% *}
 "
 done
+cpu_ratio=$(printf '%s' "$pairs" | awk '{ print $5, $4 }' | ratios 2 1)
 # median pair by leaf/raw ratio: "leaf_rps leaf_p99 raw_rps ratio"
 set -- $(printf '%s' "$pairs" | awk '{ printf "%s %s %s %.4f\n", $1, $2, $3, ($3 > 0 ? $1 / $3 : 0) }' |
     sort -k4 -g | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }')
@@ -137,4 +165,6 @@ printf '\nLeaf issuance on cache miss (CSRMaxPerSecond=0, %s connections; median
 printf '%-40s %10.0f %9s\n' "GET agent/connect/ca/leaf/<new>" "$leaf_rps" "$leaf_p99"
 printf '%-40s %10.0f\n' "raw GnuTLS keygen+sign, $(nproc) procs" "$raw_rps"
 printf '%-40s %10s   (rounds: %s)\n' "leaf issuance / raw GnuTLS" "$(ratio "$leaf_rps" "$raw_rps")" "$spread"
+set -- $cpu_ratio
+printf '%-40s %10s   (rounds: %s)\n' "  same, by own CPU per op (raw/leaf)" "$1" "$2"
 printf '%s' "$perround"
