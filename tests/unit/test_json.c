@@ -192,12 +192,17 @@ static const struct {
 	{ "x\xe2\x80\xa8y\xe2\x80\xa9", "\"x\\u2028y\\u2029\"" },
 	{ "<&>", "\"\\u003c\\u0026\\u003e\"" },
 	{ "tab\there", "\"tab\\there\"" },
+	/* Runs of plain bytes around escapes (json.c copies runs whole). */
+	{ "-----BEGIN X-----\nMIIB<a>&b\n", "\"-----BEGIN X-----\\nMIIB"
+	    "\\u003ca\\u003e\\u0026b\\n\"" },
+	{ "a{b[c]d}\xc3\xa9" "e<", "\"a{b[c]d}\xc3\xa9" "e\\u003c\"" },
+	{ "", "\"\"" },
 };
 
 static void
 test_render(void)
 {
-	struct json_object	*o;
+	struct json_object	*o, *a;
 	char			*out;
 	size_t			 i, len;
 
@@ -215,6 +220,21 @@ test_render(void)
 	out = json_render(o, 1, &len);
 	is_str(out, "{\n    \"k\\ufffd\": []\n}\n",
 	    "renders an invalid key as \\ufffd, pretty");
+	free(out);
+	json_object_put(o);
+	/* Pretty: brackets inside strings, empty and full containers. */
+	o = json_object_new_object();
+	json_object_object_add(o, "a", json_object_new_string("x{[y<"));
+	json_object_object_add(o, "b", json_object_new_object());
+	a = json_object_new_array();
+	json_object_array_add(a, json_object_new_int(1));
+	json_object_array_add(a, json_object_new_object());
+	json_object_object_add(o, "c", a);
+	out = json_render(o, 1, &len);
+	is_str(out, "{\n    \"a\": \"x{[y\\u003c\",\n    \"b\": {},\n"
+	    "    \"c\": [\n        1,\n        {}\n    ]\n}\n",
+	    "renders brackets in strings and empty containers, pretty");
+	is_int(len, strlen(out), "  its length");
 	free(out);
 	json_object_put(o);
 }
