@@ -7,16 +7,22 @@ import datetime
 import os
 import re
 import signal
+import subprocess
 import threading
 import time
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 import certs
 from conftest import wait_for
 from conftest import sqlite_only
+
+
+# The order of P-256's base point (SEC 2).
+SECP256R1_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551
 
 
 def leaf(server, svc, **kw):
@@ -84,6 +90,33 @@ def test_leaf_fields_match_modern_consul_empty_subject_not_1_2_cn(server):
     assert ok, out
     ok, out = certs.certtool_verify(j["CertPEM"] + root["RootCert"], root["RootCert"])
     assert ok, out
+
+
+def test_agent_leaf_keys_are_fresh_p256_pairs_matching_their_certificates(server):
+    """The agent's key pair is generated with nettle directly (x509.c):
+    recompute each public point from the private scalar (cryptography),
+    check it is the certificate's, sign with the key and verify with the
+    certificate, have openssl check the key and verify the leaf against
+    the root, and see that no two keys repeat."""
+    root = active(roots(server))["RootCert"]
+    scalars = set()
+    for i in range(12):
+        j = leaf(server, "keypair-%d" % i).json()
+        key = serialization.load_pem_private_key(j["PrivateKeyPEM"].encode(), None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1"
+        d = key.private_numbers().private_value
+        assert 0 < d < SECP256R1_ORDER and d not in scalars
+        scalars.add(d)
+        pub = certs.load(certs.pems(j["CertPEM"])[0]).public_key()
+        assert ec.derive_private_key(d, ec.SECP256R1()).public_key().public_numbers() == \
+            pub.public_numbers()
+        sig = key.sign(b"proof of possession", ec.ECDSA(hashes.SHA256()))
+        pub.verify(sig, b"proof of possession", ec.ECDSA(hashes.SHA256()))
+        out = subprocess.run(["openssl", "pkey", "-check", "-noout"], input=j["PrivateKeyPEM"],
+                             capture_output=True, text=True)
+        assert out.returncode == 0 and "valid" in (out.stdout + out.stderr).lower(), out
+        ok, out = certs.openssl_verify(root, j["CertPEM"])
+        assert ok, out
 
 
 def test_leaf_is_cached_across_workers_until_renewal(server):

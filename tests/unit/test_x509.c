@@ -1001,7 +1001,10 @@ test_leaf_template(const char *catype, int cabits, const char *csr_pem,
  * The agent request writes the leaf's SubjectPublicKeyInfo from the
  * point's coordinates, left-padded to 32 bytes.  One coordinate in 256
  * has a leading zero byte: over 512 keys, check that every leaf's key
- * is the private key's (GnuTLS key ids of both).
+ * is the private key's (GnuTLS key ids of both), that the pair is
+ * consistent (GnuTLS recomputes the point from the scalar), and that a
+ * signature by the private key verifies with the leaf's public key.
+ * The pair comes from nettle directly (x509.c), not from GnuTLS.
  */
 static void
 test_leaf_request_keys(void)
@@ -1011,7 +1014,10 @@ test_leaf_request_keys(void)
 	struct perr		 e;
 	gnutls_x509_crt_t	 crt;
 	gnutls_x509_privkey_t	 xk;
-	gnutls_datum_t		 d;
+	gnutls_privkey_t	 pk;
+	gnutls_pubkey_t		 pub;
+	gnutls_datum_t		 d, sig;
+	const gnutls_datum_t	 msg = { (unsigned char *)"proof", 5 };
 	unsigned char		 a[32], b[32];
 	size_t			 na, nb;
 	char			*kpem, *root, *key, *leaf;
@@ -1048,6 +1054,23 @@ test_leaf_request_keys(void)
 		    GNUTLS_KEYID_USE_SHA256, b, &nb) < 0 || na != nb ||
 		    memcmp(a, b, na) != 0)
 			bad = 2;
+		if (gnutls_x509_privkey_verify_params(xk) < 0)
+			bad = 4;
+		if (i < 16) {	/* a signature each: slower */
+			gnutls_privkey_init(&pk);
+			gnutls_pubkey_init(&pub);
+			sig.data = NULL;
+			if (gnutls_privkey_import_x509(pk, xk, 0) < 0 ||
+			    gnutls_privkey_sign_data(pk, GNUTLS_DIG_SHA256, 0,
+			    &msg, &sig) < 0 ||
+			    gnutls_pubkey_import_x509(pub, crt, 0) < 0 ||
+			    gnutls_pubkey_verify_data2(pub,
+			    GNUTLS_SIGN_ECDSA_SHA256, 0, &msg, &sig) < 0)
+				bad = 5;
+			gnutls_free(sig.data);
+			gnutls_pubkey_deinit(pub);
+			gnutls_privkey_deinit(pk);
+		}
 		gnutls_x509_privkey_deinit(xk);
 		gnutls_x509_crt_deinit(crt);
 		x509_csr_free(c);
@@ -1055,7 +1078,8 @@ test_leaf_request_keys(void)
 		free(leaf);
 	}
 	ok(bad == 0, "512 agent requests: every leaf carries its private "
-	    "key's public key, and the key's PEM is GnuTLS's own (%d, %s)",
+	    "key's public key, the pair is consistent and signs for the "
+	    "leaf, and the key's PEM is GnuTLS's own (%d, %s)",
 	    bad, bad == 1 ? e.msg : "");
 	x509_ca_free(ca);
 	secret_free(kpem);
