@@ -467,13 +467,14 @@ hash_key_init(void)
 }
 
 static int
-acl_load(struct store *st, void *arg, uint64_t max, struct snap **out,
-    struct perr *e)
+acl_load(struct store *st, void *arg, uint64_t max, const struct snap *base,
+    struct snap **out, struct perr *e)
 {
 	struct acl_snap	*s;
 	uint64_t	 idx[3];
 
 	(void)arg;
+	(void)base;
 	(void)max;
 	idx[0] = store_index(TBL_ACL_TOKENS);
 	idx[1] = store_index(TBL_ACL_POLICIES);

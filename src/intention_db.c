@@ -91,7 +91,7 @@ snap_free(struct snap *hdr)
  */
 int
 intention_db_snap_load(struct store *st, void *arg, uint64_t idx,
-    struct snap **out, struct perr *e)
+    const struct snap *base, struct snap **out, struct perr *e)
 {
 	struct ixn_snap	*s;
 	struct store_q	*q;
@@ -100,6 +100,7 @@ intention_db_snap_load(struct store *st, void *arg, uint64_t idx,
 
 	(void)arg;
 	(void)idx;
+	(void)base;
 	if ((q = store_stmt(st, SQL_INTENTION_ALL)) == NULL)
 		return perr_set(e, 500, "internal store error");
 	s = xcalloc(1, sizeof(*s));
