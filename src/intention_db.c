@@ -15,6 +15,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,16 @@ intention_db_ixn_clear(struct ixn *x)
 	free(x->updated_at);
 }
 
+/* Drop a snapshot's hold on x; the last one frees it. */
+static void
+ixn_put(struct ixn *x)
+{
+	if (__atomic_sub_fetch(&x->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		intention_db_ixn_clear(x);
+		free(x);
+	}
+}
+
 static void
 snap_free(struct snap *hdr)
 {
@@ -78,43 +89,216 @@ snap_free(struct snap *hdr)
 	size_t		 i;
 
 	for (i = 0; i < s->n; i++)
-		intention_db_ixn_clear(&s->v[i]);
+		ixn_put(s->v[i]);
 	free(s->v);
 	free(s->by_name);
 	free(s);
 }
 
+/* Step through q (bound), appending each row to *v (*n of *cap). */
+static int
+read_ixns(struct store *st, struct store_q *q, struct ixn ***v, size_t *n,
+    size_t *cap, struct perr *e)
+{
+	struct ixn	*x;
+	int		 rc;
+
+	while ((rc = store_step(st, q, e)) == 1) {
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 16;
+			*v = xrealloc(*v, *cap * sizeof(**v));
+		}
+		x = xmalloc(sizeof(*x));
+		ixn_from_row(x, q);
+		x->refs = 1;
+		(*v)[(*n)++] = x;
+	}
+	store_reset(q);
+	return rc;
+}
+
+/* Evaluation order: intention_all's ORDER BY, bytewise as its collation. */
+static int
+eval_cmp(const struct ixn *a, const struct ixn *b)
+{
+	int	c;
+
+	if (a->precedence != b->precedence)
+		return a->precedence > b->precedence ? -1 : 1;
+	if ((c = strcmp(a->source_peer, b->source_peer)) != 0 ||
+	    (c = strcmp(a->source_name, b->source_name)) != 0)
+		return c;
+	return strcmp(a->dest_name, b->dest_name);
+}
+
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A set of destination names: sorted, searched with bsearch(). */
+struct dests {
+	char	**v;
+	size_t	  n, cap;
+};
+
+static void
+dests_add(void *arg, const char *name)
+{
+	struct dests	*d = arg;
+
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 16;
+		d->v = xrealloc(d->v, d->cap * sizeof(*d->v));
+	}
+	d->v[d->n++] = xstrdup(name);
+}
+
+static int
+dests_has(const struct dests *d, const char *name)
+{
+	return d->n > 0 && bsearch(&name, d->v, d->n, sizeof(*d->v),
+	    str_cmp) != NULL;
+}
+
+static void
+dests_free(struct dests *d)
+{
+	size_t	i;
+
+	for (i = 0; i < d->n; i++)
+		free(d->v[i]);
+	free(d->v);
+}
+
+/*
+ * Patch base into *out: the destinations whose entry moved past
+ * base's index (or went: a tombstone) lose their intentions, which come
+ * back from the rows read now.  Every other intention is shared with
+ * base; both orders are merges.  Returns 0, 1 when base cannot be
+ * patched (too old, or too much changed: read everything), -1 (500).
+ */
+static int
+snap_patch(struct store *st, const struct ixn_snap *base, struct ixn_snap **out,
+    struct perr *e)
+{
+	struct ixn_snap	*s;
+	struct ixn	**nv = NULL, **nb;
+	struct store_q	*q;
+	struct dests	 d;
+	size_t		 nn = 0, cap = 0, i, j, k;
+	uint64_t	 since = base->hdr.index;
+	int		 rc;
+
+	if ((rc = snap_patchable(st, since, e)) != 1)
+		return rc == 0 ? 1 : -1;
+	memset(&d, 0, sizeof(d));
+	if ((q = store_stmt(st, SQL_INTENTION_SINCE)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	store_bind_int(q, ":idx", (int64_t)since);
+	if (read_ixns(st, q, &nv, &nn, &cap, e) == -1)
+		goto fail;
+	/* Every destination read is replaced, whatever moved meanwhile. */
+	for (i = 0; i < nn; i++)
+		dests_add(&d, nv[i]->dest_name);
+	if ((q = store_stmt(st, SQL_INTENTION_ENTRIES_SINCE)) == NULL) {
+		perr_set(e, 500, "internal store error");
+		goto fail;
+	}
+	store_bind_int(q, ":idx", (int64_t)since);
+	while ((rc = store_step(st, q, e)) == 1)
+		dests_add(&d, store_col_text(q, 0));
+	store_reset(q);
+	if (rc == -1 || snap_tombstones(st, TBL_INTENTIONS, since, dests_add,
+	    &d, e) == -1)
+		goto fail;
+	if (d.n > base->n / 4 + 16) {
+		rc = 1;		/* a full read is as cheap */
+		goto out;
+	}
+	qsort(d.v, d.n, sizeof(*d.v), str_cmp);
+
+	s = xcalloc(1, sizeof(*s));
+	s->hdr.free = snap_free;
+	s->hdr.incremental = 1;
+	s->v = xcalloc(base->n + nn + 1, sizeof(*s->v));
+	for (i = j = 0; i < base->n || j < nn; ) {
+		if (i < base->n && dests_has(&d, base->v[i]->dest_name)) {
+			i++;
+			continue;
+		}
+		if (j == nn || (i < base->n &&
+		    eval_cmp(base->v[i], nv[j]) < 0)) {
+			__atomic_add_fetch(&base->v[i]->refs, 1,
+			    __ATOMIC_RELAXED);
+			s->v[s->n++] = base->v[i++];
+		} else
+			s->v[s->n++] = nv[j++];
+	}
+	/* by_name: base's, less the replaced, merged with the new sorted. */
+	nb = xcalloc(nn + 1, sizeof(*nb));
+	memcpy(nb, nv, nn * sizeof(*nb));
+	qsort(nb, nn, sizeof(*nb), ixn_by_name_cmp);
+	s->by_name = xcalloc(s->n + 1, sizeof(*s->by_name));
+	for (i = j = k = 0; i < base->n || j < nn; ) {
+		if (i < base->n && dests_has(&d, base->by_name[i]->dest_name)) {
+			i++;
+			continue;
+		}
+		if (j == nn || (i < base->n &&
+		    ixn_by_name_cmp(&base->by_name[i], &nb[j]) < 0))
+			s->by_name[k++] = base->by_name[i++];
+		else
+			s->by_name[k++] = nb[j++];
+	}
+	assert(k == s->n);
+	free(nb);
+	free(nv);
+	dests_free(&d);
+	*out = s;
+	return 0;
+fail:
+	rc = -1;
+out:
+	for (i = 0; i < nn; i++)
+		ixn_put(nv[i]);
+	free(nv);
+	dests_free(&d);
+	return rc;
+}
+
 /*
  * The snapshot loader (snap_load_fn) of intention.c's slot: every
  * intention in evaluation order into a new struct ixn_snap, whose
- * hdr.free releases it.  Returns 0, or -1 (500).
+ * hdr.free releases it; patched from base (snap_patch()) when there
+ * is one and it can be.  Returns 0, or -1 (500).
  */
 int
 intention_db_snap_load(struct store *st, void *arg, uint64_t idx,
     const struct snap *base, struct snap **out, struct perr *e)
 {
-	struct ixn_snap	*s;
+	struct ixn_snap	*s = NULL;
 	struct store_q	*q;
-	size_t		 cap = 16;
+	size_t		 cap = 0;
 	int		 rc;
 
 	(void)arg;
 	(void)idx;
-	(void)base;
+	if (base != NULL) {
+		if ((rc = snap_patch(st, (const struct ixn_snap *)base, &s,
+		    e)) == -1)
+			return -1;
+		if (rc == 0) {
+			*out = &s->hdr;
+			return 0;
+		}
+	}
 	if ((q = store_stmt(st, SQL_INTENTION_ALL)) == NULL)
 		return perr_set(e, 500, "internal store error");
 	s = xcalloc(1, sizeof(*s));
 	s->hdr.free = snap_free;
-	s->v = xcalloc(cap, sizeof(*s->v));
-	while ((rc = store_step(st, q, e)) == 1) {
-		if (s->n == cap) {
-			cap *= 2;
-			s->v = xrealloc(s->v, cap * sizeof(*s->v));
-		}
-		ixn_from_row(&s->v[s->n++], q);
-	}
-	store_reset(q);
-	if (rc == -1) {
+	if (read_ixns(st, q, &s->v, &s->n, &cap, e) == -1) {
 		snap_free(&s->hdr);
 		return -1;
 	}

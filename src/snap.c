@@ -41,6 +41,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "portcullis.h"
@@ -163,4 +164,48 @@ snap_get(struct snap_slot *slot, struct store *st, snap_load_fn load,
 	perr_clear(e);
 	*out = s;
 	return 0;
+}
+
+/*
+ * Whether a snapshot at index since can be patched from the changes
+ * after it: every tombstone after it is still kept (the reaper's
+ * horizon, sql/012-snap-tombstones.sql).  Returns 1, 0 (read it whole),
+ * or -1 (500).
+ */
+int
+snap_patchable(struct store *st, uint64_t since, struct perr *e)
+{
+	struct store_q	*q;
+	int64_t		 h = INT64_MAX;
+	int		 rc;
+
+	if ((q = store_stmt(st, SQL_SNAP_HORIZON)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	if ((rc = store_step(st, q, e)) == 1)
+		h = store_col_int(q, 0);
+	store_reset(q);
+	if (rc == -1)
+		return -1;
+	return h <= (int64_t)since;
+}
+
+/*
+ * Call fn(arg, key) for the key of every row of table t deleted after
+ * index since (a tombstone).  Returns 0 or -1 (500).
+ */
+int
+snap_tombstones(struct store *st, enum table t, uint64_t since,
+    void (*fn)(void *, const char *), void *arg, struct perr *e)
+{
+	struct store_q	*q;
+	int		 rc;
+
+	if ((q = store_stmt(st, SQL_SNAP_TOMBSTONES)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	store_bind_int(q, ":idx", (int64_t)since);
+	store_bind_text(q, ":tbl", store_table_name(t));
+	while ((rc = store_step(st, q, e)) == 1)
+		fn(arg, store_col_text(q, 0));
+	store_reset(q);
+	return rc;
 }

@@ -10,8 +10,7 @@
 #include <stdint.h>
 
 #include "portcullis.h"
-
-struct store;
+#include "store.h"
 
 /* The header every snapshot type embeds as its first member. */
 struct snap {
@@ -55,5 +54,10 @@ int	snap_get(struct snap_slot *, struct store *, snap_load_fn, void *,
 void	snap_put(struct snap *);
 void	snap_ref(struct snap *);
 void	snap_may_serve_old(int);
+int	snap_patchable(struct store *, uint64_t, struct perr *)
+	    PC_MUSTCHECK;
+int	snap_tombstones(struct store *, enum table, uint64_t,
+	    void (*)(void *, const char *), void *, struct perr *)
+	    PC_MUSTCHECK;
 
 #endif /* SNAP_H */
