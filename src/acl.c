@@ -429,6 +429,7 @@ load_tokens(struct store *st, enum sql_id id, uint64_t since,
 		t = xmalloc(sizeof(*t));
 		acl_token_from_row(t, q);
 		t->refs = 1;
+		t->secret_h = secret_hash(t->secret_id);
 		(*v)[(*n)++] = t;
 	}
 	store_reset(q);
@@ -459,7 +460,7 @@ index_tokens(struct acl_snap *s)
 		;
 	s->buckets = xcalloc(s->nbuckets, sizeof(*s->buckets));
 	for (i = 0; i < s->ntokens; i++) {
-		b = secret_hash(s->tokens[i]->secret_id) & (s->nbuckets - 1);
+		b = s->tokens[i]->secret_h & (s->nbuckets - 1);
 		while (s->buckets[b] != 0)
 			b = (b + 1) & (s->nbuckets - 1);
 		s->buckets[b] = (uint32_t)(i + 1);
@@ -508,10 +509,28 @@ snap_load(struct store *st, const uint64_t idx[3], struct acl_snap **out,
 	return 0;
 }
 
+/* acl_token_all's order (bytewise, as the column's collation). */
 static int
-str_cmp(const void *a, const void *b)
+token_cmp(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp((*(struct acl_token *const *)a)->accessor_id,
+	    (*(struct acl_token *const *)b)->accessor_id);
+}
+
+/* The first token of s from position from on not before id. */
+static size_t
+tok_lower(const struct acl_snap *s, size_t from, const char *id)
+{
+	size_t	n = s->ntokens, mid;
+
+	while (from < n) {
+		mid = from + (n - from) / 2;
+		if (strcmp(s->tokens[mid]->accessor_id, id) < 0)
+			from = mid + 1;
+		else
+			n = mid;
+	}
+	return from;
 }
 
 /* Deleted AccessorIDs (a growing array of copies). */
@@ -547,9 +566,9 @@ snap_patch(struct store *st, const struct acl_snap *base,
 	struct acl_snap	 *s;
 	struct acl_token **cv = NULL;
 	struct gone	  g;
-	char		 *bidx = NULL;
-	size_t		  nc = 0, i, j;
-	int		  rc, c;
+	char		 *bidx = NULL, *drop = NULL;
+	size_t		  nc = 0, i, j, end;
+	int		  rc;
 
 	if (base->idx[1] != idx[1] || base->idx[2] != idx[2])
 		return 1;
@@ -567,10 +586,16 @@ snap_patch(struct store *st, const struct acl_snap *base,
 		rc = 1;		/* a full read is as cheap */
 		goto out;
 	}
+	if (nc > 0)
+		qsort(cv, nc, sizeof(*cv), token_cmp);
 	/* Changed ones are dropped from base too: they come from cv. */
 	for (i = 0; i < nc; i++)
 		gone_add(&g, cv[i]->accessor_id);
-	qsort(g.v, g.n, sizeof(*g.v), str_cmp);
+	drop = xcalloc(base->ntokens + 1, 1);
+	for (i = 0; i < g.n; i++)
+		if ((j = tok_lower(base, 0, g.v[i])) < base->ntokens &&
+		    strcmp(base->tokens[j]->accessor_id, g.v[i]) == 0)
+			drop[j] = 1;
 
 	s = xcalloc(1, sizeof(*s));
 	s->hdr.free = snap_free;
@@ -583,22 +608,20 @@ snap_patch(struct store *st, const struct acl_snap *base,
 	s->pr_refs = base->pr_refs;
 	__atomic_add_fetch(s->pr_refs, 1, __ATOMIC_RELAXED);
 	s->bootstrapped = bidx != NULL;
+	/* Runs of base between the new tokens, found by binary search. */
 	s->tokens = xcalloc(base->ntokens + nc + 1, sizeof(*s->tokens));
-	for (i = j = 0; i < base->ntokens || j < nc; ) {
-		if (i < base->ntokens && g.n > 0 &&
-		    bsearch(&base->tokens[i]->accessor_id, g.v, g.n,
-		    sizeof(*g.v), str_cmp) != NULL) {
-			i++;
-			continue;
-		}
-		c = i == base->ntokens ? 1 : j == nc ? -1 :
-		    strcmp(base->tokens[i]->accessor_id, cv[j]->accessor_id);
-		if (c < 0) {
+	for (i = j = 0; j <= nc; j++) {
+		end = j < nc ? tok_lower(base, i, cv[j]->accessor_id) :
+		    base->ntokens;
+		for (; i < end; i++) {
+			if (drop[i])
+				continue;
 			__atomic_add_fetch(&base->tokens[i]->refs, 1,
 			    __ATOMIC_RELAXED);
-			s->tokens[s->ntokens++] = base->tokens[i++];
-		} else
-			s->tokens[s->ntokens++] = cv[j++];
+			s->tokens[s->ntokens++] = base->tokens[i];
+		}
+		if (j < nc)
+			s->tokens[s->ntokens++] = cv[j];
 	}
 	free(cv);
 	cv = NULL;
@@ -614,6 +637,7 @@ out:
 		free(g.v[i]);
 	free(g.v);
 	free(bidx);
+	free(drop);
 	return rc;
 }
 

@@ -45,6 +45,7 @@ struct acl_token {
 	uint64_t		 modify_index;
 	struct acl_authz	*authz;		/* compiled lazily (snapshot) */
 	int			 refs;		/* snapshots holding it (atomic) */
+	uint64_t		 secret_h;	/* its bucket hash (snapshot) */
 };
 
 struct acl_policy {

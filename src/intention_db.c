@@ -132,6 +132,13 @@ eval_cmp(const struct ixn *a, const struct ixn *b)
 }
 
 static int
+eval_qcmp(const void *a, const void *b)
+{
+	return eval_cmp(*(const struct ixn *const *)a,
+	    *(const struct ixn *const *)b);
+}
+
+static int
 str_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -155,13 +162,6 @@ dests_add(void *arg, const char *name)
 	d->v[d->n++] = xstrdup(name);
 }
 
-static int
-dests_has(const struct dests *d, const char *name)
-{
-	return d->n > 0 && bsearch(&name, d->v, d->n, sizeof(*d->v),
-	    str_cmp) != NULL;
-}
-
 static void
 dests_free(struct dests *d)
 {
@@ -170,6 +170,140 @@ dests_free(struct dests *d)
 	for (i = 0; i < d->n; i++)
 		free(d->v[i]);
 	free(d->v);
+}
+
+/*
+ * The intentions of base a patch replaces, as a set of pointers (open
+ * addressing): found by destination in by_name, so filtering base's two
+ * orders costs a hash probe per intention, no string comparison.
+ */
+struct gone {
+	const struct ixn **v;
+	size_t		   mask;
+};
+
+static size_t
+gone_slot(const struct gone *g, const struct ixn *x)
+{
+	return ((uintptr_t)x >> 4) * 0x9e3779b97f4a7c15ULL >> 17 & g->mask;
+}
+
+static void
+gone_put(struct gone *g, const struct ixn *x)
+{
+	size_t	i;
+
+	for (i = gone_slot(g, x); g->v[i] != NULL; i = (i + 1) & g->mask)
+		;
+	g->v[i] = x;
+}
+
+static int
+gone_has(const struct gone *g, const struct ixn *x)
+{
+	size_t	i;
+
+	if (g->v == NULL)
+		return 0;
+	for (i = gone_slot(g, x); g->v[i] != NULL; i = (i + 1) & g->mask)
+		if (g->v[i] == x)
+			return 1;
+	return 0;
+}
+
+/* Where dest's intentions sit in base->by_name: [*lo, return). */
+static size_t
+dest_range(const struct ixn_snap *base, const char *dest, size_t *lo)
+{
+	size_t	l = 0, h = base->n, mid;
+
+	while (l < h) {
+		mid = l + (h - l) / 2;
+		if (strcmp(base->by_name[mid]->dest_name, dest) < 0)
+			l = mid + 1;
+		else
+			h = mid;
+	}
+	*lo = l;
+	while (h < base->n && strcmp(base->by_name[h]->dest_name, dest) == 0)
+		h++;
+	return h;
+}
+
+/* The set of base's intentions to the destinations in d (sorted). */
+static void
+gone_fill(struct gone *g, const struct ixn_snap *base, const struct dests *d)
+{
+	size_t	k, lo, hi, n = 0, cap;
+
+	memset(g, 0, sizeof(*g));
+	for (k = 0; k < d->n; k++)
+		if (k == 0 || strcmp(d->v[k], d->v[k - 1]) != 0)
+			n += dest_range(base, d->v[k], &lo) - lo;
+	if (n == 0)
+		return;
+	for (cap = 16; cap < 2 * n + 1; cap *= 2)
+		;
+	g->v = xcalloc(cap, sizeof(*g->v));
+	g->mask = cap - 1;
+	for (k = 0; k < d->n; k++)
+		if (k == 0 || strcmp(d->v[k], d->v[k - 1]) != 0)
+			for (hi = dest_range(base, d->v[k], &lo); lo < hi; lo++)
+				gone_put(g, base->by_name[lo]);
+}
+
+/*
+ * The first position in [from, n) of v, sorted by cmp, whose element
+ * is not before x.
+ */
+static size_t
+lower(struct ixn *const *v, size_t from, size_t n, const struct ixn *x,
+    int (*cmp)(const struct ixn *, const struct ixn *))
+{
+	size_t	mid;
+
+	while (from < n) {
+		mid = from + (n - from) / 2;
+		if (cmp(v[mid], x) < 0)
+			from = mid + 1;
+		else
+			n = mid;
+	}
+	return from;
+}
+
+static int
+name_order(const struct ixn *a, const struct ixn *b)
+{
+	return ixn_by_name_cmp(&a, &b);
+}
+
+/*
+ * Merge base's v (order cmp) less the gone with the new nv (nn, same
+ * order) into out; returns how many.  The kept ones get a reference
+ * when ref.  Runs between new rows are found by binary search.
+ */
+static size_t
+merge(struct ixn **out, struct ixn *const *v, size_t n, const struct gone *g,
+    struct ixn *const *nv, size_t nn, int ref,
+    int (*cmp)(const struct ixn *, const struct ixn *))
+{
+	size_t	i = 0, j, end, k = 0;
+
+	for (j = 0; j <= nn; j++) {
+		end = j < nn ? lower(v, i, n, nv[j], cmp) : n;
+		for (; i < end; i++) {
+			if (gone_has(g, v[i]))
+				continue;
+			if (ref)
+				__atomic_add_fetch(&v[i]->refs, 1,
+				    __ATOMIC_RELAXED);
+			out[k++] = v[i];
+		}
+		if (j < nn)
+			out[k++] = nv[j];
+	}
+	return k;
 }
 
 /*
@@ -187,7 +321,8 @@ snap_patch(struct store *st, const struct ixn_snap *base, struct ixn_snap **out,
 	struct ixn	**nv = NULL, **nb;
 	struct store_q	*q;
 	struct dests	 d;
-	size_t		 nn = 0, cap = 0, i, j, k;
+	struct gone	 g;
+	size_t		 nn = 0, cap = 0, i, k;
 	uint64_t	 since = base->hdr.index;
 	int		 rc;
 
@@ -199,6 +334,8 @@ snap_patch(struct store *st, const struct ixn_snap *base, struct ixn_snap **out,
 	store_bind_int(q, ":idx", (int64_t)since);
 	if (read_ixns(st, q, &nv, &nn, &cap, e) == -1)
 		goto fail;
+	if (nn > 0)
+		qsort(nv, nn, sizeof(*nv), eval_qcmp);
 	/* Every destination read is replaced, whatever moved meanwhile. */
 	for (i = 0; i < nn; i++)
 		dests_add(&d, nv[i]->dest_name);
@@ -219,39 +356,20 @@ snap_patch(struct store *st, const struct ixn_snap *base, struct ixn_snap **out,
 	}
 	qsort(d.v, d.n, sizeof(*d.v), str_cmp);
 
+	gone_fill(&g, base, &d);
 	s = xcalloc(1, sizeof(*s));
 	s->hdr.free = snap_free;
 	s->hdr.incremental = 1;
 	s->v = xcalloc(base->n + nn + 1, sizeof(*s->v));
-	for (i = j = 0; i < base->n || j < nn; ) {
-		if (i < base->n && dests_has(&d, base->v[i]->dest_name)) {
-			i++;
-			continue;
-		}
-		if (j == nn || (i < base->n &&
-		    eval_cmp(base->v[i], nv[j]) < 0)) {
-			__atomic_add_fetch(&base->v[i]->refs, 1,
-			    __ATOMIC_RELAXED);
-			s->v[s->n++] = base->v[i++];
-		} else
-			s->v[s->n++] = nv[j++];
-	}
+	s->n = merge(s->v, base->v, base->n, &g, nv, nn, 1, eval_cmp);
 	/* by_name: base's, less the replaced, merged with the new sorted. */
 	nb = xcalloc(nn + 1, sizeof(*nb));
 	memcpy(nb, nv, nn * sizeof(*nb));
 	qsort(nb, nn, sizeof(*nb), ixn_by_name_cmp);
 	s->by_name = xcalloc(s->n + 1, sizeof(*s->by_name));
-	for (i = j = k = 0; i < base->n || j < nn; ) {
-		if (i < base->n && dests_has(&d, base->by_name[i]->dest_name)) {
-			i++;
-			continue;
-		}
-		if (j == nn || (i < base->n &&
-		    ixn_by_name_cmp(&base->by_name[i], &nb[j]) < 0))
-			s->by_name[k++] = base->by_name[i++];
-		else
-			s->by_name[k++] = nb[j++];
-	}
+	k = merge(s->by_name, base->by_name, base->n, &g, nb, nn, 0,
+	    name_order);
+	free(g.v);
 	assert(k == s->n);
 	free(nb);
 	free(nv);

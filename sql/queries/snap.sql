@@ -12,20 +12,22 @@ SELECT idx FROM snap_tombstone_horizon;
 SELECT dest_name FROM intention_entry WHERE modify_index > :idx;
 
 -- name: intention_since
--- The intentions of the destinations changed since :idx, in the order
--- of intention_all.
+-- The intentions of the destinations changed since :idx (the columns of
+-- intention_all).  No ORDER BY: the caller sorts the few rows; with one,
+-- SQLite's planner (no statistics) walked every intention in order
+-- instead of the modify_index range.
 SELECT i.dest_name, i.source_name, i.source_peer, i.action, i.permissions,
        i.description, i.source_type, i.precedence, i.legacy_id,
        i.legacy_meta, i.created_at, i.updated_at, e.meta, e.create_index,
        e.modify_index
-  FROM intention i JOIN intention_entry e USING (dest_name)
- WHERE e.modify_index > :idx
- ORDER BY i.precedence DESC, i.source_peer, i.source_name, i.dest_name;
+  FROM intention_entry e JOIN intention i USING (dest_name)
+ WHERE e.modify_index > :idx;
 
 -- name: acl_token_since
--- The tokens changed since :idx, in the order of acl_token_all.
+-- The tokens changed since :idx (the columns of acl_token_all); the
+-- caller sorts them, as for intention_since.
 SELECT accessor_id, secret_id, description, policies, roles,
        service_identities, node_identities, local, auth_method,
        expiration_time, expiration_ns, create_time, hash, create_index,
        modify_index
-  FROM acl_token WHERE modify_index > :idx ORDER BY accessor_id;
+  FROM acl_token WHERE modify_index > :idx;
