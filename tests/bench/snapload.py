@@ -12,9 +12,10 @@
       token write makes every thread rebuild the ACL snapshot.
 
   snapload.py write URL MGMT RATE POLICY_ID   (BENCH_IXNS, BENCH_TOKENS)
-      RATE writes a second until SIGTERM, alternating an intention update
-      (PUT intentions/exact on an existing pair) and a token update (PUT
-      acl/token/<accessor>); prints "writes seconds" when stopped.
+      RATE writes a second until SIGTERM (one connection per 5/s, each
+      paced), alternating an intention update (PUT intentions/exact on
+      an existing pair) and a token update (PUT acl/token/<accessor>);
+      prints "writes seconds" when stopped.
 
   snapload.py probe URL MGMT N TD
       N times: write (toggle the probe -> db intention; set a token's
@@ -31,6 +32,7 @@ import signal
 import sqlite3
 import statistics
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -103,34 +105,49 @@ class Client:
 
 
 def write(url, mgmt, rate, policy):
-    cl = Client(url, mgmt)
+    # One connection per 5 writes/s: on a loaded host one write can take
+    # longer than the pace allows, and a single client would fall short.
     ndest = max(1, int(os.environ.get("BENCH_IXNS", "50000")) // 10)
     ntok = max(3, int(os.environ.get("BENCH_TOKENS", "10000")))
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
-    n = 0
+    nthr = max(1, int(rate // 5))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    done = [0] * nthr
     t0 = time.monotonic()
-    while not stop:
-        if n % 2 == 0:
-            d, s = (n * 7919) % ndest, (n // 2) % 10
-            st, _b = cl.req("PUT", "/v1/connect/intentions/exact?source=s%d"
-                           "&destination=d%d" % (s, d),
-                           {"Action": "allow" if s % 2 else "deny",
-                            "Description": "w%d" % n})
-        else:
-            acc, _ = tok_ids((n * 104729) % ntok)
-            if acc == tok_ids(0)[0] or acc == tok_ids(1)[0]:
-                acc = tok_ids(2)[0]
-            st, _b = cl.req("PUT", "/v1/acl/token/" + acc,
-                           {"Description": "w%d" % n,
-                            "Policies": [{"ID": policy}]})
-        if st != 200:
-            print("write: status %d: %s" % (st, _b[:200]), file=sys.stderr)
-        n += 1
-        delay = t0 + n / rate - time.monotonic()
-        if delay > 0 and not stop:
-            time.sleep(delay)
-    print(n, round(time.monotonic() - t0, 2))
+
+    def one(k):
+        cl = Client(url, mgmt)
+        i = 0
+        while not stop.is_set():
+            n = i * nthr + k            # this thread's share of the writes
+            if n % 2 == 0:
+                d, s = (n * 7919) % ndest, (n // 2) % 10
+                st, b = cl.req("PUT", "/v1/connect/intentions/exact"
+                               "?source=s%d&destination=d%d" % (s, d),
+                               {"Action": "allow" if s % 2 else "deny",
+                                "Description": "w%d" % n})
+            else:
+                acc, _ = tok_ids((n * 104729) % ntok)
+                if acc in (tok_ids(0)[0], tok_ids(1)[0]):
+                    acc = tok_ids(2)[0]
+                st, b = cl.req("PUT", "/v1/acl/token/" + acc,
+                               {"Description": "w%d" % n,
+                                "Policies": [{"ID": policy}]})
+            if st != 200:
+                print("write: status %d: %s" % (st, b[:200]),
+                      file=sys.stderr)
+            i += 1
+            done[k] = i
+            stop.wait(max(0, t0 + i * nthr / rate - time.monotonic()))
+
+    ts = [threading.Thread(target=one, args=(k,)) for k in range(nthr)]
+    for t in ts:
+        t.start()
+    while not stop.is_set():
+        stop.wait(0.2)
+    for t in ts:
+        t.join()
+    print(sum(done), round(time.monotonic() - t0, 2))
 
 
 def probe(url, mgmt, n, td, policy):
