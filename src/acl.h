@@ -44,8 +44,8 @@ struct acl_token {
 	uint64_t		 create_index;
 	uint64_t		 modify_index;
 	struct acl_authz	*authz;		/* compiled lazily (snapshot) */
-	int			 refs;		/* snapshots holding it (atomic) */
-	uint64_t		 secret_h;	/* its bucket hash (snapshot) */
+	int			 refs;		/* snapshots holding it */
+	uint64_t		 secret_h;	/* its bucket hash */
 };
 
 struct acl_policy {
@@ -79,8 +79,8 @@ struct acl_role {
 struct acl_snap {
 	struct snap		 hdr;		/* first: snap.h */
 	uint64_t		 idx[3];	/* tokens, policies, roles */
-	struct acl_token	**tokens;	/* by AccessorID; shared with the
-						   snapshots patched from this */
+	struct acl_token	**tokens;	/* by AccessorID; shared
+						   with patched snapshots */
 	size_t			 ntokens;
 	struct acl_policy	*policies;	/* by ID */
 	size_t			 npolicies;
@@ -90,9 +90,9 @@ struct acl_snap {
 	size_t			 nbuckets;
 	int64_t			 next_expiry;	/* ns; INT64_MAX: none */
 	int			 bootstrapped;	/* bootstrap or initial token */
-	int			*pr_refs;	/* snapshots sharing policies and
-						   roles (and so the authorizers,
-						   which point into them) */
+	int			*pr_refs;	/* snapshots sharing the
+						   policies and roles (and
+						   so the authorizers) */
 };
 
 /* The request's resolved identity (arena), valid while a handler runs. */

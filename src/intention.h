@@ -30,7 +30,7 @@ struct ixn {
 	int		 precedence;
 	uint64_t	 create_index;
 	uint64_t	 modify_index;
-	int		 refs;		/* snapshots holding it (atomic) */
+	int		 refs;		/* snapshots holding it */
 };
 
 /*
@@ -40,8 +40,8 @@ struct ixn {
 struct ixn_snap {
 	struct snap	 hdr;		/* first; hdr.index: intentions table */
 	size_t		 n;
-	struct ixn	**v;		/* in evaluation order; shared with the
-					   snapshots patched from this one */
+	struct ixn	**v;		/* evaluation order; shared with
+					   the snapshots patched from it */
 	struct ixn	**by_name;	/* v sorted by destination, source, peer */
 };
 

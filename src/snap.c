@@ -142,7 +142,7 @@ snap_get(struct snap_slot *slot, struct store *st, snap_load_fn load,
 		old = slot->cur;
 		slot->cur = s;
 	} else if (rc == 0)
-		s->refs--;	/* cannot happen while single-flight; kept safe */
+		s->refs--;	/* not while single-flight; kept safe */
 	pthread_cond_broadcast(&slot->built);
 	if (rc == -1 && (s = slot->cur) != NULL)
 		snap_ref(s);
@@ -153,8 +153,8 @@ snap_get(struct snap_slot *slot, struct store *st, snap_load_fn load,
 		return 0;
 	}
 
-	if (strncmp(e->msg, STORE_UNAVAILABLE, strlen(STORE_UNAVAILABLE)) != 0 ||
-	    s == NULL) {
+	if (s == NULL || strncmp(e->msg, STORE_UNAVAILABLE,
+	    strlen(STORE_UNAVAILABLE)) != 0) {
 		snap_put(s);
 		return -1;
 	}
