@@ -346,21 +346,36 @@ secret_hash(const char *s)
 	return h ^ (h >> 29);
 }
 
+/* Drop a snapshot's hold on t; the last one frees it. */
+static void
+token_put(struct acl_token *t)
+{
+	if (__atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		acl_token_clear(t);
+		free(t);
+	}
+}
+
 static void
 snap_free(struct snap *hdr)
 {
 	struct acl_snap	*s = (struct acl_snap *)hdr;
 	size_t		 i;
 
+	/* Tokens first: their authorizers point into the policies. */
 	for (i = 0; i < s->ntokens; i++)
-		acl_token_clear(&s->tokens[i]);
-	for (i = 0; i < s->npolicies; i++)
-		acl_policy_clear(&s->policies[i]);
-	for (i = 0; i < s->nroles; i++)
-		acl_role_clear(&s->roles[i]);
+		token_put(s->tokens[i]);
 	free(s->tokens);
-	free(s->policies);
-	free(s->roles);
+	if (s->pr_refs == NULL ||
+	    __atomic_sub_fetch(s->pr_refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		for (i = 0; i < s->npolicies; i++)
+			acl_policy_clear(&s->policies[i]);
+		for (i = 0; i < s->nroles; i++)
+			acl_role_clear(&s->roles[i]);
+		free(s->policies);
+		free(s->roles);
+		free(s->pr_refs);
+	}
 	free(s->buckets);
 	free(s);
 }
@@ -390,10 +405,35 @@ load_rows(struct store *st, enum sql_id id, void **v, size_t *n, size_t sz,
 	return rc;
 }
 
-static void
-fill_token(void *d, void *row)
+/* Tokens of query id (":idx" bound to since when not 0), allocated. */
+static int
+load_tokens(struct store *st, enum sql_id id, uint64_t since,
+    struct acl_token ***v, size_t *n, struct perr *e)
 {
-	acl_token_from_row(d, row);
+	struct store_q	*q;
+	struct acl_token *t;
+	size_t		 cap = 0;
+	int		 rc;
+
+	*v = NULL;
+	*n = 0;
+	if ((q = store_stmt(st, id)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	if (since != 0)
+		store_bind_int(q, ":idx", (int64_t)since);
+	while ((rc = store_step(st, q, e)) == 1) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			*v = xrealloc(*v, cap * sizeof(**v));
+		}
+		t = xmalloc(sizeof(*t));
+		acl_token_from_row(t, q);
+		t->refs = 1;
+		t->secret_h = secret_hash(t->secret_id);
+		(*v)[(*n)++] = t;
+	}
+	store_reset(q);
+	return rc;
 }
 
 static void
@@ -408,6 +448,27 @@ fill_role(void *d, void *row)
 	acl_role_from_row(d, row);
 }
 
+/* The secret buckets and next expiry of s's tokens. */
+static void
+index_tokens(struct acl_snap *s)
+{
+	size_t	i, b;
+
+	s->next_expiry = INT64_MAX;
+	for (s->nbuckets = 16; s->nbuckets < 2 * s->ntokens + 1;
+	    s->nbuckets *= 2)
+		;
+	s->buckets = xcalloc(s->nbuckets, sizeof(*s->buckets));
+	for (i = 0; i < s->ntokens; i++) {
+		b = s->tokens[i]->secret_h & (s->nbuckets - 1);
+		while (s->buckets[b] != 0)
+			b = (b + 1) & (s->nbuckets - 1);
+		s->buckets[b] = (uint32_t)(i + 1);
+		if (s->tokens[i]->expiration_ns < s->next_expiry)
+			s->next_expiry = s->tokens[i]->expiration_ns;
+	}
+}
+
 /* Build a snapshot from the store as of idx. */
 static int
 snap_load(struct store *st, const uint64_t idx[3], struct acl_snap **out,
@@ -416,14 +477,15 @@ snap_load(struct store *st, const uint64_t idx[3], struct acl_snap **out,
 	struct acl_snap	*s;
 	struct perr	 pe;
 	char		*bidx = NULL;
-	size_t		 i, b;
+	size_t		 i;
 
 	s = xcalloc(1, sizeof(*s));
 	s->hdr.free = snap_free;
 	memcpy(s->idx, idx, sizeof(s->idx));
-	s->next_expiry = INT64_MAX;
-	if (load_rows(st, SQL_ACL_TOKEN_ALL, (void **)&s->tokens, &s->ntokens,
-	    sizeof(struct acl_token), fill_token, e) == -1 ||
+	s->pr_refs = xcalloc(1, sizeof(*s->pr_refs));
+	*s->pr_refs = 1;
+	if (load_tokens(st, SQL_ACL_TOKEN_ALL, 0, &s->tokens, &s->ntokens,
+	    e) == -1 ||
 	    load_rows(st, SQL_ACL_POLICY_ALL, (void **)&s->policies,
 	    &s->npolicies, sizeof(struct acl_policy), fill_policy, e) == -1 ||
 	    load_rows(st, SQL_ACL_ROLE_ALL, (void **)&s->roles, &s->nroles,
@@ -442,20 +504,141 @@ snap_load(struct store *st, const uint64_t idx[3], struct acl_snap **out,
 			log_warnx("acl: policy %s: stored rules do not parse: "
 			    "%s", s->policies[i].id, pe.msg);
 	}
-	for (s->nbuckets = 16; s->nbuckets < 2 * s->ntokens + 1;
-	    s->nbuckets *= 2)
-		;
-	s->buckets = xcalloc(s->nbuckets, sizeof(*s->buckets));
-	for (i = 0; i < s->ntokens; i++) {
-		b = secret_hash(s->tokens[i].secret_id) & (s->nbuckets - 1);
-		while (s->buckets[b] != 0)
-			b = (b + 1) & (s->nbuckets - 1);
-		s->buckets[b] = (uint32_t)(i + 1);
-		if (s->tokens[i].expiration_ns < s->next_expiry)
-			s->next_expiry = s->tokens[i].expiration_ns;
-	}
+	index_tokens(s);
 	*out = s;
 	return 0;
+}
+
+/* acl_token_all's order (bytewise, as the column's collation). */
+static int
+token_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct acl_token *const *)a)->accessor_id,
+	    (*(struct acl_token *const *)b)->accessor_id);
+}
+
+/* The first token of s from position from on not before id. */
+static size_t
+tok_lower(const struct acl_snap *s, size_t from, const char *id)
+{
+	size_t	n = s->ntokens, mid;
+
+	while (from < n) {
+		mid = from + (n - from) / 2;
+		if (strcmp(s->tokens[mid]->accessor_id, id) < 0)
+			from = mid + 1;
+		else
+			n = mid;
+	}
+	return from;
+}
+
+/* Deleted AccessorIDs (a growing array of copies). */
+struct gone {
+	char	**v;
+	size_t	  n, cap;
+};
+
+static void
+gone_add(void *arg, const char *id)
+{
+	struct gone	*g = arg;
+
+	if (g->n == g->cap) {
+		g->cap = g->cap ? g->cap * 2 : 16;
+		g->v = xrealloc(g->v, g->cap * sizeof(*g->v));
+	}
+	g->v[g->n++] = xstrdup(id);
+}
+
+/*
+ * Patch base into *out when only tokens moved since it: the tokens
+ * changed or deleted since base's token index are replaced or dropped,
+ * every other token (and its compiled authorizer), the policies and
+ * the roles are shared with base; the secret buckets are rebuilt (a
+ * pass over pointers, no store read).  Returns 0, 1 when base cannot
+ * be patched (policies or roles moved, too old, too much changed), -1.
+ */
+static int
+snap_patch(struct store *st, const struct acl_snap *base,
+    const uint64_t idx[3], struct acl_snap **out, struct perr *e)
+{
+	struct acl_snap	 *s;
+	struct acl_token **cv = NULL;
+	struct gone	  g;
+	char		 *bidx = NULL, *drop = NULL;
+	size_t		  nc = 0, i, j, end;
+	int		  rc;
+
+	if (base->idx[1] != idx[1] || base->idx[2] != idx[2])
+		return 1;
+	if ((rc = snap_patchable(st, base->idx[0], e)) != 1)
+		return rc == 0 ? 1 : -1;
+	memset(&g, 0, sizeof(g));
+	if (load_tokens(st, SQL_ACL_TOKEN_SINCE, base->idx[0], &cv, &nc,
+	    e) == -1 || snap_tombstones(st, TBL_ACL_TOKENS, base->idx[0],
+	    gone_add, &g, e) == -1 ||
+	    store_meta_get(st, ACL_META_BOOTSTRAP, &bidx, e) == -1) {
+		rc = -1;
+		goto out;
+	}
+	if (nc + g.n > base->ntokens / 4 + 16) {
+		rc = 1;		/* a full read is as cheap */
+		goto out;
+	}
+	if (nc > 0)
+		qsort(cv, nc, sizeof(*cv), token_cmp);
+	/* Changed ones are dropped from base too: they come from cv. */
+	for (i = 0; i < nc; i++)
+		gone_add(&g, cv[i]->accessor_id);
+	drop = xcalloc(base->ntokens + 1, 1);
+	for (i = 0; i < g.n; i++)
+		if ((j = tok_lower(base, 0, g.v[i])) < base->ntokens &&
+		    strcmp(base->tokens[j]->accessor_id, g.v[i]) == 0)
+			drop[j] = 1;
+
+	s = xcalloc(1, sizeof(*s));
+	s->hdr.free = snap_free;
+	s->hdr.incremental = 1;
+	memcpy(s->idx, idx, sizeof(s->idx));
+	s->policies = base->policies;
+	s->npolicies = base->npolicies;
+	s->roles = base->roles;
+	s->nroles = base->nroles;
+	s->pr_refs = base->pr_refs;
+	__atomic_add_fetch(s->pr_refs, 1, __ATOMIC_RELAXED);
+	s->bootstrapped = bidx != NULL;
+	/* Runs of base between the new tokens, found by binary search. */
+	s->tokens = xcalloc(base->ntokens + nc + 1, sizeof(*s->tokens));
+	for (i = j = 0; j <= nc; j++) {
+		end = j < nc ? tok_lower(base, i, cv[j]->accessor_id) :
+		    base->ntokens;
+		for (; i < end; i++) {
+			if (drop[i])
+				continue;
+			__atomic_add_fetch(&base->tokens[i]->refs, 1,
+			    __ATOMIC_RELAXED);
+			s->tokens[s->ntokens++] = base->tokens[i];
+		}
+		if (j < nc)
+			s->tokens[s->ntokens++] = cv[j];
+	}
+	free(cv);
+	cv = NULL;
+	nc = 0;
+	index_tokens(s);
+	*out = s;
+	rc = 0;
+out:
+	for (i = 0; i < nc; i++)
+		token_put(cv[i]);
+	free(cv);
+	for (i = 0; i < g.n; i++)
+		free(g.v[i]);
+	free(g.v);
+	free(bidx);
+	free(drop);
+	return rc;
 }
 
 static void
@@ -467,20 +650,51 @@ hash_key_init(void)
 }
 
 static int
-acl_load(struct store *st, void *arg, uint64_t max, struct snap **out,
-    struct perr *e)
+acl_load(struct store *st, void *arg, uint64_t max, const struct snap *base,
+    struct snap **out, struct perr *e)
 {
-	struct acl_snap	*s;
+	struct acl_snap	*s = NULL;
 	uint64_t	 idx[3];
+	int		 rc;
 
 	(void)arg;
 	(void)max;
 	idx[0] = store_index(TBL_ACL_TOKENS);
 	idx[1] = store_index(TBL_ACL_POLICIES);
 	idx[2] = store_index(TBL_ACL_ROLES);
+	if (base != NULL) {
+		if ((rc = snap_patch(st, (const struct acl_snap *)base, idx, &s,
+		    e)) == -1)
+			return -1;
+		if (rc == 0) {
+			*out = &s->hdr;
+			return 0;
+		}
+	}
 	if (snap_load(st, idx, &s, e) == -1)
 		return -1;
 	*out = &s->hdr;
+	return 0;
+}
+
+/*
+ * A new snapshot of the ACL tables as of now, patched from base when
+ * it can be (NULL: read whole), outside any slot: for tests comparing
+ * the two.  Its header's index is the caller's to set.  Release with
+ * acl_snap_put().  Returns 0 or -1 (500).
+ */
+int
+acl_snap_build(struct store *st, const struct acl_snap *base,
+    struct acl_snap **out, struct perr *e)
+{
+	struct snap	*h;
+
+	pthread_once(&hash_once, hash_key_init);
+	if (acl_load(st, NULL, 0, base == NULL ? NULL : &base->hdr, &h,
+	    e) == -1)
+		return -1;
+	h->refs = 1;
+	*out = (struct acl_snap *)h;
 	return 0;
 }
 
@@ -519,17 +733,17 @@ acl_snap_token(const struct acl_snap *s, const char *accessor)
 
 	while (lo < hi) {	/* the query sorts bytewise */
 		mid = (lo + hi) / 2;
-		c = strcmp(s->tokens[mid].accessor_id, accessor);
+		c = strcmp(s->tokens[mid]->accessor_id, accessor);
 		if (c == 0)
-			return &s->tokens[mid];
+			return s->tokens[mid];
 		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	for (mid = 0; mid < s->ntokens; mid++)	/* other letter case */
-		if (strcasecmp(s->tokens[mid].accessor_id, accessor) == 0)
-			return &s->tokens[mid];
+		if (strcasecmp(s->tokens[mid]->accessor_id, accessor) == 0)
+			return s->tokens[mid];
 	return NULL;
 }
 
@@ -547,7 +761,7 @@ acl_snap_token_secret(const struct acl_snap *s, const char *secret)
 	secret = seal_token_stored(secret, h);	/* acl.hash_secrets */
 	b = secret_hash(secret) & (s->nbuckets - 1);
 	for (; s->buckets[b] != 0; b = (b + 1) & (s->nbuckets - 1)) {
-		t = &s->tokens[s->buckets[b] - 1];
+		t = s->tokens[s->buckets[b] - 1];
 		if (ct_streq(t->secret_id, secret))
 			return t;
 	}

@@ -44,6 +44,8 @@ struct acl_token {
 	uint64_t		 create_index;
 	uint64_t		 modify_index;
 	struct acl_authz	*authz;		/* compiled lazily (snapshot) */
+	int			 refs;		/* snapshots holding it */
+	uint64_t		 secret_h;	/* its bucket hash */
 };
 
 struct acl_policy {
@@ -77,7 +79,8 @@ struct acl_role {
 struct acl_snap {
 	struct snap		 hdr;		/* first: snap.h */
 	uint64_t		 idx[3];	/* tokens, policies, roles */
-	struct acl_token	*tokens;	/* by AccessorID */
+	struct acl_token	**tokens;	/* by AccessorID; shared
+						   with patched snapshots */
 	size_t			 ntokens;
 	struct acl_policy	*policies;	/* by ID */
 	size_t			 npolicies;
@@ -87,6 +90,9 @@ struct acl_snap {
 	size_t			 nbuckets;
 	int64_t			 next_expiry;	/* ns; INT64_MAX: none */
 	int			 bootstrapped;	/* bootstrap or initial token */
+	int			*pr_refs;	/* snapshots sharing the
+						   policies and roles (and
+						   so the authorizers) */
 };
 
 /* The request's resolved identity (arena), valid while a handler runs. */
@@ -114,6 +120,8 @@ const char *acl_req_secret(const struct req *);
 int	acl_snap_get(struct store *, const struct conf *, struct acl_snap **,
 	    struct perr *) PC_MUSTCHECK;
 void	acl_snap_put(struct acl_snap *);
+int	acl_snap_build(struct store *, const struct acl_snap *,
+	    struct acl_snap **, struct perr *) PC_MUSTCHECK;
 const struct acl_token *acl_snap_token(const struct acl_snap *,
 	    const char *);
 const struct acl_token *acl_snap_token_secret(const struct acl_snap *,

@@ -1270,7 +1270,7 @@ acl_token_list(struct req *req, struct perr *e)
 	}
 	arr = json_object_new_array();
 	for (i = 0; i < s->ntokens; i++) {
-		t = &s->tokens[i];
+		t = s->tokens[i];
 		if (acl_token_expired(t, now))
 			continue;
 		if ((v[0] && (t->policies == NULL || !ids_has(t->policies,

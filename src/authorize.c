@@ -34,6 +34,7 @@
 #include "json.h"
 #include "metrics.h"
 #include "req.h"
+#include "snap.h"
 #include "spiffe.h"
 #include "util.h"
 #include "x509.h"
@@ -176,6 +177,12 @@ authorize(struct req *req, struct perr *e)
 	char			 t[32], hex[64];
 	int			 allowed, rc = -1;
 
+	/*
+	 * A POST that only reads, answered by Consul from its agent cache:
+	 * it may be answered from the snapshots a rebuild is replacing, as
+	 * GETs are (snap.c, http.c).
+	 */
+	snap_may_serve_old(!req_query_has(req, "consistent"));
 	memset(&in, 0, sizeof(in));
 	if (req_decode_body(req, authz_fields,
 	    "structs.ConnectAuthorizeRequest", &in, NULL, e) == -1)

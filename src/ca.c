@@ -961,12 +961,13 @@ fail:
  * Release with ca_snap_put().  -1 with 500 on store errors.
  */
 static int
-ca_load(struct store *st, void *arg, uint64_t idx, struct snap **out,
-    struct perr *e)
+ca_load(struct store *st, void *arg, uint64_t idx, const struct snap *base,
+    struct snap **out, struct perr *e)
 {
 	struct ca_snap	*s;
 
 	(void)st;
+	(void)base;	/* a few roots: always a full build */
 	if (snap_load(arg, idx, &s, e) == -1)
 		return -1;
 	*out = &s->hdr;
@@ -1018,12 +1019,13 @@ rev_put(struct rev_snap *r)
 }
 
 static int
-rev_load(struct store *st, void *arg, uint64_t idx, struct snap **out,
-    struct perr *e)
+rev_load(struct store *st, void *arg, uint64_t idx, const struct snap *base,
+    struct snap **out, struct perr *e)
 {
 	struct rev_snap	*r;
 
 	(void)arg;
+	(void)base;
 	(void)idx;
 	r = xcalloc(1, sizeof(*r));
 	r->hdr.free = rev_free;

@@ -30,6 +30,7 @@
 #include "json.h"
 #include "metrics.h"
 #include "router.h"
+#include "snap.h"
 #include "store.h"
 #include "util.h"
 #include "worker.h"
@@ -347,8 +348,16 @@ http_run_handler(struct req *req, struct perr *e)
 	req->nheaders = 0;
 	req->status = 0;
 	perr_clear(e);
+	/*
+	 * Which requests a worker may answer from the snapshot a rebuild is
+	 * replacing (snap.c): reads (GET; authorize.c allows its POST too)
+	 * that neither block (?index=) nor ask for ?consistent.
+	 */
+	snap_may_serve_old(req->method == M_GET && req->min_index == 0 &&
+	    !req_query_has(req, "consistent"));
 	/* Resolved again on each run: a revoked token stops here too. */
 	if (acl_route_check(req, e) == -1) {
+		snap_may_serve_old(0);
 		acl_release(req);
 		return -1;
 	}
@@ -360,6 +369,7 @@ http_run_handler(struct req *req, struct perr *e)
 		audit_failure(req->store, auth_method(req), e->status);
 	store_audit_ctx(req->store, NULL, NULL, NULL, NULL);
 	acl_release(req);
+	snap_may_serve_old(0);
 	return rc;
 }
 

@@ -207,8 +207,12 @@ name_cmp(const char *dst, const char *src, const char *peer,
 	return strcmp(peer, x->source_peer);
 }
 
-static int
-by_name_cmp(const void *a, const void *b)
+/*
+ * The order of a snapshot's by_name (qsort() over struct ixn *):
+ * destination, source, peer, bytewise.
+ */
+int
+ixn_by_name_cmp(const void *a, const void *b)
 {
 	const struct ixn	*x = *(const struct ixn *const *)a;
 
@@ -252,8 +256,8 @@ ixn_snap_index(struct ixn_snap *s)
 	free(s->by_name);
 	s->by_name = xcalloc(s->n + 1, sizeof(*s->by_name));
 	for (i = 0; i < s->n; i++)
-		s->by_name[i] = &s->v[i];
-	qsort(s->by_name, s->n, sizeof(*s->by_name), by_name_cmp);
+		s->by_name[i] = s->v[i];
+	qsort(s->by_name, s->n, sizeof(*s->by_name), ixn_by_name_cmp);
 }
 
 /*
@@ -832,13 +836,13 @@ intention_list(struct req *req, struct perr *e)
 	for (i = 0; i < s->n; i++) {
 		/* ACL filtering first, then ?filter (connect.md §6.5). */
 		if (acl_enabled(req) && !acl_allowed(req, ACL_RES_INTENTION,
-		    ACL_ACCESS_READ, s->v[i].source_name) &&
+		    ACL_ACCESS_READ, s->v[i]->source_name) &&
 		    !acl_allowed(req, ACL_RES_INTENTION, ACL_ACCESS_READ,
-		    s->v[i].dest_name)) {
+		    s->v[i]->dest_name)) {
 			dropped = 1;
 			continue;
 		}
-		o = intention_json(&s->v[i]);
+		o = intention_json(s->v[i]);
 		if (f != NULL && !bexpr_match(f, o)) {
 			json_object_put(o);
 			continue;
@@ -946,9 +950,9 @@ find_id(struct req *req, struct ixn_snap **sp, const struct ixn **xp,
 	if (ixn_snap_get(req, sp, e) == -1)
 		return -1;
 	for (i = 0; i < (*sp)->n; i++)
-		if ((*sp)->v[i].id != NULL &&
-		    strcasecmp((*sp)->v[i].id, id) == 0)
-			*xp = &(*sp)->v[i];
+		if ((*sp)->v[i]->id != NULL &&
+		    strcasecmp((*sp)->v[i]->id, id) == 0)
+			*xp = (*sp)->v[i];
 	return 0;
 }
 
@@ -1368,14 +1372,14 @@ intention_match(struct req *req, struct perr *e)
 		}
 		arr = NULL;
 		for (j = 0; j < s->n; j++) {
-			if (!name_matches(bysrc ? s->v[j].source_name :
-			    s->v[j].dest_name, n))
+			if (!name_matches(bysrc ? s->v[j]->source_name :
+			    s->v[j]->dest_name, n))
 				continue;
-			if (bysrc && s->v[j].source_peer[0] != '\0')
+			if (bysrc && s->v[j]->source_peer[0] != '\0')
 				continue;
 			if (arr == NULL)
 				arr = json_object_new_array();
-			json_object_array_add(arr, intention_json(&s->v[j]));
+			json_object_array_add(arr, intention_json(s->v[j]));
 		}
 		json_object_object_add(o, names[i], arr);
 	}

@@ -30,6 +30,7 @@ struct ixn {
 	int		 precedence;
 	uint64_t	 create_index;
 	uint64_t	 modify_index;
+	int		 refs;		/* snapshots holding it */
 };
 
 /*
@@ -39,7 +40,8 @@ struct ixn {
 struct ixn_snap {
 	struct snap	 hdr;		/* first; hdr.index: intentions table */
 	size_t		 n;
-	struct ixn	*v;
+	struct ixn	**v;		/* evaluation order; shared with
+					   the snapshots patched from it */
 	struct ixn	**by_name;	/* v sorted by destination, source, peer */
 };
 
@@ -47,6 +49,7 @@ int	ixn_snap_get(struct req *, struct ixn_snap **, struct perr *)
 	    PC_MUSTCHECK;
 void	ixn_snap_put(struct ixn_snap *);
 void	ixn_snap_index(struct ixn_snap *);
+int	ixn_by_name_cmp(const void *, const void *);
 const struct ixn *ixn_snap_find(const struct ixn_snap *, const char *,
 	    const char *, const char *);
 int	intention_precedence(const char *, const char *);

@@ -15,6 +15,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,16 @@ intention_db_ixn_clear(struct ixn *x)
 	free(x->updated_at);
 }
 
+/* Drop a snapshot's hold on x; the last one frees it. */
+static void
+ixn_put(struct ixn *x)
+{
+	if (__atomic_sub_fetch(&x->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		intention_db_ixn_clear(x);
+		free(x);
+	}
+}
+
 static void
 snap_free(struct snap *hdr)
 {
@@ -78,42 +89,334 @@ snap_free(struct snap *hdr)
 	size_t		 i;
 
 	for (i = 0; i < s->n; i++)
-		intention_db_ixn_clear(&s->v[i]);
+		ixn_put(s->v[i]);
 	free(s->v);
 	free(s->by_name);
 	free(s);
 }
 
+/* Step through q (bound), appending each row to *v (*n of *cap). */
+static int
+read_ixns(struct store *st, struct store_q *q, struct ixn ***v, size_t *n,
+    size_t *cap, struct perr *e)
+{
+	struct ixn	*x;
+	int		 rc;
+
+	while ((rc = store_step(st, q, e)) == 1) {
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 16;
+			*v = xrealloc(*v, *cap * sizeof(**v));
+		}
+		x = xmalloc(sizeof(*x));
+		ixn_from_row(x, q);
+		x->refs = 1;
+		(*v)[(*n)++] = x;
+	}
+	store_reset(q);
+	return rc;
+}
+
+/* Evaluation order: intention_all's ORDER BY, bytewise as its collation. */
+static int
+eval_cmp(const struct ixn *a, const struct ixn *b)
+{
+	int	c;
+
+	if (a->precedence != b->precedence)
+		return a->precedence > b->precedence ? -1 : 1;
+	if ((c = strcmp(a->source_peer, b->source_peer)) != 0 ||
+	    (c = strcmp(a->source_name, b->source_name)) != 0)
+		return c;
+	return strcmp(a->dest_name, b->dest_name);
+}
+
+static int
+eval_qcmp(const void *a, const void *b)
+{
+	return eval_cmp(*(const struct ixn *const *)a,
+	    *(const struct ixn *const *)b);
+}
+
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A set of destination names: sorted, searched with bsearch(). */
+struct dests {
+	char	**v;
+	size_t	  n, cap;
+};
+
+static void
+dests_add(void *arg, const char *name)
+{
+	struct dests	*d = arg;
+
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 16;
+		d->v = xrealloc(d->v, d->cap * sizeof(*d->v));
+	}
+	d->v[d->n++] = xstrdup(name);
+}
+
+static void
+dests_free(struct dests *d)
+{
+	size_t	i;
+
+	for (i = 0; i < d->n; i++)
+		free(d->v[i]);
+	free(d->v);
+}
+
+/*
+ * The intentions of base a patch replaces, as a set of pointers (open
+ * addressing): found by destination in by_name, so filtering base's two
+ * orders costs a hash probe per intention, no string comparison.
+ */
+struct gone {
+	const struct ixn **v;
+	size_t		   mask;
+};
+
+static size_t
+gone_slot(const struct gone *g, const struct ixn *x)
+{
+	return ((uintptr_t)x >> 4) * 0x9e3779b97f4a7c15ULL >> 17 & g->mask;
+}
+
+static void
+gone_put(struct gone *g, const struct ixn *x)
+{
+	size_t	i;
+
+	for (i = gone_slot(g, x); g->v[i] != NULL; i = (i + 1) & g->mask)
+		;
+	g->v[i] = x;
+}
+
+static int
+gone_has(const struct gone *g, const struct ixn *x)
+{
+	size_t	i;
+
+	if (g->v == NULL)
+		return 0;
+	for (i = gone_slot(g, x); g->v[i] != NULL; i = (i + 1) & g->mask)
+		if (g->v[i] == x)
+			return 1;
+	return 0;
+}
+
+/* Where dest's intentions sit in base->by_name: [*lo, return). */
+static size_t
+dest_range(const struct ixn_snap *base, const char *dest, size_t *lo)
+{
+	size_t	l = 0, h = base->n, mid;
+
+	while (l < h) {
+		mid = l + (h - l) / 2;
+		if (strcmp(base->by_name[mid]->dest_name, dest) < 0)
+			l = mid + 1;
+		else
+			h = mid;
+	}
+	*lo = l;
+	while (h < base->n && strcmp(base->by_name[h]->dest_name, dest) == 0)
+		h++;
+	return h;
+}
+
+/* The set of base's intentions to the destinations in d (sorted). */
+static void
+gone_fill(struct gone *g, const struct ixn_snap *base, const struct dests *d)
+{
+	size_t	k, lo, hi, n = 0, cap;
+
+	memset(g, 0, sizeof(*g));
+	for (k = 0; k < d->n; k++)
+		if (k == 0 || strcmp(d->v[k], d->v[k - 1]) != 0)
+			n += dest_range(base, d->v[k], &lo) - lo;
+	if (n == 0)
+		return;
+	for (cap = 16; cap < 2 * n + 1; cap *= 2)
+		;
+	g->v = xcalloc(cap, sizeof(*g->v));
+	g->mask = cap - 1;
+	for (k = 0; k < d->n; k++)
+		if (k == 0 || strcmp(d->v[k], d->v[k - 1]) != 0)
+			for (hi = dest_range(base, d->v[k], &lo); lo < hi; lo++)
+				gone_put(g, base->by_name[lo]);
+}
+
+/*
+ * The first position in [from, n) of v, sorted by cmp, whose element
+ * is not before x.
+ */
+static size_t
+lower(struct ixn *const *v, size_t from, size_t n, const struct ixn *x,
+    int (*cmp)(const struct ixn *, const struct ixn *))
+{
+	size_t	mid;
+
+	while (from < n) {
+		mid = from + (n - from) / 2;
+		if (cmp(v[mid], x) < 0)
+			from = mid + 1;
+		else
+			n = mid;
+	}
+	return from;
+}
+
+static int
+name_order(const struct ixn *a, const struct ixn *b)
+{
+	return ixn_by_name_cmp(&a, &b);
+}
+
+/*
+ * Merge base's v (order cmp) less the gone with the new nv (nn, same
+ * order) into out; returns how many.  The kept ones get a reference
+ * when ref.  Runs between new rows are found by binary search.
+ */
+static size_t
+merge(struct ixn **out, struct ixn *const *v, size_t n, const struct gone *g,
+    struct ixn *const *nv, size_t nn, int ref,
+    int (*cmp)(const struct ixn *, const struct ixn *))
+{
+	size_t	i = 0, j, end, k = 0;
+
+	for (j = 0; j <= nn; j++) {
+		end = j < nn ? lower(v, i, n, nv[j], cmp) : n;
+		for (; i < end; i++) {
+			if (gone_has(g, v[i]))
+				continue;
+			if (ref)
+				__atomic_add_fetch(&v[i]->refs, 1,
+				    __ATOMIC_RELAXED);
+			out[k++] = v[i];
+		}
+		if (j < nn)
+			out[k++] = nv[j];
+	}
+	return k;
+}
+
+/*
+ * Patch base into *out: the destinations whose entry moved past
+ * base's index (or went: a tombstone) lose their intentions, which come
+ * back from the rows read now.  Every other intention is shared with
+ * base; both orders are merges.  Returns 0, 1 when base cannot be
+ * patched (too old, or too much changed: read everything), -1 (500).
+ */
+static int
+snap_patch(struct store *st, const struct ixn_snap *base, struct ixn_snap **out,
+    struct perr *e)
+{
+	struct ixn_snap	*s;
+	struct ixn	**nv = NULL, **nb;
+	struct store_q	*q;
+	struct dests	 d;
+	struct gone	 g;
+	size_t		 nn = 0, cap = 0, i, k;
+	uint64_t	 since = base->hdr.index;
+	int		 rc;
+
+	if ((rc = snap_patchable(st, since, e)) != 1)
+		return rc == 0 ? 1 : -1;
+	memset(&d, 0, sizeof(d));
+	if ((q = store_stmt(st, SQL_INTENTION_SINCE)) == NULL)
+		return perr_set(e, 500, "internal store error");
+	store_bind_int(q, ":idx", (int64_t)since);
+	if (read_ixns(st, q, &nv, &nn, &cap, e) == -1)
+		goto fail;
+	if (nn > 0)
+		qsort(nv, nn, sizeof(*nv), eval_qcmp);
+	/* Every destination read is replaced, whatever moved meanwhile. */
+	for (i = 0; i < nn; i++)
+		dests_add(&d, nv[i]->dest_name);
+	if ((q = store_stmt(st, SQL_INTENTION_ENTRIES_SINCE)) == NULL) {
+		perr_set(e, 500, "internal store error");
+		goto fail;
+	}
+	store_bind_int(q, ":idx", (int64_t)since);
+	while ((rc = store_step(st, q, e)) == 1)
+		dests_add(&d, store_col_text(q, 0));
+	store_reset(q);
+	if (rc == -1 || snap_tombstones(st, TBL_INTENTIONS, since, dests_add,
+	    &d, e) == -1)
+		goto fail;
+	if (d.n > base->n / 4 + 16) {
+		rc = 1;		/* a full read is as cheap */
+		goto out;
+	}
+	qsort(d.v, d.n, sizeof(*d.v), str_cmp);
+
+	gone_fill(&g, base, &d);
+	s = xcalloc(1, sizeof(*s));
+	s->hdr.free = snap_free;
+	s->hdr.incremental = 1;
+	s->v = xcalloc(base->n + nn + 1, sizeof(*s->v));
+	s->n = merge(s->v, base->v, base->n, &g, nv, nn, 1, eval_cmp);
+	/* by_name: base's, less the replaced, merged with the new sorted. */
+	nb = xcalloc(nn + 1, sizeof(*nb));
+	memcpy(nb, nv, nn * sizeof(*nb));
+	qsort(nb, nn, sizeof(*nb), ixn_by_name_cmp);
+	s->by_name = xcalloc(s->n + 1, sizeof(*s->by_name));
+	k = merge(s->by_name, base->by_name, base->n, &g, nb, nn, 0,
+	    name_order);
+	free(g.v);
+	assert(k == s->n);
+	free(nb);
+	free(nv);
+	dests_free(&d);
+	*out = s;
+	return 0;
+fail:
+	rc = -1;
+out:
+	for (i = 0; i < nn; i++)
+		ixn_put(nv[i]);
+	free(nv);
+	dests_free(&d);
+	return rc;
+}
+
 /*
  * The snapshot loader (snap_load_fn) of intention.c's slot: every
  * intention in evaluation order into a new struct ixn_snap, whose
- * hdr.free releases it.  Returns 0, or -1 (500).
+ * hdr.free releases it; patched from base (snap_patch()) when there
+ * is one and it can be.  Returns 0, or -1 (500).
  */
 int
 intention_db_snap_load(struct store *st, void *arg, uint64_t idx,
-    struct snap **out, struct perr *e)
+    const struct snap *base, struct snap **out, struct perr *e)
 {
-	struct ixn_snap	*s;
+	struct ixn_snap	*s = NULL;
 	struct store_q	*q;
-	size_t		 cap = 16;
+	size_t		 cap = 0;
 	int		 rc;
 
 	(void)arg;
 	(void)idx;
+	if (base != NULL) {
+		if ((rc = snap_patch(st, (const struct ixn_snap *)base, &s,
+		    e)) == -1)
+			return -1;
+		if (rc == 0) {
+			*out = &s->hdr;
+			return 0;
+		}
+	}
 	if ((q = store_stmt(st, SQL_INTENTION_ALL)) == NULL)
 		return perr_set(e, 500, "internal store error");
 	s = xcalloc(1, sizeof(*s));
 	s->hdr.free = snap_free;
-	s->v = xcalloc(cap, sizeof(*s->v));
-	while ((rc = store_step(st, q, e)) == 1) {
-		if (s->n == cap) {
-			cap *= 2;
-			s->v = xrealloc(s->v, cap * sizeof(*s->v));
-		}
-		ixn_from_row(&s->v[s->n++], q);
-	}
-	store_reset(q);
-	if (rc == -1) {
+	if (read_ixns(st, q, &s->v, &s->n, &cap, e) == -1) {
 		snap_free(&s->hdr);
 		return -1;
 	}

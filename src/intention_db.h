@@ -33,7 +33,7 @@ struct ixn_row {
 };
 
 int	intention_db_snap_load(struct store *, void *, uint64_t,
-	    struct snap **, struct perr *) PC_MUSTCHECK;
+	    const struct snap *, struct snap **, struct perr *) PC_MUSTCHECK;
 void	intention_db_ixn_clear(struct ixn *);
 
 int	intention_db_entry_load(struct req *, const char *, struct ixn_entry *,

@@ -63,6 +63,9 @@ const struct metric_def metric_defs[MET__MAX] = {
 	    "The time it takes to sign and record a leaf (ms)." },
 	[MET_STORE_COMMIT] = { "portcullis.store.commit", MK_TIMER,
 	    "The time a write transaction's commit takes (ms)." },
+	[MET_SNAPSHOT_INCREMENTAL] = { "portcullis.snapshot.incremental",
+	    MK_COUNTER, "Snapshot rebuilds that patched the previous one "
+	    "with the rows changed since (the rest of rebuilds: full)." },
 };
 
 const int metrics_status_codes[METRICS_NSTATUS] = {

@@ -31,6 +31,7 @@ enum metric {
 	MET_HTTP_REQUEST,
 	MET_LEAF_SIGN,
 	MET_STORE_COMMIT,
+	MET_SNAPSHOT_INCREMENTAL,	/* counter */
 	MET__MAX
 };
 

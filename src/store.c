@@ -425,6 +425,26 @@ shared_raise(enum table t, uint64_t v)
 }
 
 /*
+ * The last index this process committed to each table: the snapshots'
+ * "must see" for read-your-writes (snap.c).
+ */
+static uint64_t	local_idx[TBL__MAX];
+
+/* The highest index this process committed among a set of tables. */
+uint64_t
+store_index_local(unsigned int set)
+{
+	uint64_t	v, max = 0;
+	size_t		t;
+
+	for (t = 0; t < TBL__MAX; t++)
+		if (set & TBIT(t) && (v = __atomic_load_n(&local_idx[t],
+		    __ATOMIC_ACQUIRE)) > max)
+			max = v;
+	return max;
+}
+
+/*
  * Raise the shared indexes after a commit at idx (touched[t] for each
  * table written) and wake every blocking query (store_be.h).
  */
@@ -434,8 +454,10 @@ store_publish(const int *touched, uint64_t idx)
 	size_t	t;
 
 	for (t = 1; t < TBL__MAX; t++)
-		if (touched[t])
+		if (touched[t]) {
+			__atomic_store_n(&local_idx[t], idx, __ATOMIC_RELEASE);
 			shared_raise((enum table)t, idx);
+		}
 	shared_raise(TBL_RAFT, idx);
 	notify_commit();
 }

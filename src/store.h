@@ -110,6 +110,7 @@ int		 store_watch_fd(void);
 int64_t		 store_watch_timeout(int64_t);
 int		 store_watch_run(int, int64_t);
 uint64_t	 store_index_max(unsigned int);
+uint64_t	 store_index_local(unsigned int);
 const char	*store_table_name(enum table);
 
 struct store_q	*store_stmt(struct store *, enum sql_id);

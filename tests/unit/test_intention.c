@@ -26,6 +26,7 @@ static const struct {
 };
 
 static struct ixn	 table[64];
+static struct ixn	*ptrs[64];	/* a snapshot's v: table's rows */
 static size_t		 ntable;
 
 static int
@@ -113,7 +114,9 @@ test_random_tables(struct ixn_snap *snap)
 		for (k = (size_t)random() % 20; k > 0; k--)
 			table_add(names[random() % nn], names[random() % nn],
 			    peers[random() % 4], random() % 2 ? "allow" : "deny");
-		snap->v = table;
+		for (i = 0; i < ntable; i++)
+			ptrs[i] = &table[i];
+		snap->v = ptrs;
 		snap->n = ntable;
 		ixn_snap_index(snap);
 		for (i = 0; i < nn; i++)
@@ -152,7 +155,7 @@ main(void)
 	char			 path[512], line[256], a[64], b[64], c[64];
 	char			 got[160];
 	FILE			*f;
-	size_t			 i;
+	size_t			 i, k;
 	int			 lineno = 0;
 
 	for (i = 0; i < sizeof(precs) / sizeof(precs[0]); i++)
@@ -179,7 +182,9 @@ main(void)
 			continue;
 		}
 		if (sscanf(line, "check %63s %63s %63s", a, b, c) == 3) {
-			snap.v = table;
+			for (k = 0; k < ntable; k++)
+				ptrs[k] = &table[k];
+			snap.v = ptrs;
 			snap.n = ntable;
 			ixn_snap_index(&snap);
 			x = intention_decide(&snap, a, b);
