@@ -320,16 +320,28 @@ audit_record(struct store *s, struct perr *e)
 			}
 	if (kind == -1 && s->audit_outcome == NULL)
 		return 0;
-	if ((st = store_stmt(s, SQL_AUDIT_HEAD_GET)) == NULL)
-		return perr_set(e, 500, "internal store error");
-	if ((rc = store_step(s, st, e)) == STORE_ROW) {
-		head = store_col_int(st, 0);
-		snprintf(prev, sizeof(prev), "%s", store_col_text(st, 1));
-		anchor = store_col_int(st, 2);
+	/*
+	 * The head, unless the backend read it with the transaction's
+	 * first round trip (PostgreSQL: under the lock already held).
+	 */
+	if (s->head_known) {
+		rc = STORE_ROW;
+		head = s->head_seq;
+		snprintf(prev, sizeof(prev), "%s", s->head_hash);
+		anchor = s->head_anchor;
+	} else {
+		if ((st = store_stmt(s, SQL_AUDIT_HEAD_GET)) == NULL)
+			return perr_set(e, 500, "internal store error");
+		if ((rc = store_step(s, st, e)) == STORE_ROW) {
+			head = store_col_int(st, 0);
+			snprintf(prev, sizeof(prev), "%s",
+			    store_col_text(st, 1));
+			anchor = store_col_int(st, 2);
+		}
+		store_reset(st);
+		if (rc < 0)
+			return -1;
 	}
-	store_reset(st);
-	if (rc < 0)
-		return -1;
 	if (rc != STORE_ROW) {
 		log_warnx("audit: no chain head (audit_head is empty)");
 		return perr_set(e, 500, "internal store error");
@@ -361,13 +373,17 @@ audit_record(struct store *s, struct perr *e)
 	for (i = 0; i < REC_NTEXT; i++)
 		store_bind_text(st, rec_text[i].param, rec_field(&r, i));
 	store_bind_text(st, ":hash", r.hash);
-	if (run(s, st, e) == -1)
+	/*
+	 * The record and the head's move go with the COMMIT (store_defer():
+	 * on PostgreSQL, no round trip of their own under the lock).
+	 */
+	if (store_defer(s, st, e) == -1)
 		return -1;
 	if ((st = store_stmt(s, SQL_AUDIT_HEAD_PUT)) == NULL)
 		return perr_set(e, 500, "internal store error");
 	store_bind_int(st, ":seq", r.seq);
 	store_bind_text(st, ":hash", r.hash);
-	if (run(s, st, e) == -1 || prune(s, r.seq, anchor, e) == -1)
+	if (store_defer(s, st, e) == -1 || prune(s, r.seq, anchor, e) == -1)
 		return -1;
 	store_touch(s, TBL_AUDIT);
 	free(s->audit_line);

@@ -12,6 +12,8 @@
  *
  * Writes run inside the caller's transaction (store_begin() ...
  * store_commit() in intention.c) and mark the intentions table touched.
+ * Those whose outcome nobody looks at are deferred (store_defer()): on
+ * PostgreSQL they travel with the COMMIT, or with the next read.
  */
 #include "config.h"
 
@@ -472,7 +474,7 @@ intention_db_entry_touch(struct req *req, const char *dest, const char *meta,
 	store_bind_text(st, ":dest", dest);
 	store_bind_text(st, ":meta", meta);
 	store_bind_int(st, ":idx", (int64_t)store_tx_index(req->store));
-	if (store_step(req->store, st, e) < 0)
+	if (store_defer(req->store, st, e) == -1)
 		return -1;
 	store_touch_id(req->store, TBL_INTENTIONS, dest);
 	return 0;
@@ -513,7 +515,7 @@ intention_db_clear_legacy(struct req *req, const char *dest, struct perr *e)
 	if ((st = store_stmt(req->store, SQL_INTENTION_CLEAR_LEGACY)) == NULL)
 		return perr_set(e, 500, "internal store error");
 	store_bind_text(st, ":dest", dest);
-	return store_step(req->store, st, e) < 0 ? -1 : 0;
+	return store_defer(req->store, st, e);
 }
 
 /*
@@ -541,7 +543,7 @@ intention_db_row_upsert(struct req *req, const struct ixn_row *r,
 	store_bind_text(st, ":legacy_meta", r->legacy_meta);
 	store_bind_text(st, ":created_at", r->created_at);
 	store_bind_text(st, ":updated_at", r->updated_at);
-	return store_step(req->store, st, e) < 0 ? -1 : 0;
+	return store_defer(req->store, st, e);
 }
 
 /*
@@ -598,26 +600,37 @@ intention_db_row_get(struct req *req, const char *id, const char *dest,
 }
 
 /*
- * Position source would take in dest's entry (precedence, then name),
- * for Consul's "Sources[i]" texts.  One indexed count, not a snapshot
- * reload: a write must not cost O(all intentions).  Returns 0 with
- * *pos set, or -1 (500).
+ * What a by-name write of source -> dest reads first, in one statement:
+ * the position source would take in dest's entry (precedence, then
+ * name) into *pos, for Consul's "Sources[i]" texts -- indexed counts,
+ * not a snapshot reload: a write must not cost O(all intentions) --
+ * and the entry into *en, as intention_db_entry_load().  Returns 0, or
+ * -1 (500).
  */
 int
-intention_db_source_position(struct req *req, const char *dest,
-    const char *source, size_t *pos, struct perr *e)
+intention_db_put_read(struct req *req, const char *dest, const char *source,
+    size_t *pos, struct ixn_entry *en, struct perr *e)
 {
 	struct store_q	*st;
 	int		 rc;
 
-	if ((st = store_stmt(req->store, SQL_INTENTION_SOURCE_POSITION)) ==
-	    NULL)
+	memset(en, 0, sizeof(*en));
+	if ((st = store_stmt(req->store, SQL_INTENTION_PUT_READ)) == NULL)
 		return perr_set(e, 500, "internal store error");
 	store_bind_text(st, ":dest", dest);
 	store_bind_text(st, ":source", source);
 	store_bind_int(st, ":prec", intention_precedence(source, dest));
-	if ((rc = store_step(req->store, st, e)) == 1)
+	if ((rc = store_step(req->store, st, e)) == 1) {
 		*pos = (size_t)store_col_int(st, 0);
+		en->exists = store_col_int(st, 1) != 0;
+		if (store_col_text(st, 2) != NULL)
+			en->meta = arena_strdup(req->arena,
+			    store_col_text(st, 2));
+		en->nsources = (size_t)store_col_int(st, 3);
+		en->nonlegacy = en->nsources -
+		    (size_t)store_col_int(st, 4);
+		en->with_legacy_meta = (size_t)store_col_int(st, 5);
+	}
 	store_reset(st);
 	return rc == 1 ? 0 : -1;
 }

@@ -50,7 +50,7 @@ int	intention_db_row_delete(struct req *, const char *, const char *,
 	    const char *, int *, struct perr *) PC_MUSTCHECK;
 int	intention_db_row_get(struct req *, const char *, const char *,
 	    const char *, struct ixn *, int *, struct perr *) PC_MUSTCHECK;
-int	intention_db_source_position(struct req *, const char *, const char *,
-	    size_t *, struct perr *) PC_MUSTCHECK;
+int	intention_db_put_read(struct req *, const char *, const char *,
+	    size_t *, struct ixn_entry *, struct perr *) PC_MUSTCHECK;
 
 #endif /* INTENTION_DB_H */

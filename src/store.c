@@ -205,6 +205,38 @@ store_step(struct store *s, struct store_q *q, struct perr *e)
 	return s->ops->step(s, q, e);
 }
 
+/*
+ * Run write q of the open transaction, whose outcome (rows changed, a
+ * conflict) the caller does not look at.  The backend may hold it back
+ * and send it with the transaction's next round trip: before the next
+ * statement (whose snapshot then sees it) or with the COMMIT, so that
+ * the writes after a handler's reads cost no round trip of their own
+ * under the write lock (store_pg.c).  An error then shows there: the
+ * next statement or store_commit() fails (500, rolled back).  q is
+ * reset.  Returns 0, or -1 (500) when it ran at once and failed.
+ */
+int
+store_defer(struct store *s, struct store_q *q, struct perr *e)
+{
+	int	rc;
+
+	if (s->ops->defer != NULL && s->in_tx)
+		return s->ops->defer(s, q, e);
+	rc = s->ops->step(s, q, e);
+	s->ops->reset(q);
+	return rc < 0 ? -1 : 0;
+}
+
+/*
+ * Round trips s made to the database server so far (0 on SQLite,
+ * which has none): what a write costs under the write lock.
+ */
+uint64_t
+store_roundtrips(const struct store *s)
+{
+	return s->roundtrips;
+}
+
 /* End q's cursor early (rows unread); bindings stay until store_stmt(). */
 void
 store_reset(struct store_q *q)
@@ -285,6 +317,7 @@ store_col_isnull(struct store_q *q, int col)
 int
 store_begin(struct store *s, struct perr *e)
 {
+	s->head_known = 0;
 	if (s->ops->begin(s, e) == -1)
 		return -1;
 	s->audit_kind = -1;
@@ -625,22 +658,32 @@ store_prepare_all(struct store *s, struct perr *e)
 	return 0;
 }
 
+/*
+ * Raise the shared index of the table named name (a table_index row)
+ * to idx; an unknown name is ignored.
+ */
+void
+store_shared_index(const char *name, uint64_t idx)
+{
+	size_t	t;
+
+	for (t = 0; name != NULL && t < TBL__MAX; t++)
+		if (strcmp(name, table_names[t]) == 0)
+			shared_raise((enum table)t, idx);
+}
+
 /* Read every table index into shared memory (start-up, safety net). */
 int
 store_load_shared(struct store *s, struct perr *e)
 {
 	struct store_q	*st;
-	size_t		 t;
 	int		 rc;
 
 	if ((st = store_stmt(s, SQL_INDEX_ALL)) == NULL)
 		return perr_set(e, 500, "internal store error");
-	while ((rc = store_step(s, st, e)) == 1) {
-		for (t = 0; t < TBL__MAX; t++)
-			if (strcmp(store_col_text(st, 0), table_names[t]) == 0)
-				shared_raise((enum table)t,
-				    (uint64_t)store_col_int(st, 1));
-	}
+	while ((rc = store_step(s, st, e)) == 1)
+		store_shared_index(store_col_text(st, 0),
+		    (uint64_t)store_col_int(st, 1));
 	store_reset(st);
 	return rc;
 }

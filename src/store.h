@@ -119,6 +119,9 @@ int		 store_step(struct store *, struct store_q *, struct perr *)
 void		 store_reset(struct store_q *);
 int64_t		 store_changes(const struct store_q *);
 int		 store_conflict(const struct store *);
+int		 store_defer(struct store *, struct store_q *, struct perr *)
+		    PC_MUSTCHECK;
+uint64_t	 store_roundtrips(const struct store *);
 int		 store_get_row(struct store *, enum sql_id, const char *,
 		    const char *, void (*)(void *, struct store_q *), void *,
 		    int *, struct perr *) PC_MUSTCHECK;

@@ -37,6 +37,9 @@ struct store_ops {
 	int		 (*begin)(struct store *, struct perr *);
 	int		 (*commit)(struct store *, struct perr *);
 	void		 (*rollback)(struct store *);
+	/* store_defer(); NULL: the statement runs at once. */
+	int		 (*defer)(struct store *, struct store_q *,
+			    struct perr *);
 	/* Cross-node notifications; NULL when the backend has none. */
 	int		 (*listen)(struct store *, struct perr *);
 	int		 (*listen_fd)(struct store *);
@@ -50,6 +53,16 @@ struct store {
 	int			 conflict;	/* last step error: a constraint */
 	uint64_t		 tx_index;	/* of the open write transaction */
 	int			 touched[TBL__MAX];
+	uint64_t		 roundtrips;	/* to the server, ever (PostgreSQL) */
+
+	/*
+	 * The audit chain's head as the backend read it under the write
+	 * lock with the transaction's first round trip (head_known 1;
+	 * store_pg.c), so that audit_record() need not ask again.
+	 */
+	int			 head_known;
+	int64_t			 head_seq, head_anchor;
+	char			 head_hash[65];
 
 	/* The audit record of the open transaction (audit.c). */
 	int			 audit_on;	/* a request's context is set */
@@ -86,5 +99,8 @@ void	store_publish(const int *, uint64_t);
  * to the shared indexes.  Returns its index (0 when malformed).
  */
 uint64_t store_notified(const char *);
+
+/* Generic: raise the shared index of the table named to an index. */
+void	store_shared_index(const char *, uint64_t);
 
 #endif /* STORE_BE_H */

@@ -14,8 +14,8 @@
  * read from the result.
  *
  * Writes and the modify index: store_begin() sends BEGIN and then
- * increments the 'raft' row of table_index (UPDATE ... RETURNING), in
- * one round trip.  The row lock that UPDATE takes is held until COMMIT
+ * increments the 'raft' row of table_index (UPDATE), and reads it back
+ * with the audit chain's head (audit.c), in one round trip.  The row lock that UPDATE takes is held until COMMIT
  * or ROLLBACK, so every other writer -- on any connection of any node
  * -- waits at that same statement, and READ COMMITTED gives each of its
  * later statements a snapshot that includes the previous writer's
@@ -23,9 +23,15 @@
  * commit order: a reader who saw index N sees every change with an
  * index <= N.  store_commit() records the index of each table touched
  * (table_index rows), announces the commit (NOTIFY), commits, makes the
- * commit durable, all in one round trip, then refreshes the node's
- * shared index page from table_index (it may hold other nodes' commits)
- * and wakes blocking queries.
+ * commit durable and reads table_index back for the node's shared index
+ * page (it may hold other nodes' commits), all in one round trip, then
+ * wakes blocking queries.
+ *
+ * Round trips under the lock: writes whose outcome the handler does not
+ * look at (store_defer(): upserts, the audit record) are kept as text
+ * and sent in front of the next statement or of tx_commit, in the same
+ * query, so a handler that reads once and then writes holds the lock
+ * for three round trips: begin, its read, the commit.
  *
  * Durability without holding the lock through an fsync: the write
  * transaction commits asynchronously (SET LOCAL synchronous_commit =
@@ -137,6 +143,9 @@ struct pg {
 	const char	*why;		/* no connection: the reason */
 	int64_t		 retry_at;	/* next reconnect attempt */
 	int64_t		 backoff;
+	char		*pending;	/* deferred writes (pg_defer()) */
+	size_t		 npending, cappending;
+	uint64_t	 rt_begin;	/* roundtrips at pg_begin() */
 	struct pg_q	 stmts[SQL__MAX];
 };
 
@@ -144,6 +153,8 @@ struct pg {
 #define PGQ(x)	((struct pg_q *)(x))
 
 static void	pg_rollback(struct store *);
+static int	pg_step(struct store *, struct store_q *, struct perr *);
+static void	pg_reset(struct store_q *);
 
 static const char	lost[] = "the connection to the database was lost";
 
@@ -262,6 +273,7 @@ await(struct pg *s, int sent)
 	s->committed = 0;
 	if (!sent)
 		return NULL;
+	s->base.roundtrips++;
 	deadline = s->limit_ms > 0 ? mono_ms() + s->limit_ms : 0;
 	for (;;) {
 		while (PQisBusy(s->conn)) {
@@ -420,6 +432,7 @@ pg_close(struct store *bs)
 	}
 	PQfinish(s->conn);
 	free(s->dsn);
+	free(s->pending);
 	free(s);
 }
 
@@ -742,6 +755,74 @@ pg_stmt(struct store *bs, enum sql_id id)
 	return &q->base;
 }
 
+/* Add sql and a ";" to s's deferred writes. */
+static void
+append(struct pg *s, const char *sql)
+{
+	size_t	n = strlen(sql);
+
+	if (s->npending + n + 3 > s->cappending) {
+		s->cappending = (s->npending + n + 3) * 2;
+		s->pending = xrealloc(s->pending, s->cappending);
+	}
+	memcpy(s->pending + s->npending, sql, n);
+	s->npending += n;
+	memcpy(s->pending + s->npending, ";\n", 3);	/* with the NUL */
+	s->npending += 2;
+}
+
+/*
+ * Send the deferred writes, one round trip, before a statement that
+ * must see them.  0, or -1 (500; logged).
+ */
+static int
+flush(struct pg *s, struct perr *e)
+{
+	PGresult	*r;
+	const char	*state;
+	int		 st;
+
+	s->npending = 0;
+	r = pq_exec(s, s->pending);
+	st = PQresultStatus(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		s->base.conflict = state != NULL && strncmp(state, "23", 2) ==
+		    0;
+		pgerr(s, r, e, "deferred writes");
+		PQclear(r);
+		return -1;
+	}
+	PQclear(r);
+	return 0;
+}
+
+/*
+ * store_defer(): keep write q of the open transaction, its values as
+ * literals (expand()), to send with the next round trip: before the
+ * next prepared statement (flush()) or in front of tx_commit, in one
+ * simple query whose first error stops the rest, COMMIT included.
+ * Without a connection it runs at once (and fails as pg_step() says).
+ */
+static int
+pg_defer(struct store *bs, struct store_q *bq, struct perr *e)
+{
+	struct pg	*s = PG(bs);
+	struct pg_q	*q = PGQ(bq);
+	char		*text;
+	int		 rc;
+
+	if (s->conn == NULL || q->simple || (text = expand(s, q)) == NULL) {
+		rc = pg_step(bs, bq, e);
+		pg_reset(bq);
+		return rc < 0 ? -1 : 0;
+	}
+	append(s, text);
+	free(text);
+	pg_reset(bq);
+	return 0;
+}
+
 static int
 pg_step(struct store *bs, struct store_q *bq, struct perr *e)
 {
@@ -755,10 +836,20 @@ pg_step(struct store *bs, struct store_q *bq, struct perr *e)
 		bs->conflict = 0;
 		if (prepare(s, q, e) == -1)
 			return STORE_ERR;
+		if (!q->simple && s->npending > 0 && flush(s, e) == -1)
+			return STORE_ERR;
 		if (q->simple) {
 			if ((text = expand(s, q)) == NULL) {
 				pgerr(s, NULL, e, sql_names[q - s->stmts]);
 				return STORE_ERR;
+			}
+			/* The deferred writes go first, in the same message. */
+			if (s->npending > 0) {
+				append(s, text);
+				free(text);
+				text = s->pending;
+				s->pending = NULL;
+				s->npending = s->cappending = 0;
 			}
 			q->res = pq_exec(s, text);
 			free(text);
@@ -892,6 +983,8 @@ pg_begin(struct store *bs, struct perr *e)
 	if (bs->in_tx)
 		fatalx("store: nested transaction");
 	memset(bs->touched, 0, sizeof(bs->touched));
+	s->npending = 0;
+	s->rt_begin = bs->roundtrips;
 	/*
 	 * Until its COMMIT the transaction leaves nothing behind: when it
 	 * finds the connection lost (a backend terminated while idle, its
@@ -910,6 +1003,13 @@ pg_begin(struct store *bs, struct perr *e)
 		perr_clear(e);
 	}
 	bs->tx_index = (uint64_t)pg_col_int(st, 0);
+	if (!pg_col_isnull(st, 1)) {
+		bs->head_known = 1;
+		bs->head_seq = pg_col_int(st, 1);
+		snprintf(bs->head_hash, sizeof(bs->head_hash), "%s",
+		    pg_col_text(st, 2) != NULL ? pg_col_text(st, 2) : "");
+		bs->head_anchor = pg_col_int(st, 3);
+	}
 	pg_reset(st);
 	return 0;
 }
@@ -929,8 +1029,9 @@ raise_shared(volatile uint64_t *p, uint64_t v)
  * Commit, in one round trip (tx_commit): record the touched tables'
  * indexes, announce "<index> <table>,<table>.." to every node's watch
  * connection (store.c raises its shared indexes from it without a
- * query), COMMIT, flush.  Then refresh the shared index page from
- * table_index and wake blocking queries.  Table names are [a-z-] only.
+ * query), COMMIT, flush, and read table_index into the shared index
+ * page; the deferred writes go first.  Then wake blocking queries.
+ * Table names are [a-z-] only.
  *
  * Durability: the COMMIT is asynchronous (tx_begin), so the locks that
  * order writers are not held through the WAL flush; the flush follows
@@ -971,6 +1072,12 @@ pg_commit(struct store *bs, struct perr *e)
 		rc = -1;
 	committed = s->committed;
 	s->at_commit = 0;
+	/* The indexes, read after the COMMIT (tx_commit's last rows). */
+	if (rc == 0)
+		do
+			store_shared_index(pg_col_text(st, 1),
+			    (uint64_t)pg_col_int(st, 2));
+		while (pg_step(bs, st, e) == STORE_ROW);
 	pg_reset(st);
 	if (!committed)
 		goto fail;
@@ -978,6 +1085,9 @@ pg_commit(struct store *bs, struct perr *e)
 		perr_set(e, 500, "internal store error; the write may or may "
 		    "not have been committed");
 	bs->in_tx = 0;
+	log_debug("store: transaction %llu: %llu round trips to COMMIT",
+	    (unsigned long long)bs->tx_index,
+	    (unsigned long long)(bs->roundtrips - s->rt_begin));
 	raise_shared(&store_shared->committed, bs->tx_index);
 	if (rc == 0) {
 		__atomic_add_fetch(&store_shared->fsyncs, 1, __ATOMIC_RELAXED);
@@ -985,10 +1095,13 @@ pg_commit(struct store *bs, struct perr *e)
 		    __ATOMIC_RELAXED);
 		raise_shared(&store_shared->synced, bs->tx_index);
 	}
-	/* Visible either way: wake whoever waits on it. */
+	/*
+	 * Visible either way: wake whoever waits on it.  The indexes came
+	 * with the flush; without it, ask (other nodes' commits).
+	 */
 	perr_clear(&e2);
-	if ((s->conn == NULL || store_load_shared(bs, &e2) == -1) &&
-	    e2.status)
+	if (rc == -1 && (s->conn == NULL || store_load_shared(bs,
+	    &e2) == -1) && e2.status)
 		log_warnx("store: cannot refresh the indexes: %s", e2.msg);
 	store_publish(bs->touched, bs->tx_index);
 	return rc;
@@ -1004,6 +1117,7 @@ pg_rollback(struct store *bs)
 	struct pg	*s = PG(bs);
 	PGresult	*r;
 
+	s->npending = 0;
 	if (!bs->in_tx)
 		return;
 	bs->in_tx = 0;
@@ -1106,6 +1220,7 @@ const struct store_ops store_pg_ops = {
 	.begin = pg_begin,
 	.commit = pg_commit,
 	.rollback = pg_rollback,
+	.defer = pg_defer,
 	.listen = pg_listen,
 	.listen_fd = pg_listen_fd,
 	.notified = pg_notified,

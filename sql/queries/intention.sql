@@ -78,12 +78,25 @@ UPDATE intention SET legacy_id = NULL, legacy_meta = NULL,
     created_at = NULL, updated_at = NULL
  WHERE dest_name = :dest AND legacy_id IS NOT NULL;
 
--- name: intention_source_position
--- Where a source would sit in its entry (Sources[i] in Consul's texts):
--- precedence descending, then name.
--- Two ranges of intention_order (one OR would scan the destination).
+-- name: intention_put_read
+-- What a by-name write reads before it writes, in one statement (one
+-- round trip under PostgreSQL's write lock, not two): where the source
+-- would sit in its entry (Sources[i] in Consul's texts: precedence
+-- descending, then name; two ranges of intention_order, as one OR
+-- would scan the destination), then whether the entry exists and
+-- intention_entry_get's columns (meta, then the three counts; the
+-- counts are 0 without an entry: rows exist only with theirs).
 SELECT (SELECT count(*) FROM intention
          WHERE dest_name = :dest AND precedence > :prec)
      + (SELECT count(*) FROM intention
          WHERE dest_name = :dest AND precedence = :prec
-           AND source_name < :source);
+           AND source_name < :source),
+       CASE WHEN e.dest_name IS NULL THEN 0 ELSE 1 END, e.meta,
+       (SELECT count(*) FROM intention WHERE dest_name = :dest),
+       (SELECT count(*) FROM intention
+         WHERE dest_name = :dest AND legacy_id IS NOT NULL),
+       (SELECT count(*) FROM intention
+         WHERE dest_name = :dest AND legacy_id IS NOT NULL
+           AND legacy_meta IS NOT NULL AND legacy_meta <> '{}')
+  FROM (SELECT 1 AS one) o
+  LEFT JOIN intention_entry e ON e.dest_name = :dest;

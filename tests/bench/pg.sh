@@ -14,6 +14,12 @@
 #     (BEGIN; INSERT ...; COMMIT, one row per transaction) with the same
 #     number of connections (target >= 0.5x), and / the same loop on one
 #     connection, one at a time (what a commit-ordered index costs);
+#   - the ceiling: the same PUT load on SQLite with store { sync =
+#     "normal" } (no fsync, no lock handed across connections: what
+#     the HTTP path and the handler can do on this machine at all), /
+#     the raw loop too: below 0.5x, no store change can reach the
+#     target here; and PUT on PostgreSQL / PUT on SQLite durable (the
+#     default sync "full"), both durable, in the same rounds;
 #   - on two nodes sharing one database (ACLs on): the p99 of the
 #     cross-node wake-up (write on A, blocking query on B) and of the
 #     token-revocation window (delete on A until B refuses), each over
@@ -42,7 +48,9 @@ sdir=$dir
 pdir=$(mktemp -d /tmp/pc-bench-pgnode-XXXXXX)
 adir=$(mktemp -d /tmp/pc-bench-pga-XXXXXX)
 bdir=$(mktemp -d /tmp/pc-bench-pgb-XXXXXX)
-bench_dirs="$bench_dirs $pdir $adir $bdir"
+ndir=$(mktemp -d /tmp/pc-bench-pgn-XXXXXX)
+bench_dirs="$bench_dirs $pdir $adir $bdir $ndir"
+printf 'store {\n sync = "normal"\n}\n' >"$ndir/extra.hcl"
 store "$dsn_node" >"$pdir/extra.hcl"
 mgmt=$(cat /proc/sys/kernel/random/uuid)
 acl=$(printf 'acl {\n enabled = true\n default_policy = "deny"\n tokens { initial_management = "%s" }\n}\n' "$mgmt")
@@ -53,11 +61,12 @@ seal=$(printf 'seal { key_file = "%s" }\n' "$dir/pair-seal.key")
 { echo 'node_name = "b"'; echo "$acl"; store "$dsn_pair"; echo "$seal"; } >"$bdir/extra.hcl"
 surl="http://127.0.0.1:$port"
 purl="http://127.0.0.1:$(instance "$pdir" "$pdir/extra.hcl")"
+nurl="http://127.0.0.1:$(instance "$ndir" "$ndir/extra.hcl")"
 aurl="http://127.0.0.1:$(instance "$adir" "$adir/extra.hcl")"
 until curl -sf -H "X-Consul-Token: $mgmt" "$aurl/v1/acl/tokens" >/dev/null; do sleep 0.1; done
 burl="http://127.0.0.1:$(instance "$bdir" "$bdir/extra.hcl")"
 until curl -sf -H "X-Consul-Token: $mgmt" "$burl/v1/acl/tokens" >/dev/null; do sleep 0.1; done
-for u in "$surl" "$purl"; do
+for u in "$surl" "$purl" "$nurl"; do
 	until curl -sf "$u/v1/connect/intentions" >/dev/null; do sleep 0.1; done
 	curl -sf -X PUT -d '{"Action":"allow"}' "$u/v1/connect/intentions/exact?source=web&destination=db" >/dev/null
 	for i in $(seq 1 50); do
@@ -83,12 +92,16 @@ medians pck sck paz saz pex sex
 r_ck=$(printf '%s' "$rows" | ratios 1 3) r_az=$(printf '%s' "$rows" | ratios 5 7) r_ex=$(printf '%s' "$rows" | ratios 9 11)
 
 # Writes: Portcullis on PostgreSQL, the raw loop with as many
-# connections, the raw loop on one.
+# connections, the raw loop on one, the same PUTs on SQLite without
+# fsync (the ceiling) and on SQLite durable.
 rawloop() { "$bin/tests/bench/bench_write" pg "$dsn_raw" "$DUR" "$1" 2>/dev/null; }
 rounds 'measure "$purl/v1/connect/intentions/exact" tests/bench/putnew.lua' \
-    'rawloop "$CONNS"' 'rawloop 1'
-medians pput raw rawone
+    'rawloop "$CONNS"' 'rawloop 1' \
+    'measure "$nurl/v1/connect/intentions/exact" tests/bench/putnew.lua' \
+    'measure "$surl/v1/connect/intentions/exact" tests/bench/putnew.lua'
+medians pput raw rawone nput sput
 r_raw=$(printf '%s' "$rows" | ratios 1 3) r_one=$(printf '%s' "$rows" | ratios 1 5)
+r_ceil=$(printf '%s' "$rows" | ratios 7 3) r_dur=$(printf '%s' "$rows" | ratios 1 9)
 
 # Two nodes on one database, and one node alone, in rounds.
 lat() { /usr/bin/python3 tests/bench/cluster_lat.py "$1" "$2" "$3" "$SAMPLES" "$mgmt"; }
@@ -108,6 +121,8 @@ printf '%-44s %10.0f %9s\n' "GET intentions/exact, SQLite (baseline)" "$sex_rps"
 printf '%-44s %10.0f %9s\n' "PUT intentions/exact, PostgreSQL" "$pput_rps" "$pput_p99"
 printf '%-44s %10.0f %9s\n' "raw libpq INSERT;COMMIT, $CONNS conns (base)" "$raw_rps" "$raw_p99"
 printf '%-44s %10.0f %9s\n' "raw libpq INSERT;COMMIT, 1 conn (base)" "$rawone_rps" "$rawone_p99"
+printf '%-44s %10.0f %9s\n' "PUT intentions/exact, SQLite sync normal" "$nput_rps" "$nput_p99"
+printf '%-44s %10.0f %9s\n' "PUT intentions/exact, SQLite durable (base)" "$sput_rps" "$sput_p99"
 printf '%-44s %10s %9s\n' "" "p50 ms" "p99 ms"
 printf '%-44s %10s %9s\n' "wake-up, write on A, blocking on B" "$xwake_rps" "$xwake_p99"
 printf '%-44s %10s %9s\n' "wake-up, one node (baseline)" "$lwake_rps" "$lwake_p99"
@@ -119,5 +134,7 @@ row "authorize PostgreSQL / SQLite" "$r_az target>=0.9"
 row "exact PostgreSQL / SQLite" "$r_ex target>=0.9"
 row "writes / raw loop, $CONNS conns" "$r_raw target>=0.5"
 row "writes / raw loop, one at a time" "$r_one ordering"
+row "ceiling: SQLite normal PUT / raw loop" "$r_ceil bound-for-0.5"
+row "PUT PostgreSQL / PUT SQLite, both durable" "$r_dur -"
 row "wake-up p99, cross-node / one node" "$r_wake -"
 row "revocation p99, cross-node / one node" "$r_rev -"

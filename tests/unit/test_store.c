@@ -16,6 +16,8 @@
 
 #include "portcullis.h"
 #include "audit.h"
+#include "intention_db.h"
+#include "req.h"
 #include "store.h"
 #include "store_be.h"
 #include "tap.h"
@@ -433,6 +435,98 @@ test_audit(struct store *s)
 	fclose(null);
 }
 
+/* The intention row source -> dest for intention_db_row_upsert(). */
+static void
+ixn_row(struct ixn_row *r, const char *dest, const char *source)
+{
+	memset(r, 0, sizeof(*r));
+	r->dest = dest;
+	r->source = source;
+	r->action = "allow";
+	r->description = "";
+	r->source_type = "consul";
+}
+
+/*
+ * What PUT intentions/exact runs (intention.c): one read, then the
+ * entry and intention upserts, deferred (store_defer()), and the audit
+ * record.  On PostgreSQL that is three round trips in all, each under
+ * the write lock -- begin (which reads the audit head), the read, the
+ * commit carrying the writes and the record (and the flush and the
+ * index refresh after its COMMIT) -- where it took nine and one.  A deferred write is seen by
+ * the transaction's next read, and one that fails fails the commit:
+ * nothing of the transaction stays, no record either.
+ */
+static void
+test_deferred(struct store *s, int pg)
+{
+	struct req	 req;
+	struct ixn_entry en;
+	struct ixn_row	 r;
+	struct perr	 e;
+	uint64_t	 rt0, idx;
+	size_t		 pos = 99;
+	int64_t		 n;
+	int		 rc;
+
+	perr_clear(&e);
+	memset(&req, 0, sizeof(req));
+	req.arena = arena_new();
+	req.store = s;
+	n = audit_seq(s);
+	rt0 = store_roundtrips(s);
+	ok(store_begin(s, &e) == 0 && intention_db_put_read(&req, "rt-db",
+	    "rt-web", &pos, &en, &e) == 0 && pos == 0 && !en.exists,
+	    "deferred: a by-name write's read (no entry yet)");
+	idx = store_tx_index(s);
+	ixn_row(&r, "rt-db", "rt-web");
+	ok(intention_db_entry_touch(&req, "rt-db", NULL, &e) == 0 &&
+	    intention_db_row_upsert(&req, &r, &e) == 0 &&
+	    store_commit(s, &e) == 0, "deferred: its writes commit (%s)",
+	    e.msg);
+	if (pg)
+		is_int((long long)(store_roundtrips(s) - rt0), 3, "postgres: "
+		    "a by-name intention write takes 3 round trips");
+	else
+		is_int((long long)store_roundtrips(s), 0, "sqlite: no round "
+		    "trips");
+	ok(audit_seq(s) == n + 1, "deferred: the write has its audit record");
+	ok(store_index(TBL_INTENTIONS) >= idx && store_index(TBL_RAFT) >= idx,
+	    "deferred: the shared index page knows the commit");
+
+	ok(store_begin(s, &e) == 0 && intention_db_put_read(&req, "rt-db",
+	    "rt-web2", &pos, &en, &e) == 0 && pos == 1 && en.exists &&
+	    en.nsources == 1, "deferred: the next write reads what it wrote "
+	    "(position %zu, %zu sources)", pos, en.nsources);
+	ok(intention_db_entry_touch(&req, "rt-new", NULL, &e) == 0 &&
+	    intention_db_put_read(&req, "rt-new", "rt-web", &pos, &en, &e) ==
+	    0 && en.exists, "deferred: a deferred write is seen by the "
+	    "transaction's next read");
+	store_rollback(s);
+	ok(store_begin(s, &e) == 0 && intention_db_put_read(&req, "rt-new",
+	    "rt-web", &pos, &en, &e) == 0 && !en.exists, "deferred: a "
+	    "rollback drops it");
+	store_rollback(s);
+
+	/* No entry for the row: its foreign key refuses it. */
+	ixn_row(&r, "rt-none", "rt-web");
+	ok(store_begin(s, &e) == 0, "deferred: begin");
+	store_touch_id(s, TBL_INTENTIONS, "rt-none");
+	rc = intention_db_row_upsert(&req, &r, &e);
+	if (rc == 0)
+		rc = store_commit(s, &e);
+	else
+		store_rollback(s);
+	ok(rc == -1 && e.status == 500, "deferred: a write that fails fails "
+	    "the transaction (%s)", e.msg);
+	ok(!s->in_tx && audit_seq(s) == n + 1, "deferred: no record of it");
+	perr_clear(&e);
+	ok(store_begin(s, &e) == 0 && store_meta_put(s, "after", "x", &e) ==
+	    0 && store_commit(s, &e) == 0, "deferred: the connection works "
+	    "after it (%s)", e.msg);
+	arena_free(req.arena);
+}
+
 /*
  * SQLite, sync "full" (the default): store_commit() returns only once
  * the WAL holds the commit on disk (the shared page's 'synced' covers
@@ -564,6 +658,7 @@ main(void)
 	printf("# sqlite\n");
 	s = test_core(path);
 	test_audit(s);
+	test_deferred(s, 0);
 	test_durable(s);
 	test_checkpoints(path, s);
 
@@ -589,6 +684,7 @@ main(void)
 	memset((void *)store_shared->idx, 0, sizeof(store_shared->idx));
 	s = test_core(dsn);
 	test_audit(s);
+	test_deferred(s, 1);
 	test_pg(s, dsn);
 	test_pg_durable(s, dsn);
 	perr_clear(&e);
