@@ -264,7 +264,15 @@ test_core(const char *path)
 	uint64_t	 i1, i2;
 
 	perr_clear(&e);
+	s = NULL;
 	ok(store_open(path, &s, &e) == 0, "open");
+	if (s == NULL) {
+		/* nothing below can run: say why and stop (no NULL store) */
+		fprintf(stdout, "Bail out! cannot open %s: %s\n",
+		    store_backend() == STORE_POSTGRES ? "PostgreSQL" : path,
+		    e.msg);
+		exit(1);
+	}
 	ok(store_migrate(s, &e) == 0, "migrate");
 	ok(store_migrate(s, &e) == 0, "migrating twice is a no-op");
 	ok(store_prepare_all(s, &e) == 0, "every query in sql/queries "
