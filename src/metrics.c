@@ -63,6 +63,10 @@ const struct metric_def metric_defs[MET__MAX] = {
 	    "The time it takes to sign and record a leaf (ms)." },
 	[MET_STORE_COMMIT] = { "portcullis.store.commit", MK_TIMER,
 	    "The time a write transaction's commit takes (ms)." },
+	[MET_BLOCKING_RERUN_UNCHANGED] = {
+	    "portcullis.blocking.rerun_unchanged", MK_COUNTER,
+	    "Parked queries re-run after a write whose answer had not "
+	    "changed, so they went on waiting." },
 };
 
 const int metrics_status_codes[METRICS_NSTATUS] = {
