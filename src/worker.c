@@ -89,6 +89,7 @@
 #include "http.h"
 #include "notify.h"
 #include "store.h"
+#include "util.h"
 #include "worker.h"
 
 #define ACCEPT_POLL_MS	200
@@ -255,6 +256,27 @@ conn_drain(struct worker *w)
 }
 
 /*
+ * accept() found no descriptor free.  The connection stays in the
+ * listening socket's queue, where another worker may take it; this
+ * thread waits a moment instead of being woken for it at once, over
+ * and over (level-triggered), and says so now and then.  Parked
+ * queries stop short of this (blocking.c, PARK_FD_HEADROOM).
+ */
+static void
+out_of_fds(struct worker *w)
+{
+	static _Atomic int64_t	logged;
+	int64_t			now = mono_ms(), last = atomic_load(&logged);
+
+	if (now - last >= 10000 &&
+	    atomic_compare_exchange_strong(&logged, &last, now))
+		log_warnx("worker %d: out of file descriptors (%d "
+		    "connections); not accepting for %d ms", w->slot,
+		    atomic_load(&w->nconn), ACCEPT_POLL_MS);
+	usleep(ACCEPT_POLL_MS * 1000);
+}
+
+/*
  * Read the next request: from a new connection on the listening socket,
  * or from the kept connection fd that epoll reported.  Returns a new
  * FCGX_Request, or NULL when there was none (another thread accepted
@@ -265,7 +287,7 @@ static FCGX_Request *
 next_request(struct worker *w, int fd)
 {
 	FCGX_Request	*fr;
-	int		 kept = fd != w->listen_fd;
+	int		 kept = fd != w->listen_fd, rc;
 
 	if (kept && !atomic_exchange(&w->idle[fd], 0))
 		return NULL;	/* the drain holds it; it arms it again */
@@ -281,10 +303,12 @@ next_request(struct worker *w, int fd)
 		fr->keepConnection = 1;
 		fr->detached = 1;
 	}
-	if (FCGX_Accept_r(fr) < 0) {
+	if ((rc = FCGX_Accept_r(fr)) < 0) {
 		free(fr);	/* -EAGAIN, or the kept connection ended */
 		if (kept)
 			atomic_fetch_sub(&w->nconn, 1);
+		if (rc == -EMFILE || rc == -ENFILE)
+			out_of_fds(w);
 		return NULL;
 	}
 	if (!kept)
