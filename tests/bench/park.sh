@@ -35,7 +35,8 @@ bench_tmp=pc-park
 . tests/bench/common.sh
 make -s -C "$bin" tests/bench/bench_broadcast
 "$bin/tests/bench/bench_broadcast" "$dir/bench-bcast" 4 & bcast=$!
-trap 'kill $bcast 2>/dev/null; bench_stop' EXIT INT TERM
+client=""
+trap 'kill $bcast $client 2>/dev/null || true; bench_stop' EXIT INT TERM
 url="http://127.0.0.1:$port"
 until curl -sf "$url/v1/connect/intentions" >/dev/null; do sleep 0.1; done
 curl -sf -X PUT -d '{"Action":"allow"}' "$url/v1/connect/intentions/exact?source=web&destination=db" >/dev/null
@@ -56,12 +57,11 @@ metric() {
 import json, sys
 try:
     m = json.load(sys.stdin)
-except ValueError:
-    print(-1); sys.exit()
-for g in m["Gauges"]:
-    if g["Name"] == sys.argv[1]: print(int(g["Value"])); break
-else:
-    print(next((int(c["Count"]) for c in m["Counters"] if c["Name"] == sys.argv[1]), 0))' "$1"
+    v = [int(g["Value"]) for g in m["Gauges"] if g["Name"] == sys.argv[1]]
+    v += [int(c["Count"]) for c in m["Counters"] if c["Name"] == sys.argv[1]]
+    print(v[0] if v else 0)
+except Exception:
+    print(-1)' "$1"
 }
 idx() { curl -sf -D - -o /dev/null "$url$1" | tr -d '\r' | sed -n 's/^X-Consul-Index: //Ip'; }
 # hold PATHS N: start the client and return once all N are written.

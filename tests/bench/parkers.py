@@ -74,6 +74,13 @@ async def child_main(host, port, paths, n, src, cmd_fd, res_fd):
         if i % 200 == 199:
             await asyncio.sleep(0.005)
     os.write(res_fd, ("sent %d\n" % held).encode())
+    parent = os.getppid()
+
+    async def orphaned():        # the parent killed: let go of it all
+        while os.getppid() == parent:
+            await asyncio.sleep(0.5)
+        os._exit(1)
+    watch = asyncio.ensure_future(orphaned())
     # Wait for "collect T0 DEADLINE" from the parent.
     line = b""
     fut = loop.create_future()
