@@ -152,15 +152,17 @@ blocking_park(struct req *req, struct perr *e)
 	uint64_t	 one = 1;
 	char		*body;
 	size_t		 len;
-	int64_t		 now;
+	int64_t		 now, last;
 
 	if (evfd == -1 || stopping)
 		return -1;
 	if (__atomic_load_n(&store_shared->parked[wk->slot],
 	    __ATOMIC_RELAXED) >= park_max) {
 		now = mono_ms();
-		if (now - refused_logged_ms >= 10000) {
-			refused_logged_ms = now;
+		last = __atomic_load_n(&refused_logged_ms, __ATOMIC_RELAXED);
+		if (now - last >= 10000 && __atomic_compare_exchange_n(
+		    &refused_logged_ms, &last, now, 0, __ATOMIC_RELAXED,
+		    __ATOMIC_RELAXED)) {
 			log_warnx("blocking: %lld queries parked, the most "
 			    "this worker's descriptors allow; refusing more",
 			    (long long)park_max);

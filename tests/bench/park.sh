@@ -79,7 +79,8 @@ hold() {
 # wait_parked N: until Portcullis reports N parked (60 s at most).
 wait_parked() {
 	n=0
-	while [ "$(metric portcullis.blocking.parked)" -lt "$1" ] && [ $n -lt 300 ]; do
+	while v=$(metric portcullis.blocking.parked); case $v in ''|*[!0-9-]*) v=-1 ;; esac
+	    [ "$v" -lt "$1" ] && [ $n -lt 300 ]; do
 		sleep 0.2
 		n=$((n + 1))
 	done
@@ -99,13 +100,18 @@ check="$url/v1/connect/intentions/check?source=web&destination=db"
 printf 'park: %s queries, %s client processes, %s Portcullis workers, %s nginx workers; %s rounds\n' \
     "$N" "$PROCS" "$workers" "$nginx_workers" "$ROUNDS" >&2
 : >"$dir/rows"
+# The baseline's turn in a round: N held, then released at once.
+baseline() {
+	hold /bench/broadcast "$N"
+	sleep 5
+	trigger GET "$url/bench/broadcast?release" 60; b=$res
+	sleep 2	# nginx closes the connections it does not keep
+}
 for r in $(seq 1 "$ROUNDS"); do
 	set -- $(measure "$check"); idle_p99=$2
-	# The baseline.
-	hold /bench/broadcast "$N"
-	sleep 3
-	trigger GET "$url/bench/broadcast?release" 60; b=$res
-	# Portcullis.
+	# Odd rounds measure Portcullis first: the first round's RSS deltas
+	# are taken on fresh processes (freed memory is reused after).
+	[ $((r % 2)) -eq 1 ] || baseline
 	pc0=$(rss_kb "$pc" self) ng0=$(rss_kb "$ng")
 	i=$(idx /v1/connect/intentions)
 	hold "/v1/connect/intentions?index=$i&wait=600s" "$N"
@@ -121,13 +127,15 @@ for r in $(seq 1 "$ROUNDS"); do
 	c1=$(metric portcullis.blocking.rerun_unchanged)
 	trigger PUT "$url/v1/connect/intentions/exact?source=park$r&destination=parked" 120 '{"Action":"allow"}'
 	p=$res
+	sleep 2
+	[ $((r % 2)) -eq 0 ] || baseline
 	echo "b: $b" >&2
 	echo "p: $p (parked $parked)" >&2
-	echo "$(jf "$b" last_ms p99_ms released) $(jf "$p" last_ms p99_ms released early) $idle_p99 $busy_p99 $pc0 $pc1 $ng0 $ng1 $parked $((c1 - c0))" >>"$dir/rows"
-	sleep 2	# nginx closes the connections it does not keep
+	echo "$(jf "$b" last_ms p99_ms released) $(jf "$p" last_ms p99_ms released early) $idle_p99 $busy_p99 $pc0 $pc1 $ng0 $ng1 $(jf "$p" held) $((c1 - c0)) $parked" >>"$dir/rows"
 done
 # rows: 1 b_last 2 b_p99 3 b_rel 4 p_last 5 p_p99 6 p_rel 7 p_early
-#       8 idle_p99 9 busy_p99 10 pc0 11 pc1 12 ng0 13 ng1 14 parked 15 reruns
+#       8 idle_p99 9 busy_p99 10 pc0 11 pc1 12 ng0 13 ng1 14 held 15 reruns
+#       16 parked (the gauge)
 rows=$(cat "$dir/rows")
 col() { printf '%s\n' "$rows" | med "$1"; }
 spread() { printf '%s\n' "$rows" | awk -v c="$1" '{ print $c }' | sort -g | awk '{ l[NR] = $0 } END { printf "%s-%s", l[1], l[NR] }'; }
@@ -165,16 +173,19 @@ printf '%-44s %11s  %14s\n' "  Portcullis last reply (ms)" "$(col 4)" "$(spread 
 set -- $(printf '%s\n' "$rows" | ratios 5 2)
 printf '%-44s %11sx %14s %19s ms %8s\n' "release, p99 / broadcast p99" "$1" "$2" "$(col 2)" "<= 2"
 printf '%-44s %11s  %14s\n' "  Portcullis p99 (ms)" "$(col 5)" "$(spread 5)"
-printf '%-44s %11s  %14s %22s\n' "  replies after the write / parked" "$(col 6)" "$(spread 6)" "$(col 14) parked"
+printf '%-44s %11s  %14s %22s\n' "  replies after the write / parked" "$(col 6)" "$(spread 6)" "$(col 16) parked"
 set -- $(printf '%s\n' "$rows" | ratios 9 8)
 printf '%-44s %11sx %14s %19s ms %8s\n' "check p99, N parked / none parked" "$1" "$2" "$(col 8)" "~1"
 printf '%-44s %11s  %14s\n' "  check p99 with N parked (ms)" "$(col 9)" "$(spread 9)"
+first=$(printf '%s\n' "$rows" | head -1 | awk '{ n = ($14 > 0 ? $14 : 1); printf "%.0f %.0f", ($11 - $10) * 1024 / n, ($13 - $12) * 1024 / n }')
 set -- $(mem 10 11 14)
-printf '%-44s %11s  %14s\n' "Portcullis RSS per parked query (bytes)" "$1" "$2"
+printf '%-44s %11s  %14s %22s\n' "Portcullis RSS per parked query (bytes)" "${first% *}" "(1st round)" "later rounds: $1"
 set -- $(mem 12 13 14)
-printf '%-44s %11s  %14s\n' "nginx RSS per parked query (bytes)" "$1" "$2"
+printf '%-44s %11s  %14s %22s\n' "nginx RSS per parked query (bytes)" "${first#* }" "(1st round)" "later rounds: $1"
 printf '%-44s %11s  %14s %22s %8s\n' "other-table write: replies it caused" "$(col 7)" "$(spread 7)" "" "0"
 printf '%-44s %11s  %14s %22s %8s\n' "other-table write: re-runs (counter)" "$(col 15)" "$(spread 15)" "" "0"
 printf '%-44s %11s  %14s %22s %8s\n' "match/exact/leaf, unchanged: replies" "$(jf "$w" early)" "(once)" "$wparked parked" "0"
 printf '%-44s %11s  %14s %22s\n' "  re-run and sent back to waiting (counter)" "$((c1 - c0))" "(once)" ""
-printf '%-44s %11s  %14s %22s\n' "  then a changing write: match+exact released" "$(jf "$w" released)" "(once)" "$((wparked * 2 / 3)) expected"
+# (request i of a client process asks path i mod 3: the leaf is the third)
+wexp=$(awk -v n="$WAKE" -v p="$PROCS" 'BEGIN { for (i = 0; i < p; i++) { s = int(n / p) + (i < n % p); l += int(s / 3) } print n - l }')
+printf '%-44s %11s  %14s %22s\n' "  then a changing write: match+exact released" "$(jf "$w" released)" "(once)" "$wexp expected"
