@@ -66,12 +66,13 @@ except Exception:
 idx() { curl -sf -D - -o /dev/null "$url$1" | tr -d '\r' | sed -n 's/^X-Consul-Index: //Ip'; }
 # hold PATHS N: start the client and return once all N are written.
 hold() {
-	rm -f "$dir/ctl"
+	# (ev gone first: the last hold's "sent" must not be read as ours)
+	rm -f "$dir/ctl" "$dir/ev"
 	mkfifo "$dir/ctl"
 	/usr/bin/python3 tests/bench/parkers.py "$url" "$1" "$2" "$PROCS" \
 	    <"$dir/ctl" >"$dir/ev" & client=$!
 	exec 3>"$dir/ctl"
-	until grep -q '^sent' "$dir/ev"; do
+	until grep -q '^sent' "$dir/ev" 2>/dev/null; do
 		kill -0 $client 2>/dev/null || { echo "park: client died" >&2; exit 1; }
 		sleep 0.2
 	done
