@@ -48,12 +48,13 @@ nofile=$(( hard < 65536 ? hard : 65536 ))
 conns=$(( nofile < 32768 ? nofile : 32768 ))
 parked=${PORTCULLIS_PARKED:-50000}
 ceil() { echo $(( ($1 + $2 - 1) / $2 )); }
-nginx_workers=$(ceil $(( parked * 5 / 2 )) "$conns")
-[ "$nginx_workers" -ge 2 ] || nginx_workers=2
+# (2 to 8 of each: a low hard limit holds fewer rather than forking
+# dozens of processes.)
+clamp() { [ "$1" -lt 2 ] && echo 2 || { [ "$1" -gt 8 ] && echo 8 || echo "$1"; }; }
+nginx_workers=$(clamp "$(ceil $(( parked * 5 / 2 )) "$conns")")
 nginx_workers=${PORTCULLIS_NGINX_WORKERS:-$nginx_workers}
 budget=$(( nofile > 2048 ? nofile - 1024 : nofile / 2 ))
-workers=$(ceil $(( parked * 5 / 4 )) "$budget")
-[ "$workers" -ge 2 ] || workers=2
+workers=$(clamp "$(ceil $(( parked * 5 / 4 )) "$budget")")
 workers=${PORTCULLIS_WORKERS:-$workers}
 user=""
 [ "$(id -u)" -eq 0 ] && user="user root root;"
