@@ -34,11 +34,28 @@ for f in "$@"; do
 	chmod 600 "$f"
 done
 sock="$data/portcullis.sock"
-# nginx may not raise its fd limit past the hard limit (not root-only).
+# Sized for PORTCULLIS_PARKED (default 50,000) blocking queries held at
+# once (README, "Blocking queries").  No process may raise its fd limit
+# past the hard limit (some hosts cap it at 20,000 even for root), and
+# a held query costs an nginx worker two descriptors (client and
+# upstream) and a Portcullis worker one: so enough processes of each,
+# with a quarter to spare for an uneven spread and other traffic.
+# Portcullis raises its own limit to the hard one and parks up to that
+# less 1,024 per worker (src/blocking.c).
 hard=$(ulimit -Hn)
 [ "$hard" = unlimited ] && hard=65536
 nofile=$(( hard < 65536 ? hard : 65536 ))
 conns=$(( nofile < 32768 ? nofile : 32768 ))
+parked=${PORTCULLIS_PARKED:-50000}
+ceil() { echo $(( ($1 + $2 - 1) / $2 )); }
+# (2 to 8 of each: a low hard limit holds fewer rather than forking
+# dozens of processes.)
+clamp() { [ "$1" -lt 2 ] && echo 2 || { [ "$1" -gt 8 ] && echo 8 || echo "$1"; }; }
+nginx_workers=$(clamp "$(ceil $(( parked * 5 / 2 )) "$conns")")
+nginx_workers=${PORTCULLIS_NGINX_WORKERS:-$nginx_workers}
+budget=$(( nofile > 2048 ? nofile - 1024 : nofile / 2 ))
+workers=$(clamp "$(ceil $(( parked * 5 / 4 )) "$budget")")
+workers=${PORTCULLIS_WORKERS:-$workers}
 user=""
 [ "$(id -u)" -eq 0 ] && user="user root root;"
 [ -n "$nginx_only" ] || {
@@ -46,7 +63,7 @@ user=""
 	echo "datacenter = \"dc1\""
 	echo "data_dir   = \"$data\""
 	echo "socket     = \"$sock\""
-	echo "workers    = ${PORTCULLIS_WORKERS:-2}"
+	echo "workers    = $workers"
 	echo "threads    = ${PORTCULLIS_THREADS:-4}"
 	echo "advertise_addr = \"127.0.0.1:$port\""
 	[ -n "$extra" ] && cat "$extra"
@@ -55,4 +72,5 @@ user=""
 sed -e "s|@DATA@|$data|g" -e "s|@PORT@|$port|g" -e "s|@SOCKET@|$sock|g" \
     -e "s|@SRC@|$src|g" -e "s|@USER@|$user|g" \
     -e "s|@NOFILE@|$nofile|g" -e "s|@CONNS@|$conns|g" \
+    -e "s|@NGINX_WORKERS@|$nginx_workers|g" \
     "$template" > "$data/nginx.conf"

@@ -24,11 +24,29 @@
  *
  * Requests released in one pass that ask the same question (same
  * route, path, query without index/wait) share one handler run.
+ *
+ * "Answered nothing new": a route's watch is a whole table, so a write
+ * of another destination's intention re-runs every exact and match
+ * query.  Their answer carries the table's index, past ?index=, but its
+ * bytes did not change; Consul watches the rows and keeps such a query
+ * waiting.  So a request remembers a digest of the reply it would have
+ * got when it was parked, and a re-run whose rendered reply has the
+ * same digest sends it back to waiting (the counter
+ * portcullis.blocking.rerun_unchanged) rather than waking the client
+ * with what it has.  On its deadline it gets that reply with the
+ * current index, as Consul answers.
+ *
+ * File descriptors: each parked request holds its FastCGI connection.
+ * A worker parks at most RLIMIT_NOFILE - PARK_FD_HEADROOM of them (the
+ * rest: kept idle connections, the store, pipes); past that the query
+ * is refused with 429 and Retry-After, which Consul's clients back off
+ * from, rather than the worker running out of descriptors.
  */
 #include "config.h"
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -38,6 +56,7 @@
 #include <unistd.h>
 
 #include <fcgiapp.h>
+#include <gnutls/crypto.h>
 #include <json-c/json.h>
 
 #include "portcullis.h"
@@ -45,6 +64,7 @@
 #include "blocking.h"
 #include "http.h"
 #include "json.h"
+#include "metrics.h"
 #include "notify.h"
 #include "router.h"
 #include "store.h"
@@ -52,6 +72,9 @@
 #include "worker.h"
 
 #define SAFETY_POLL_MS	1000
+/* Descriptors of a worker not given to parked requests. */
+#define PARK_FD_HEADROOM	1024
+#define DIGEST_LEN	32
 
 struct parked {
 	struct req	*req;
@@ -59,6 +82,8 @@ struct parked {
 	int		 fd;
 	char		*key;		/* identical-question key */
 	uint64_t	 seen;		/* watched index at the last run */
+	unsigned char	 digest[DIGEST_LEN];	/* of the reply when parked */
+	int		 digested;	/* (a reply with no body has none) */
 };
 
 static pthread_mutex_t	 mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -70,6 +95,15 @@ static int		 epfd = -1;
 static pthread_t	 thread;
 static volatile int	 stopping;
 static struct worker	*wk;
+static int64_t		 park_max;	/* parked requests, at most */
+static int64_t		 refused_logged_ms;
+
+static void
+digest(const char *body, size_t len, unsigned char out[DIGEST_LEN])
+{
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, body, len, out) < 0)
+		fatalx("blocking: gnutls_hash_fast");
+}
 
 
 static uint64_t
@@ -106,20 +140,51 @@ question_key(struct req *req)
 }
 
 /*
- * Hand req to the blocking thread.  Returns 0 (now owned here), or -1
- * when the thread is not running and the caller must answer at once.
+ * Hand req (its handler run, its reply not sent) to the blocking
+ * thread.  Returns 0: now owned here.  Returns -1 when it cannot wait:
+ * the caller answers at once, with e (429) set when this worker holds
+ * as many parked requests as its descriptors allow, else the reply.
  */
 int
-blocking_park(struct req *req)
+blocking_park(struct req *req, struct perr *e)
 {
 	struct parked	*p;
 	uint64_t	 one = 1;
+	char		*body;
+	size_t		 len;
+	int64_t		 now, last;
 
 	if (evfd == -1 || stopping)
 		return -1;
+	if (__atomic_load_n(&store_shared->parked[wk->slot],
+	    __ATOMIC_RELAXED) >= park_max) {
+		now = mono_ms();
+		last = __atomic_load_n(&refused_logged_ms, __ATOMIC_RELAXED);
+		if (now - last >= 10000 && __atomic_compare_exchange_n(
+		    &refused_logged_ms, &last, now, 0, __ATOMIC_RELAXED,
+		    __ATOMIC_RELAXED)) {
+			log_warnx("blocking: %lld queries parked, the most "
+			    "this worker's descriptors allow; refusing more",
+			    (long long)park_max);
+		}
+		req_header(req, "Retry-After", "1");
+		return perr_set(e, 429, "Too many blocking queries waiting "
+		    "on this server; try again later");
+	}
+	p = xcalloc(1, sizeof(*p));
+	/* What the client has: a re-run with the same bytes is no news. */
+	if (req->reply != NULL) {
+		body = json_render(req->reply, req_query_has(req, "pretty"),
+		    &len);
+		digest(body, len, p->digest);
+		free(body);
+		p->digested = 1;
+	} else if (req->raw != NULL) {
+		digest(req->raw, req->rawlen, p->digest);
+		p->digested = 1;
+	}
 	json_object_put(req->reply);
 	req->reply = NULL;
-	p = xcalloc(1, sizeof(*p));
 	p->req = req;
 	p->fd = ((FCGX_Request *)req->fcgi)->ipcFd;
 	p->key = question_key(req);
@@ -190,6 +255,8 @@ struct shared_answer {
 	char			*body;		/* rendered once, written N times */
 	size_t			 len;
 	const char		*ctype;
+	unsigned char		 digest[DIGEST_LEN];
+	int			 digested;
 	uint64_t		 index;
 	struct kv		 headers[REQ_MAX_HEADERS];
 	size_t			 nheaders;
@@ -224,6 +291,10 @@ answer(struct parked *p, struct store *st, struct shared_answer **cache)
 		memcpy(a->body, req->raw, req->rawlen);
 		a->len = req->rawlen;
 		a->ctype = req->content_type;
+	}
+	if (a->body != NULL) {
+		digest(a->body, a->len, a->digest);
+		a->digested = 1;
 	}
 	a->index = req->index;
 	/* Header values live in this request's arena: copy them. */
@@ -291,7 +362,9 @@ drop(struct parked *p)
  * One pass over the parked requests.  A request whose watched tables
  * moved is asked again; it is answered if its own answer moved past
  * ?index= (another service's new leaf moves the leaves table but not
- * this service's leaf), else it keeps waiting.  Past its deadline, or
+ * this service's leaf) and its bytes changed (another destination's
+ * intention moves the index of every exact and match answer), else it
+ * keeps waiting.  Past its deadline, or
  * when stopping, it gets the current answer.  Returns the milliseconds
  * until the nearest deadline.
  */
@@ -312,11 +385,15 @@ sweep(struct store *st)
 		}
 		if ((w = watch_index(p->req->route)) > p->seen) {
 			a = answer(p, st, &cache);
-			if (a->err.status != 0 || a->index > p->req->min_index) {
+			if (a->err.status != 0 ||
+			    (a->index > p->req->min_index && (!a->digested ||
+			    !p->digested ||
+			    memcmp(a->digest, p->digest, DIGEST_LEN) != 0))) {
 				release(p, a);
 				continue;
 			}
 			p->seen = w;
+			metrics_inc(MET_BLOCKING_RERUN_UNCHANGED);
 		}
 		left = p->req->deadline_ms - now;
 		if (left < nearest)
@@ -376,8 +453,15 @@ void
 blocking_start(struct worker *w)
 {
 	struct epoll_event	ev;
+	struct rlimit		rl;
 
 	wk = w;
+	park_max = 1 << 20;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (int64_t)rl.rlim_cur < park_max)
+		park_max = (int64_t)rl.rlim_cur;
+	park_max = park_max > 2 * PARK_FD_HEADROOM ?
+	    park_max - PARK_FD_HEADROOM : park_max / 2;
 	if ((evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
 	    (epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		fatal("blocking: eventfd/epoll");

@@ -417,7 +417,7 @@ http_dispatch(struct req *req)
 	    req->index <= req->min_index &&
 	    req->min_index <= store_index(TBL_RAFT)) {
 		http_set_deadline(req);
-		if (blocking_park(req) == 0)
+		if (blocking_park(req, &e) == 0)
 			return;
 	}
 reply:

@@ -66,6 +66,10 @@ const struct metric_def metric_defs[MET__MAX] = {
 	[MET_SNAPSHOT_INCREMENTAL] = { "portcullis.snapshot.incremental",
 	    MK_COUNTER, "Snapshot rebuilds that patched the previous one "
 	    "with the rows changed since (the rest of rebuilds: full)." },
+	[MET_BLOCKING_RERUN_UNCHANGED] = {
+	    "portcullis.blocking.rerun_unchanged", MK_COUNTER,
+	    "Parked queries re-run after a write whose answer had not "
+	    "changed, so they went on waiting." },
 };
 
 const int metrics_status_codes[METRICS_NSTATUS] = {

@@ -12,8 +12,9 @@
 #include "portcullis.h"
 
 /*
- * The fixed set of metrics.  Counters first, then timers; the names,
- * kinds and help texts are in metrics.c's table (metric_defs[]).
+ * The fixed set of metrics: counters, then timers, then later ones of
+ * either kind at the end; the names, kinds and help texts are in
+ * metrics.c's table (metric_defs[]), which every reader goes by.
  */
 enum metric {
 	MET_AUTHORIZE_ALLOWED,		/* counters */
@@ -32,6 +33,7 @@ enum metric {
 	MET_LEAF_SIGN,
 	MET_STORE_COMMIT,
 	MET_SNAPSHOT_INCREMENTAL,	/* counter */
+	MET_BLOCKING_RERUN_UNCHANGED,	/* counter (kinds: metric_defs[]) */
 	MET__MAX
 };
 

@@ -96,6 +96,9 @@ struct worker {
 	_Atomic unsigned char *idle;	/* [fd]: 1 while fd waits, kept */
 	int		 nidle;		/* fds idle[] covers */
 	_Atomic int	 nconn;		/* connections open, kept or busy */
+	int		 accept_max;	/* nconn past which others accept */
+	int		 accept_off;	/* listen_fd out of ep (accept_mtx) */
+	pthread_mutex_t	 accept_mtx;
 	volatile int	 drained;	/* drain over: accept threads stop */
 	char		 cluster_id[64];
 	char		*db_path;	/* <data_dir>/portcullis.db */

@@ -89,6 +89,7 @@
 #include "http.h"
 #include "notify.h"
 #include "store.h"
+#include "util.h"
 #include "worker.h"
 
 #define ACCEPT_POLL_MS	200
@@ -99,6 +100,14 @@
 
 /* Kept connections tracked per worker, at most (above: closed). */
 #define MAX_KEPT_FD	(1 << 20)
+/*
+ * Descriptors of a worker kept from connections (the store, pipes):
+ * past RLIMIT_NOFILE less this it leaves new connections to the other
+ * workers, which take them again below it less ACCEPT_HYSTERESIS.
+ * (blocking.c parks up to the same number.)
+ */
+#define ACCEPT_FD_HEADROOM	1024
+#define ACCEPT_HYSTERESIS	256
 /*
  * glibc gives freed memory at the top of a thread arena back with
  * madvise() as soon as 128 KiB are free, and every such madvise flushes
@@ -112,6 +121,8 @@
 struct worker	*the_worker;
 
 static int	conn_idle(struct worker *, int);
+static void	conn_count(struct worker *, int);
+static int	draining(struct worker *);
 
 static void
 on_term(int sig)
@@ -166,7 +177,7 @@ worker_finish(struct req *req)
 		fd = -1;
 	}
 	if (fd < 0)
-		atomic_fetch_sub(&w->nconn, 1);
+		conn_count(w, -1);
 }
 
 /*
@@ -179,6 +190,54 @@ conn_nudge(int fd)
 	static const unsigned char	rec[8] = { 1, 7, 0, 1, 0, 0, 0, 0 };
 
 	(void)send(fd, rec, sizeof(rec), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/*
+ * The listening socket in this worker's epoll set, or out of it.
+ * With EPOLLEXCLUSIVE the kernel wakes whichever worker's thread waits
+ * first, not the least loaded: 50,000 parked queries over 4 workers put
+ * 19,000 in one while another held 8,000.  So a worker near its
+ * descriptor limit stops taking new connections (its kept ones go on)
+ * and the others get them.  Draining takes the socket out for good.
+ */
+static void
+accept_set(struct worker *w, int on)
+{
+	struct epoll_event	ev;
+
+	pthread_mutex_lock(&w->accept_mtx);
+	if (on && w->accept_off && !draining(w)) {
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+		ev.data.fd = w->listen_fd;
+		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->listen_fd, &ev) == 0)
+			__atomic_store_n(&w->accept_off, 0, __ATOMIC_RELAXED);
+		else
+			log_warn("worker: epoll_ctl listen");
+	} else if (!on && !w->accept_off) {
+		epoll_ctl(w->ep, EPOLL_CTL_DEL, w->listen_fd, NULL);
+		__atomic_store_n(&w->accept_off, 1, __ATOMIC_RELAXED);
+		if (!draining(w))
+			log_info("worker %d: %d connections, leaving new ones "
+			    "to the other workers", w->slot,
+			    atomic_load(&w->nconn));
+	}
+	pthread_mutex_unlock(&w->accept_mtx);
+}
+
+/* nconn += d, and the listening socket in or out as it crosses the mark. */
+static void
+conn_count(struct worker *w, int d)
+{
+	int	n, off;
+
+	n = atomic_fetch_add(&w->nconn, d) + d;
+	off = __atomic_load_n(&w->accept_off, __ATOMIC_RELAXED);
+
+	if (d > 0 && n >= w->accept_max && !off)
+		accept_set(w, 0);
+	else if (d < 0 && n < w->accept_max - ACCEPT_HYSTERESIS && off)
+		accept_set(w, 1);
 }
 
 /* Arm fd in the worker's epoll set for one wake-up; 0 or -1. */
@@ -219,7 +278,7 @@ conn_nudge_idle(struct worker *w, int fd)
 	atomic_store(&w->idle[fd], 1);
 	if (conn_arm(w, fd) == -1 && atomic_exchange(&w->idle[fd], 0)) {
 		close(fd);
-		atomic_fetch_sub(&w->nconn, 1);
+		conn_count(w, -1);
 	}
 }
 
@@ -249,9 +308,30 @@ conn_drain(struct worker *w)
 {
 	int	fd;
 
-	epoll_ctl(w->ep, EPOLL_CTL_DEL, w->listen_fd, NULL);
+	accept_set(w, 0);
 	for (fd = 0; fd < w->nidle; fd++)
 		conn_nudge_idle(w, fd);
+}
+
+/*
+ * accept() found no descriptor free.  The connection stays in the
+ * listening socket's queue, where another worker may take it; this
+ * thread waits a moment instead of being woken for it at once, over
+ * and over (level-triggered), and says so now and then.  Parked
+ * queries stop short of this (blocking.c, PARK_FD_HEADROOM).
+ */
+static void
+out_of_fds(struct worker *w)
+{
+	static _Atomic int64_t	logged;
+	int64_t			now = mono_ms(), last = atomic_load(&logged);
+
+	if (now - last >= 10000 &&
+	    atomic_compare_exchange_strong(&logged, &last, now))
+		log_warnx("worker %d: out of file descriptors (%d "
+		    "connections); not accepting for %d ms", w->slot,
+		    atomic_load(&w->nconn), ACCEPT_POLL_MS);
+	usleep(ACCEPT_POLL_MS * 1000);
 }
 
 /*
@@ -265,7 +345,7 @@ static FCGX_Request *
 next_request(struct worker *w, int fd)
 {
 	FCGX_Request	*fr;
-	int		 kept = fd != w->listen_fd;
+	int		 kept = fd != w->listen_fd, rc;
 
 	if (kept && !atomic_exchange(&w->idle[fd], 0))
 		return NULL;	/* the drain holds it; it arms it again */
@@ -281,14 +361,16 @@ next_request(struct worker *w, int fd)
 		fr->keepConnection = 1;
 		fr->detached = 1;
 	}
-	if (FCGX_Accept_r(fr) < 0) {
+	if ((rc = FCGX_Accept_r(fr)) < 0) {
 		free(fr);	/* -EAGAIN, or the kept connection ended */
 		if (kept)
-			atomic_fetch_sub(&w->nconn, 1);
+			conn_count(w, -1);
+		if (rc == -EMFILE || rc == -ENFILE)
+			out_of_fds(w);
 		return NULL;
 	}
 	if (!kept)
-		atomic_fetch_add(&w->nconn, 1);
+		conn_count(w, 1);
 	/* (kept, and fr->ipcFd != fd: fd ended, a new one was accepted) */
 	return fr;
 }
@@ -452,6 +534,10 @@ worker_main(struct conf *conf, int slot, int listen_fd)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur > MAX_KEPT_FD)
 		rl.rlim_cur = MAX_KEPT_FD;
 	w.nidle = (int)rl.rlim_cur;
+	w.accept_max = w.nidle > 2 * ACCEPT_FD_HEADROOM ?
+	    w.nidle - ACCEPT_FD_HEADROOM : w.nidle / 2;
+	if (pthread_mutex_init(&w.accept_mtx, NULL) != 0)
+		fatalx("worker: accept mutex");
 	w.idle = xcalloc((size_t)w.nidle, sizeof(*w.idle));
 	xasprintf(&w.db_path, "%s/portcullis.db", conf->data_dir);
 	the_worker = &w;

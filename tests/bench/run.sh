@@ -4,7 +4,8 @@
 # Starts nginx + Portcullis (2 workers) + a trivial libfcgi responder in
 # a temporary dir and measures, in the same run:
 #   - nginx's own static reply and the trivial FastCGI responder: the
-#     baselines every other figure is divided by;
+#     baselines every other figure is divided by; and nginx relaying to
+#     a second nginx over kept connections (the two-hop read guard);
 #   - GET /v1/connect/intentions/check and GET of one intention (wrk:
 #     requests/s and p99);
 #   - the write rate through HTTP (PUT exact, wrk + Lua);
@@ -36,12 +37,44 @@ request = function()
 end
 LUA
 
+# The two-hop read guard (issue #16): the same nginx relaying
+# /bench/twohop over kept connections (nginx/dev.conf.in, upstream
+# bench_static) to a second nginx that answers by itself -- the
+# architecture's floor for a reply from a process behind nginx.
+mkdir -p "$dir/hop2"
+{
+	[ "$(id -u)" -ne 0 ] || echo "user root root;"
+	cat <<CONF
+worker_processes 2;
+pid $dir/hop2/nginx.pid;
+error_log $dir/hop2/error.log warn;
+daemon off;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	keepalive_requests 100000;
+	server {
+		listen unix:$dir/bench-static.sock;
+		location = /bench/static {
+			default_type application/json;
+			return 200 '{"Allowed":true}';
+		}
+	}
+}
+CONF
+} >"$dir/hop2/nginx.conf"
+nginx -p "$dir/hop2" -c "$dir/hop2/nginx.conf" -e "$dir/hop2/error.log" >/dev/null 2>&1 &
+echo $! >>"$dir/pids"
+until curl -sf "$url/bench/twohop" >/dev/null; do sleep 0.1; done
+
 # The read rows in ROUNDS interleaved rounds.
 rounds 'measure "$url/bench/static"' 'measure "$url/bench/fcgi"' \
     'measure "$url/v1/connect/intentions/check?source=web&destination=db"' \
-    'measure "$url/v1/connect/intentions/exact?source=web&destination=db"'
-medians static fcgi check get
+    'measure "$url/v1/connect/intentions/exact?source=web&destination=db"' \
+    'measure "$url/bench/twohop"'
+medians static fcgi check get twohop
 check_fcgi=$(printf '%s' "$rows" | ratios 5 3) get_fcgi=$(printf '%s' "$rows" | ratios 7 3)
+check_twohop=$(printf '%s' "$rows" | ratios 5 9)
 # Blocking first: the PUT load below grows the watched list.
 printf 'Blocking queries: holding %s, then one write\n' "$BLOCKERS"
 /usr/bin/python3 tests/bench/blockers.py "$url" "$BLOCKERS" | tee "$dir/blockers.json"
@@ -59,6 +92,7 @@ printf '%-34s %10s %9s %12s %12s\n' "endpoint" "req/s" "p99 ms" "x nginx" "x fas
 row() { printf '%-34s %10.0f %9s %12s %12s\n' "$1" "$2" "$3" "$(ratio "$2" "$static_rps")" "$(ratio "$2" "$fcgi_rps")"; }
 row "nginx static reply (baseline)" "$static_rps" "$static_p99"
 row "trivial libfcgi responder" "$fcgi_rps" "$fcgi_p99"
+row "nginx -> kept conn -> nginx static" "$twohop_rps" "$twohop_p99"
 row "GET intentions/check" "$check_rps" "$check_p99"
 row "GET intentions/exact (one)" "$get_rps" "$get_p99"
 row "PUT intentions/exact (writes)" "$put_rps" "$put_p99"
@@ -66,6 +100,8 @@ set -- $check_fcgi
 printf '%-34s %10s   (rounds: %s)\n' "check / fastcgi, per round" "$1" "$2"
 set -- $get_fcgi
 printf '%-34s %10s   (rounds: %s)\n' "exact / fastcgi, per round" "$1" "$2"
+set -- $check_twohop
+printf '%-34s %10s   (rounds: %s; two-hop read guard, target ~1.0 or better)\n' "check / two-hop nginx, per round" "$1" "$2"
 
 
 # ---------------------------------------------------------------------

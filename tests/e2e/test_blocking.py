@@ -1,12 +1,16 @@
 """Blocking queries across workers, worker supervision, and crash safety."""
+import asyncio
 import os
+import re
+import resource
+import subprocess
 import signal
 import threading
 import time
 
 import pytest
 
-from conftest import q, wait_for
+from conftest import SRC, q, wait_for
 from conftest import sqlite_only
 
 
@@ -204,3 +208,180 @@ def test_blocking_leaf_is_not_released_by_another_services_leaf(server):
     assert r.status_code == 200
     assert r.json()["SerialNumber"] == first.json()["SerialNumber"]
     assert int(r.headers["X-Consul-Index"]) == idx
+
+
+# --- Waiters a write does not concern (issue #16) ------------------------
+
+def counter(server, name):
+    """A counter's count from GET /v1/agent/metrics (0 when absent)."""
+    m = server.get("/v1/agent/metrics").json()
+    return next((int(c["Count"]) for c in m["Counters"] if c["Name"] == name), 0)
+
+
+def gauge(server, name):
+    m = server.get("/v1/agent/metrics").json()
+    return next(int(g["Value"]) for g in m["Gauges"] if g["Name"] == name)
+
+
+RERUN = "portcullis.blocking.rerun_unchanged"
+
+
+def park(server, paths, wait="3s", timeout=30):
+    """One thread per path, each a blocking GET ?wait=; returns (threads, out)."""
+    out = {}
+    threads = []
+    for p in paths:
+        sep = "&" if "?" in p else "?"
+
+        def go(p=p, sep=sep):
+            out[p] = (server.request("GET", p + sep + "wait=" + wait, timeout=timeout),
+                      time.monotonic())
+        t = threading.Thread(target=go)
+        t.start()
+        threads.append(t)
+    wait_for(lambda: gauge(server, "portcullis.blocking.parked") >= len(paths),
+             what="parked")
+    return threads, out
+
+
+def test_a_write_to_another_table_leaves_parked_queries_parked_and_uncounted(server):
+    idx = int(server.get("/v1/connect/intentions").headers["X-Consul-Index"])
+    before = counter(server, RERUN)
+    paths = ["/v1/connect/intentions?index=%d&n=%d" % (idx, i) for i in range(5)]
+    threads, out = park(server, paths, wait="2s")
+    t_write = time.monotonic()
+    # A new leaf writes the leaves table, which no intention query watches.
+    assert server.get("/v1/agent/connect/ca/leaf/othertable").status_code == 200
+    time.sleep(0.8)
+    assert not out, "answered by a write to another table"
+    assert counter(server, RERUN) == before, "re-run by a write to another table"
+    for t in threads:
+        t.join(10)
+    for p in paths:
+        r, t = out[p]
+        assert r.status_code == 200
+        assert int(r.headers["X-Consul-Index"]) == idx
+        assert t - t_write >= 1.0, "released %.2fs after the write" % (t - t_write)
+
+
+def test_a_leaf_write_for_another_service_leaves_a_leaf_query_parked(server):
+    first = server.get("/v1/agent/connect/ca/leaf/lweb")
+    assert first.status_code == 200, first.text
+    idx = int(first.headers["X-Consul-Index"])
+    before = counter(server, RERUN)
+    threads, out = park(server, ["/v1/agent/connect/ca/leaf/lweb?index=%d" % idx], wait="2s")
+    assert server.get("/v1/agent/connect/ca/leaf/lother").status_code == 200
+    # The leaves table moved: the query was asked again and sent back.
+    wait_for(lambda: counter(server, RERUN) > before, what="re-run")
+    assert not out, "a leaf query woken by another service's leaf"
+    threads[0].join(10)
+    r, _ = next(iter(out.values()))
+    assert r.status_code == 200
+    assert r.json()["SerialNumber"] == first.json()["SerialNumber"]
+
+
+def test_a_write_of_another_intention_leaves_exact_and_match_queries_parked(server):
+    put_exact(server, "xweb", "xdb")
+    m = "/v1/connect/intentions/match" + q(by="destination", name="xdb")
+    e = "/v1/connect/intentions/exact" + q(source="xweb", destination="xdb")
+    mi = int(server.get(m).headers["X-Consul-Index"])
+    ei = int(server.get(e).headers["X-Consul-Index"])
+    before = counter(server, RERUN)
+    threads, out = park(server, [m + "&index=%d" % mi, e + "&index=%d" % ei], wait="20s")
+    # Moves the intentions index past both, changes neither answer.
+    put_exact(server, "xweb", "elsewhere")
+    wait_for(lambda: counter(server, RERUN) >= before + 2, what="re-runs")
+    time.sleep(0.3)
+    assert not out, "exact/match woken by another destination's intention"
+    # A write that changes them releases both with the news.
+    put_exact(server, "xweb", "xdb", action="deny")
+    for t in threads:
+        t.join(10)
+    rm, _ = out[m + "&index=%d" % mi]
+    re_, _ = out[e + "&index=%d" % ei]
+    assert rm.json()["xdb"][0]["Action"] == "deny"
+    assert re_.json()["Action"] == "deny"
+    assert int(re_.headers["X-Consul-Index"]) > ei
+
+
+def mkconf(tmp, env):
+    subprocess.run(["sh", os.path.join(SRC, "contrib", "mkconf.sh"), tmp, "18599"],
+                   check=True, env=env)
+    with open(os.path.join(tmp, "nginx.conf")) as f:
+        ngx = f.read()
+    with open(os.path.join(tmp, "portcullis.hcl")) as f:
+        hcl = f.read()
+    num = lambda pat, s: int(re.search(pat, s).group(1))
+    return (num(r"worker_processes (\d+);", ngx), num(r"worker_connections (\d+);", ngx),
+            num(r"worker_rlimit_nofile (\d+);", ngx), num(r"workers\s*=\s*(\d+)", hcl), ngx)
+
+
+def test_the_generated_config_is_sized_for_50000_parked_queries(tmp_path):
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PORTCULLIS_WORKERS", "PORTCULLIS_NGINX_WORKERS", "PORTCULLIS_PARKED")}
+    nw, conns, nofile, workers, ngx = mkconf(str(tmp_path / "a"), env)
+    assert nofile <= hard and conns <= nofile
+    # Two connections per query in nginx, one in a Portcullis worker,
+    # which parks up to its limit less 1,024: all with a quarter to spare
+    # (or 8 processes, the most mkconf makes, under a low hard limit).
+    assert nw * conns >= 2.5 * 50000 or nw == 8
+    assert workers * (nofile - 1024) >= 1.25 * 50000 or workers == 8
+    if hard >= 20000:
+        assert nw * conns >= 2.5 * 50000
+        assert workers * (nofile - 1024) >= 1.25 * 50000
+    assert "reuseport" in ngx
+    assert "fastcgi_read_timeout" in open(os.path.join(SRC, "nginx", "fastcgi.conf")).read()
+    # A smaller target: fewer processes, never below two.
+    env["PORTCULLIS_PARKED"] = "1000"
+    nw, _, _, workers, _ = mkconf(str(tmp_path / "b"), env)
+    assert (nw, workers) == (2, 2)
+
+
+async def _hold(port, path, n, results):
+    async def one():
+        try:
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+        except OSError as e:
+            results.append(("connect", str(e)))
+            return
+        w.write(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path).encode())
+        data = await r.read()
+        w.close()
+        results.append(("reply", data))
+    return [asyncio.ensure_future(one()) for _ in range(n)]
+
+
+def test_thousands_of_parked_queries_through_the_generated_config_are_released_by_one_write(server):
+    n = 3000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < n + 200:
+        pytest.skip("needs %d descriptors" % (n + 200))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, n + 200), hard))
+    idx = int(server.get("/v1/connect/intentions").headers["X-Consul-Index"])
+    before = gauge(server, "portcullis.blocking.parked")
+    results = []
+
+    async def run():
+        tasks = await _hold(server.port, "/v1/connect/intentions?index=%d&wait=60s" % idx, n, results)
+        loop = asyncio.get_running_loop()
+        t0 = time.monotonic()
+        while gauge(server, "portcullis.blocking.parked") < before + n:
+            assert time.monotonic() - t0 < 15, "parked %d of %d" % (
+                gauge(server, "portcullis.blocking.parked") - before, n)
+            await asyncio.sleep(0.2)
+        assert not results, "answered before the write"
+        await loop.run_in_executor(None, put_exact, server, "many", "parked")
+        await asyncio.wait_for(asyncio.gather(*tasks), 15)
+
+    try:
+        asyncio.run(run())
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert len(results) == n
+    bad = [r for r in results if r[0] != "reply" or not r[1].startswith(b"HTTP/1.1 200")]
+    assert not bad, "%d of %d not 200, e.g. %r" % (len(bad), n, bad[0][1][:200])
+    for _, data in results[:50]:
+        head = data.split(b"\r\n\r\n", 1)[0].decode()
+        got = int(re.search(r"(?im)^X-Consul-Index: (\d+)", head).group(1))
+        assert got > idx
