@@ -33,6 +33,7 @@ make -s -C "$bin" tests/bench/bench_write
 SAMPLES=${BENCH_SAMPLES:-50}
 
 # The PostgreSQL server: 3 databases (node, cluster pair, raw loop).
+: >"$dir/dsns"	# before the loop reads it: the job opens it when it runs
 /usr/bin/python3 tests/bench/pgtmp.py 3 >"$dir/dsns" 2>"$dir/pg.log" &
 pgtmp=$!
 stop_all() { kill "$pgtmp" 2>/dev/null || true; wait "$pgtmp" 2>/dev/null || true; bench_stop; }
