@@ -51,25 +51,34 @@ def test_each_write_is_made_durable_by_an_fsync_before_its_reply(
     assert fsyncs >= 20
 
 
-@sqlite_only
-def test_concurrent_writers_share_fsyncs_and_every_commit_is_durable(
-        make_server):
-    s = make_server(workers=2, threads=4)
+def write_concurrently(s, prefix, each, writers=8):
+    """writers threads each PUT `each` new intentions to destination
+    "dur"; returns (acknowledged, errors): the status codes."""
+    import requests
     acked = []
     errors = []
 
     def writer(k):
-        import requests
-        for i in range(40):
+        for i in range(each):
             r = requests.put(s.url + "/v1/connect/intentions/exact" +
-                             q(source="c%d-%d" % (k, i), destination="dur"),
+                             q(source="%s%d-%d" % (prefix, k, i),
+                               destination="dur"),
                              json={"Action": "allow"}, timeout=60)
             (acked if r.status_code == 200 else errors).append(r.status_code)
-    ts = [threading.Thread(target=writer, args=(k,)) for k in range(8)]
+    ts = [threading.Thread(target=writer, args=(k,))
+          for k in range(writers)]
     for t in ts:
         t.start()
     for t in ts:
         t.join(120)
+    return acked, errors
+
+
+@sqlite_only
+def test_concurrent_writers_share_fsyncs_and_every_commit_is_durable(
+        make_server):
+    s = make_server(workers=2, threads=4)
+    acked, errors = write_concurrently(s, "c", 40)
     assert not errors
     assert len(s.get("/v1/connect/intentions").json()) == 320
     durable, fsyncs, _ = counters(s)
@@ -90,21 +99,7 @@ def pg_counters(s):
 @on_postgres
 def test_each_write_on_postgres_is_flushed_before_its_reply(make_server):
     s = make_server(workers=2, threads=4)
-    acked = []
-    errors = []
-
-    def writer(k):
-        import requests
-        for i in range(25):
-            r = requests.put(s.url + "/v1/connect/intentions/exact" +
-                             q(source="p%d-%d" % (k, i), destination="dur"),
-                             json={"Action": "allow"}, timeout=60)
-            (acked if r.status_code == 200 else errors).append(r.status_code)
-    ts = [threading.Thread(target=writer, args=(k,)) for k in range(8)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(120)
+    acked, errors = write_concurrently(s, "p", 25)
     assert not errors
     assert len(s.get("/v1/connect/intentions").json()) == 200
     durable, flushes = pg_counters(s)
