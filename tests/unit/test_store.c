@@ -536,6 +536,31 @@ test_deferred(struct store *s, int pg)
 }
 
 /*
+ * Five write transactions on s, one meta row each; returns how many
+ * committed, and in *covered whether the shared page's 'synced' covered
+ * each one's index when store_commit() returned.
+ */
+static int
+commit_five(struct store *s, int *covered, struct perr *e)
+{
+	uint64_t	 idx;
+	int		 i;
+
+	*covered = 1;
+	for (i = 0; i < 5; i++) {
+		if (store_begin(s, e) == -1)
+			break;
+		idx = store_tx_index(s);
+		if (store_meta_put(s, "durable", "x", e) == -1 ||
+		    store_commit(s, e) == -1)
+			break;
+		if (store_shared->synced < idx)
+			*covered = 0;
+	}
+	return i;
+}
+
+/*
  * SQLite, sync "full" (the default): store_commit() returns only once
  * the WAL holds the commit on disk (the shared page's 'synced' covers
  * its index), and it took an fsync; sync "normal" takes none.
@@ -544,22 +569,13 @@ static void
 test_durable(struct store *s)
 {
 	struct perr	 e;
-	uint64_t	 f0, d0, idx;
-	int		 i, covered = 1;
+	uint64_t	 f0, d0;
+	int		 i, covered;
 
 	perr_clear(&e);
 	f0 = store_shared->fsyncs;
 	d0 = store_shared->durable;
-	for (i = 0; i < 5; i++) {
-		if (store_begin(s, &e) == -1)
-			break;
-		idx = store_tx_index(s);
-		if (store_meta_put(s, "durable", "x", &e) == -1 ||
-		    store_commit(s, &e) == -1)
-			break;
-		if (store_shared->synced < idx)
-			covered = 0;
-	}
+	i = commit_five(s, &covered, &e);
 	ok(i == 5, "five commits");
 	ok(covered, "each commit was on disk when store_commit() returned");
 	is_int(store_shared->fsyncs - f0, 5, "one writer: an fsync per commit "
@@ -597,23 +613,14 @@ test_pg_durable(struct store *s, const char *dsn)
 {
 	struct store	*s2;
 	struct perr	 e;
-	uint64_t	 f0, d0, idx;
+	uint64_t	 f0, d0;
 	char		 dsn2[1024], *v = NULL;
-	int		 i, covered = 1;
+	int		 i, covered;
 
 	perr_clear(&e);
 	f0 = store_shared->fsyncs;
 	d0 = store_shared->durable;
-	for (i = 0; i < 5; i++) {
-		if (store_begin(s, &e) == -1)
-			break;
-		idx = store_tx_index(s);
-		if (store_meta_put(s, "durable", "x", &e) == -1 ||
-		    store_commit(s, &e) == -1)
-			break;
-		if (store_shared->synced < idx)
-			covered = 0;
-	}
+	i = commit_five(s, &covered, &e);
 	ok(i == 5, "postgres: five commits (%s)", e.msg);
 	ok(covered, "postgres: each commit's flush was done when "
 	    "store_commit() returned");
