@@ -431,6 +431,22 @@ intention_db_snap_load(struct store *st, void *arg, uint64_t idx,
 /* Store functions (inside the caller's write transaction).           */
 
 /*
+ * The entry's columns of intention_entry_get and intention_put_read:
+ * its Meta at column meta (copied into the request's arena), then the
+ * three source counts at columns 3-5.
+ */
+static void
+entry_cols(struct req *req, struct store_q *st, int meta,
+    struct ixn_entry *en)
+{
+	if (store_col_text(st, meta) != NULL)
+		en->meta = arena_strdup(req->arena, store_col_text(st, meta));
+	en->nsources = (size_t)store_col_int(st, 3);
+	en->nonlegacy = en->nsources - (size_t)store_col_int(st, 4);
+	en->with_legacy_meta = (size_t)store_col_int(st, 5);
+}
+
+/*
  * Read dest's config entry into *en (exists 0 when there is none; Meta
  * copied into the request's arena).  Returns 0 or -1 (500).
  */
@@ -447,13 +463,7 @@ intention_db_entry_load(struct req *req, const char *dest,
 	store_bind_text(st, ":dest", dest);
 	if ((rc = store_step(req->store, st, e)) == 1) {
 		en->exists = 1;
-		if (store_col_text(st, 0) != NULL)
-			en->meta = arena_strdup(req->arena,
-			    store_col_text(st, 0));
-		en->nsources = (size_t)store_col_int(st, 3);
-		en->nonlegacy = en->nsources -
-		    (size_t)store_col_int(st, 4);
-		en->with_legacy_meta = (size_t)store_col_int(st, 5);
+		entry_cols(req, st, 0, en);
 	}
 	store_reset(st);
 	return rc < 0 ? -1 : 0;
@@ -623,13 +633,7 @@ intention_db_put_read(struct req *req, const char *dest, const char *source,
 	if ((rc = store_step(req->store, st, e)) == 1) {
 		*pos = (size_t)store_col_int(st, 0);
 		en->exists = store_col_int(st, 1) != 0;
-		if (store_col_text(st, 2) != NULL)
-			en->meta = arena_strdup(req->arena,
-			    store_col_text(st, 2));
-		en->nsources = (size_t)store_col_int(st, 3);
-		en->nonlegacy = en->nsources -
-		    (size_t)store_col_int(st, 4);
-		en->with_legacy_meta = (size_t)store_col_int(st, 5);
+		entry_cols(req, st, 2, en);
 	}
 	store_reset(st);
 	return rc == 1 ? 0 : -1;
