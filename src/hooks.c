@@ -25,6 +25,7 @@
 #include "leafcache.h"
 #include "metrics.h"
 #include "router.h"
+#include "store.h"
 
 /* The leaf cache's shared memory, mapped before the fork. */
 static int
@@ -74,8 +75,21 @@ ca_gone(int slot, int pid)
 		    "%" PRId64 " CSRMaxConcurrent share(s)", slot, pid, held);
 }
 
+/* The writer gate entries a dead worker held (store_pg.c). */
+static void
+store_gone(int slot, int pid)
+{
+	int64_t	held;
+
+	if ((held = store_worker_gone(slot)) > 0)
+		log_warnx("worker %d (pid %d) died in a write; gave back "
+		    "%" PRId64 " writer gate entr%s", slot, pid, held,
+		    held == 1 ? "y" : "ies");
+}
+
 const struct hook hooks[] = {
 /*	 name			boot		worker_start	worker_gone */
+	{ "store writer gate",	NULL,		store_worker_start, store_gone },
 	{ "connect CA bootstrap", ca_bootstrap,	ca_worker_start, ca_gone },
 	{ "leaf cache",		leafcache_boot,	NULL,		NULL },
 	{ "ACL login state",	acl_login_boot,	NULL,		NULL },

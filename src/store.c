@@ -70,6 +70,40 @@ store_shared_init(void)
 	if (p == MAP_FAILED)
 		fatal("mmap shared index");
 	store_shared = p;
+	if (sem_init(&store_shared->pg_gate, 1, STORE_PG_WRITERS) == -1)
+		fatal("sem_init writer gate");
+}
+
+/* This process's worker slot (store_worker_start()); 64: the master, tests. */
+int	store_slot = 64;
+
+/* Worker start-up hook (hooks.c): remember our slot for the gate. */
+void
+store_worker_start(int slot)
+{
+	if (slot >= 0 && slot < 64)
+		store_slot = slot;
+}
+
+/*
+ * Master, once it has reaped the worker of slot: give back the writer
+ * gate entries it held (or was waiting for: an entry is counted before
+ * it is taken and after it is given back, so a worker killed at any
+ * point leaves the gate at worst one entry wider, never narrower).
+ * Returns how many.
+ */
+int64_t
+store_worker_gone(int slot)
+{
+	int64_t	held, i;
+
+	if (store_shared == NULL || slot < 0 || slot >= 64)
+		return 0;
+	held = __atomic_exchange_n(&store_shared->pg_gate_held[slot], 0,
+	    __ATOMIC_SEQ_CST);
+	for (i = 0; i < held; i++)
+		sem_post(&store_shared->pg_gate);
+	return held;
 }
 
 /*
@@ -118,11 +152,18 @@ store_log_durability(void)
 	if (store_shared == NULL)
 		return;
 	if (backend == STORE_POSTGRES) {
+		int	free_entries = 0;
+
+		sem_getvalue(&store_shared->pg_gate, &free_entries);
 		log_info("store: %llu commits made durable with %llu WAL "
 		    "flushes (postgres)", (unsigned long long)__atomic_load_n(
 		    &store_shared->durable, __ATOMIC_ACQUIRE),
 		    (unsigned long long)__atomic_load_n(&store_shared->fsyncs,
 		    __ATOMIC_ACQUIRE));
+		log_info("store: writer gate: %llu writes waited for an "
+		    "entry; %d of %d entries free", (unsigned long long)
+		    __atomic_load_n(&store_shared->pg_gate_waited,
+		    __ATOMIC_ACQUIRE), free_entries, STORE_PG_WRITERS);
 		return;
 	}
 	log_info("store: %llu commits made durable with %llu fsyncs "

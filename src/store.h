@@ -18,6 +18,7 @@
 #ifndef STORE_H
 #define STORE_H
 
+#include <semaphore.h>
 #include <stdint.h>
 
 #include "portcullis.h"
@@ -58,6 +59,15 @@ struct shared {
 	volatile uint64_t	synced;		/* last index on disk */
 	volatile uint64_t	fsyncs;		/* WAL fsyncs of the group commit */
 	volatile uint64_t	durable;	/* commits acknowledged on disk */
+	/*
+	 * PostgreSQL's writer gate (store_pg.c, "The writer gate"): the
+	 * write transactions of this node let into the database at once,
+	 * and each worker slot's entries, which the master gives back
+	 * when it reaps a worker (store_worker_gone()).
+	 */
+	sem_t			pg_gate;
+	volatile int64_t	pg_gate_held[65];	/* [64]: the master */
+	volatile uint64_t	pg_gate_waited;	/* entries that had to wait */
 };
 
 extern struct shared	*store_shared;
@@ -96,6 +106,8 @@ int		 store_sync_full(void);
 void		 store_log_durability(void);
 enum store_backend store_backend(void);
 void		 store_shared_init(void);
+void		 store_worker_start(int);
+int64_t		 store_worker_gone(int);
 int		 store_open(const char *, struct store **, struct perr *)
 		    PC_MUSTCHECK;
 void		 store_close(struct store *);

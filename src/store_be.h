@@ -81,6 +81,15 @@ struct store_q {
 	const struct store_ops	*ops;
 };
 
+/*
+ * Write transactions of one node let into PostgreSQL at once (store_pg.c,
+ * "The writer gate"); the rest wait in the node, on a semaphore.
+ */
+#define STORE_PG_WRITERS	2
+
+/* This worker's slot (store_worker_start()), for the gate's give-back. */
+extern int	store_slot;
+
 /* The NOTIFY channel of every commit (store_pg.c). */
 #define STORE_PG_CHANNEL	"portcullis"
 

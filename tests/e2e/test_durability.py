@@ -109,6 +109,104 @@ def test_each_write_on_postgres_is_flushed_before_its_reply(make_server):
     assert flushes == durable
 
 
+def gate_counters(s):
+    """(waited, free) from the master's last words (stop it first)."""
+    m = re.findall(r"store: writer gate: (\d+) writes waited for an entry; "
+                   r"(\d+) of (\d+) entries free", s.logtext())
+    assert m, "the master logs the writer gate at shutdown"
+    return int(m[-1][0]), int(m[-1][1]), int(m[-1][2])
+
+
+def in_database(s):
+    """How many of s's database sessions are inside a write transaction
+    now: holding its xid, or waiting for a lock (the index's row)."""
+    from conftest import postgres_instance
+    db = s.dsn.split("dbname=", 1)[1].split()[0]
+    r = postgres_instance().psql(
+        db, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+        "current_database() AND pid <> pg_backend_pid() AND "
+        "(backend_xid IS NOT NULL OR wait_event_type = 'Lock') AND "
+        "query NOT LIKE 'UPDATE nodes%'")
+    assert r.returncode == 0, r.stderr
+    return int(r.stdout)
+
+
+@on_postgres
+def test_a_node_lets_two_write_transactions_into_postgres_at_once(
+        make_server):
+    """The writer gate (store_pg.c): eight writers on one node, but
+    never more than two of its sessions in a write transaction; the
+    others wait in the node and every entry is given back."""
+    s = make_server(workers=2, threads=4)
+    seen = []
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            seen.append(in_database(s))
+    t = threading.Thread(target=sample)
+    t.start()
+    acked, errors = write_concurrently(s, "g", 25)
+    done.set()
+    t.join(30)
+    assert not errors and len(acked) == 200
+    assert len(seen) >= 10 and max(seen) >= 1, seen
+    assert max(seen) <= 2, "at most two writers in the database: %s" % seen
+    waited, free, size = gate_counters_after_stop(s)
+    assert size == 2 and free == 2, "every entry came back"
+    assert waited > 0, "writers beyond the gate waited for it"
+
+
+def gate_counters_after_stop(s):
+    s.stop_master()
+    return gate_counters(s)
+
+
+@on_postgres
+def test_a_worker_killed_mid_write_gives_its_gate_entries_back(make_server):
+    """SIGKILL of workers under a write load: the master gives back the
+    entries they held, so writes go on at full width afterwards and the
+    gate is whole (at least two free) when the node stops."""
+    import os
+    import signal
+    import time
+    from conftest import wait_for
+    s = make_server(workers=2, threads=4)
+    stop = threading.Event()
+
+    def writer(k):
+        import requests
+        i = 0
+        while not stop.is_set():
+            try:
+                requests.put(s.url + "/v1/connect/intentions/exact" +
+                             q(source="k%d-%d" % (k, i), destination="gk"),
+                             json={"Action": "allow"}, timeout=5)
+            except Exception:
+                pass
+            i += 1
+    ts = [threading.Thread(target=writer, args=(k,)) for k in range(8)]
+    for t in ts:
+        t.start()
+    time.sleep(0.5)
+    for _ in range(4):
+        for pid in s.workers()[:1]:
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.3)
+    stop.set()
+    for t in ts:
+        t.join(10)
+    wait_for(lambda: len(s.workers()) == 2, timeout=15, what="restart")
+    # Eight writers again, none waiting the gate's 10 s timeout.
+    t0 = time.monotonic()
+    acked, errors = write_concurrently(s, "after", 5)
+    assert not errors and len(acked) == 40
+    assert time.monotonic() - t0 < 8
+    assert "going on without it" not in s.logtext()
+    _, free, size = gate_counters_after_stop(s)
+    assert free >= size == 2
+
+
 @sqlite_only
 def test_sync_normal_acknowledges_writes_without_an_fsync(make_server):
     s = make_server('store {\n  sync = "normal"\n}\n')
