@@ -262,6 +262,9 @@ tokens_hash(struct store *st, int *n, struct perr *e)
 				store_bind_text(q, ":id", acc[i]);
 				store_bind_text(q, ":v",
 				    seal_token_stored(sec[i], buf));
+				store_bind_int(q, ":idx",
+				    (int64_t)store_tx_index(st));
+				store_touch(st, TBL_ACL_TOKENS);
 				if (store_step(st, q, e) < 0)
 					rc = -1;
 				store_reset(q);

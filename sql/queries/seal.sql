@@ -27,7 +27,10 @@ UPDATE acl_auth_method SET config = :v WHERE name_key = :id;
 SELECT accessor_id, secret_id FROM acl_token ORDER BY accessor_id;
 
 -- name: seal_token_put
-UPDATE acl_token SET secret_id = :v WHERE accessor_id = :id;
+-- A change like any other (the write's index): every node's token
+-- snapshot patches the rows whose modify_index moved (snap.c).
+UPDATE acl_token SET secret_id = :v, modify_index = :idx
+ WHERE accessor_id = :id;
 
 -- name: seal_meta_token_key
 SELECT key, value FROM meta WHERE key = 'token_hash_key';

@@ -96,10 +96,17 @@ def test_turning_it_on_hashes_existing_secrets_and_off_is_refused(
     s = make_server(acl_hcl())
     made = ok(s.put("/v1/acl/token", body={}, headers=H))
     assert made["SecretID"].encode() in store_bytes(s)
+    listed = s.get("/v1/acl/tokens", headers=H)
     s.stop_master()
     rewrite(s, hashed_hcl())
     s.start()
     assert "hashed" in s.logtext()
+    # Hashing is a write like any other: the tokens' ModifyIndex and the
+    # table's index move, so every node's token snapshot patches them.
+    after = ok(s.get("/v1/acl/token/" + made["AccessorID"], headers=H))
+    assert after["ModifyIndex"] > made["ModifyIndex"]
+    assert int(s.get("/v1/acl/tokens", headers=H).headers[
+        "X-Consul-Index"]) > int(listed.headers["X-Consul-Index"])
     ok(s.get("/v1/acl/token/self", headers=T(made["SecretID"])))
     ok(s.get("/v1/acl/token/self", headers=H))
     raw = store_bytes(s)
