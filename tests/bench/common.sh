@@ -116,6 +116,38 @@ rounds() {
 "
 	done
 }
+# rounds_abba M...: as rounds(), but every second round runs M... in
+# reverse order (the columns stay in argument order), so that no
+# command always runs after the others: a row measured second in every
+# round (warmer caches, a fuller kernel socket table, a later slice of
+# the host's steal) is not mistaken for a cost of what it measures.
+rounds_abba() {
+	rows=""
+	for r in $(seq 1 "$ROUNDS"); do
+		i=0
+		for m in "$@"; do
+			i=$((i + 1))
+			[ $((r % 2)) -eq 1 ] || continue
+			eval "col_$i=\$(eval \"\$m\" | cut -d' ' -f1,2)"
+		done
+		if [ $((r % 2)) -eq 0 ]; then
+			i=$#
+			for m in $(seq "$#" -1 1); do
+				eval "m=\${$m}"
+				eval "col_$i=\$(eval \"\$m\" | cut -d' ' -f1,2)"
+				i=$((i - 1))
+			done
+		fi
+		line=""
+		i=1
+		while [ "$i" -le "$#" ]; do
+			eval "line=\"\$line \$col_$i\""
+			i=$((i + 1))
+		done
+		rows="$rows$line
+"
+	done
+}
 # medians NAME...: NAME_rps and NAME_p99, the medians of rows' columns.
 medians() {
 	c=1

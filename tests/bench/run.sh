@@ -110,7 +110,7 @@ printf '%-34s %10s   (rounds: %s; two-hop read guard, target ~1.0 or better)\n' 
 # alike (the same 51 intentions), the second with ACLs on (default
 # deny, a token whose policy grants service:write on db, so every
 # request resolves the token and runs the decision), measured back to
-# back in this run; then the in-process cost of resolution + one
+# back in this run (alternating which goes first); then the in-process cost of resolution + one
 # decision on a cache hit (tests/bench/bench_acl.c).  (The instance
 # above is not the "off" side: by now it holds the thousands of
 # intentions and kept connections the rows above left.)
@@ -146,14 +146,17 @@ azlua() {	# azlua FILE TRUSTDOMAIN [TOKEN]
 }
 azlua "$adir/az-off.lua" "$(td "$ourl")"
 azlua "$adir/az-on.lua" "$(curl -sf -H "X-Consul-Token: $tok" "$aurl/v1/connect/ca/roots" | jget TrustDomain)" "$tok"
-# On and off back to back, in ROUNDS rounds.
-rounds 'measure "$ourl/v1/agent/connect/authorize" "$adir/az-off.lua"' \
+# On and off back to back, in ROUNDS rounds, every second one in reverse
+# order (rounds_abba): with "on" always after "off", check on/off read
+# 0.86 (rounds 0.80-0.87) in session 9, where the two alternated by hand
+# gave ~0.97.
+rounds_abba 'measure "$ourl/v1/agent/connect/authorize" "$adir/az-off.lua"' \
     'measure "$aurl/v1/agent/connect/authorize" "$adir/az-on.lua"' \
     'measure "$ourl/v1/connect/intentions/check?source=web&destination=db"' \
     'measure "$aurl/v1/connect/intentions/check?source=web&destination=db" "$adir/token.lua"'
 medians azoff azon off on
 az_onoff=$(printf '%s' "$rows" | ratios 3 1) ck_onoff=$(printf '%s' "$rows" | ratios 7 5)
-printf '\nACL enforcement (same run, back to back)\n'
+printf '\nACL enforcement (same run, back to back, alternating order)\n'
 printf '%-42s %10s %9s\n' "" "req/s" "p99 ms"
 printf '%-42s %10.0f %9s\n' "authorize, ACLs off" "$azoff_rps" "$azoff_p99"
 printf '%-42s %10.0f %9s\n' "authorize, ACLs on (service:write token)" "$azon_rps" "$azon_p99"
