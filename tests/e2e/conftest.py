@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.parse
 
@@ -328,3 +329,38 @@ def make_server():
 
 def q(**kw):
     return "?" + urllib.parse.urlencode(kw)
+
+
+def write_while_killing_workers(s, dest, writers, kills, pause):
+    """writers threads PUT new intentions (sources "w<k>-<i>") to dest
+    while s's first worker is SIGKILLed `kills` times, `pause` seconds
+    apart (after 0.5 s of load); returns the sources acknowledged (200).
+    Connection errors from the killed worker are expected and ignored."""
+    import requests
+    stop = threading.Event()
+    acked = []
+
+    def writer(k):
+        i = 0
+        while not stop.is_set():
+            try:
+                r = requests.put(s.url + "/v1/connect/intentions/exact" +
+                                 q(source="w%d-%d" % (k, i), destination=dest),
+                                 json={"Action": "allow"}, timeout=5)
+                if r.status_code == 200:
+                    acked.append("w%d-%d" % (k, i))
+            except Exception:
+                pass
+            i += 1
+    ts = [threading.Thread(target=writer, args=(k,)) for k in range(writers)]
+    for t in ts:
+        t.start()
+    time.sleep(0.5)
+    for _ in range(kills):
+        for pid in s.workers()[:1]:
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(pause)
+    stop.set()
+    for t in ts:
+        t.join(10)
+    return acked

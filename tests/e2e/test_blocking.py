@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import SRC, q, wait_for
+from conftest import SRC, q, wait_for, write_while_killing_workers
 from conftest import sqlite_only
 
 
@@ -119,32 +119,8 @@ def test_killed_worker_is_restarted_and_committed_intentions_survive(make_server
 
 def test_worker_killed_mid_writes_leaves_store_consistent(make_server):
     s = make_server(workers=2)
-    stop = threading.Event()
-    acked = []
-
-    def writer(k):
-        import requests
-        i = 0
-        while not stop.is_set():
-            try:
-                r = requests.put(s.url + "/v1/connect/intentions/exact" + q(source="w%d-%d" % (k, i), destination="kdb"),
-                                 json={"Action": "allow"}, timeout=5)
-                if r.status_code == 200:
-                    acked.append("w%d-%d" % (k, i))
-            except Exception:
-                pass
-            i += 1
-    ts = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
-    for t in ts:
-        t.start()
-    time.sleep(0.5)
-    for _ in range(3):
-        for pid in s.workers()[:1]:
-            os.kill(pid, signal.SIGKILL)
-        time.sleep(0.4)
-    stop.set()
-    for t in ts:
-        t.join(10)
+    acked = write_while_killing_workers(s, "kdb", writers=4, kills=3,
+                                        pause=0.4)
     wait_for(lambda: len(s.workers()) == 2, timeout=15, what="restart")
     wait_for(lambda: s.get("/v1/connect/intentions").status_code == 200, what="serving")
     have = {x["SourceName"] for x in s.get("/v1/connect/intentions").json()}

@@ -169,35 +169,10 @@ def test_a_worker_killed_mid_write_gives_its_gate_entries_back(make_server):
     """SIGKILL of workers under a write load: the master gives back the
     entries they held, so writes go on at full width afterwards and the
     gate is whole (at least two free) when the node stops."""
-    import os
-    import signal
     import time
-    from conftest import wait_for
+    from conftest import wait_for, write_while_killing_workers
     s = make_server(workers=2, threads=4)
-    stop = threading.Event()
-
-    def writer(k):
-        import requests
-        i = 0
-        while not stop.is_set():
-            try:
-                requests.put(s.url + "/v1/connect/intentions/exact" +
-                             q(source="k%d-%d" % (k, i), destination="gk"),
-                             json={"Action": "allow"}, timeout=5)
-            except Exception:
-                pass
-            i += 1
-    ts = [threading.Thread(target=writer, args=(k,)) for k in range(8)]
-    for t in ts:
-        t.start()
-    time.sleep(0.5)
-    for _ in range(4):
-        for pid in s.workers()[:1]:
-            os.kill(pid, signal.SIGKILL)
-        time.sleep(0.3)
-    stop.set()
-    for t in ts:
-        t.join(10)
+    write_while_killing_workers(s, "gk", writers=8, kills=4, pause=0.3)
     wait_for(lambda: len(s.workers()) == 2, timeout=15, what="restart")
     # Eight writers again, none waiting the gate's 10 s timeout.
     t0 = time.monotonic()
