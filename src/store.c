@@ -74,14 +74,17 @@ store_shared_init(void)
 		fatal("sem_init writer gate");
 }
 
-/* This process's worker slot (store_worker_start()); 64: the master, tests. */
-int	store_slot = 64;
+/*
+ * This process's worker slot (store_worker_start()); NOTIFY_MAX_WORKERS
+ * (pg_gate_held's last entry): the master, unit tests.
+ */
+int	store_slot = NOTIFY_MAX_WORKERS;
 
 /* Worker start-up hook (hooks.c): remember our slot for the gate. */
 void
 store_worker_start(int slot)
 {
-	if (slot >= 0 && slot < 64)
+	if (slot >= 0 && slot < NOTIFY_MAX_WORKERS)
 		store_slot = slot;
 }
 
@@ -97,7 +100,7 @@ store_worker_gone(int slot)
 {
 	int64_t	held, i;
 
-	if (store_shared == NULL || slot < 0 || slot >= 64)
+	if (store_shared == NULL || slot < 0 || slot >= NOTIFY_MAX_WORKERS)
 		return 0;
 	held = __atomic_exchange_n(&store_shared->pg_gate_held[slot], 0,
 	    __ATOMIC_SEQ_CST);

@@ -66,7 +66,7 @@ struct shared {
 	 * when it reaps a worker (store_worker_gone()).
 	 */
 	sem_t			pg_gate;
-	volatile int64_t	pg_gate_held[65];	/* [64]: the master */
+	volatile int64_t	pg_gate_held[64 + 1]; /* + the master */
 	volatile uint64_t	pg_gate_waited;	/* entries that had to wait */
 };
 

@@ -104,45 +104,29 @@ ratios() { awk -v a="$1" -v b="$2" '{ print ($b > 0 ? $a / $b : 0) }' | sort -g 
     awk '{ l[NR] = $0 } END { printf "%.2f %.2f-%.2f\n", l[int((NR + 1) / 2)], l[1], l[NR] }'; }
 # rounds M...: ROUNDS interleaved rounds of the measure commands M...
 # (each prints "rps p99 ..."); sets rows: a line per round, "rps p99"
-# for each command in order.
-rounds() {
+# for each command in order.  rounds_abba M...: the same, but every
+# second round runs M... in reverse order (the columns stay in argument
+# order), so that no command always runs after the others: a row
+# measured second in every round (warmer caches, a fuller kernel socket
+# table, a later slice of the host's steal) is not mistaken for a cost
+# of what it measures.
+rounds() { rounds_in forward "$@"; }
+rounds_abba() { rounds_in abba "$@"; }
+rounds_in() {	# rounds_in forward|abba M...
+	how=$1
+	shift
 	rows=""
 	for r in $(seq 1 "$ROUNDS"); do
-		line=""
-		for m in "$@"; do
-			line="$line $(eval "$m" | cut -d' ' -f1,2)"
-		done
-		rows="$rows$line
-"
-	done
-}
-# rounds_abba M...: as rounds(), but every second round runs M... in
-# reverse order (the columns stay in argument order), so that no
-# command always runs after the others: a row measured second in every
-# round (warmer caches, a fuller kernel socket table, a later slice of
-# the host's steal) is not mistaken for a cost of what it measures.
-rounds_abba() {
-	rows=""
-	for r in $(seq 1 "$ROUNDS"); do
-		i=0
-		for m in "$@"; do
-			i=$((i + 1))
-			[ $((r % 2)) -eq 1 ] || continue
+		order=$(seq 1 "$#")
+		[ "$how" = forward ] || [ $((r % 2)) -eq 1 ] ||
+		    order=$(seq "$#" -1 1)
+		for i in $order; do
+			eval "m=\${$i}"
 			eval "col_$i=\$(eval \"\$m\" | cut -d' ' -f1,2)"
 		done
-		if [ $((r % 2)) -eq 0 ]; then
-			i=$#
-			for m in $(seq "$#" -1 1); do
-				eval "m=\${$m}"
-				eval "col_$i=\$(eval \"\$m\" | cut -d' ' -f1,2)"
-				i=$((i - 1))
-			done
-		fi
 		line=""
-		i=1
-		while [ "$i" -le "$#" ]; do
+		for i in $(seq 1 "$#"); do
 			eval "line=\"\$line \$col_$i\""
-			i=$((i + 1))
 		done
 		rows="$rows$line
 "

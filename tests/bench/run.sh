@@ -110,8 +110,9 @@ printf '%-34s %10s   (rounds: %s; two-hop read guard, target ~1.0 or better)\n' 
 # alike (the same 51 intentions), the second with ACLs on (default
 # deny, a token whose policy grants service:write on db, so every
 # request resolves the token and runs the decision), measured back to
-# back in this run (alternating which goes first); then the in-process cost of resolution + one
-# decision on a cache hit (tests/bench/bench_acl.c).  (The instance
+# back in this run (alternating which goes first); then the in-process
+# cost of resolution + one decision on a cache hit
+# (tests/bench/bench_acl.c).  (The instance
 # above is not the "off" side: by now it holds the thousands of
 # intentions and kept connections the rows above left.)
 # Target: enforcement costs <= 5% (on/off >= 0.95).

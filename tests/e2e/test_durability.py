@@ -110,7 +110,9 @@ def test_each_write_on_postgres_is_flushed_before_its_reply(make_server):
 
 
 def gate_counters(s):
-    """(waited, free) from the master's last words (stop it first)."""
+    """Stop s's master; (waited, free, size) of the writer gate from its
+    last words."""
+    s.stop_master()
     m = re.findall(r"store: writer gate: (\d+) writes waited for an entry; "
                    r"(\d+) of (\d+) entries free", s.logtext())
     assert m, "the master logs the writer gate at shutdown"
@@ -121,16 +123,13 @@ def in_database(s):
     """How many of s's database sessions are inside a write transaction
     now: holding its xid, or waiting for a lock (the index's row); not
     the flush after a COMMIT, which runs outside the gate."""
-    from conftest import postgres_instance
-    db = s.dsn.split("dbname=", 1)[1].split()[0]
-    r = postgres_instance().psql(
-        db, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
-        "current_database() AND pid <> pg_backend_pid() AND "
-        "(backend_xid IS NOT NULL OR wait_event_type = 'Lock') AND "
-        "query NOT LIKE 'UPDATE nodes%' AND "
-        "query NOT LIKE '%pg_logical_emit_message%'")
-    assert r.returncode == 0, r.stderr
-    return int(r.stdout)
+    from test_seal import sql
+    return int(sql(s, "SELECT count(*) FROM pg_stat_activity WHERE "
+                   "datname = current_database() AND "
+                   "pid <> pg_backend_pid() AND "
+                   "(backend_xid IS NOT NULL OR wait_event_type = 'Lock') "
+                   "AND query NOT LIKE 'UPDATE nodes%' AND "
+                   "query NOT LIKE '%pg_logical_emit_message%'")[0][0])
 
 
 @on_postgres
@@ -154,14 +153,9 @@ def test_a_node_lets_two_write_transactions_into_postgres_at_once(
     assert not errors and len(acked) == 200
     assert len(seen) >= 10 and max(seen) >= 1, seen
     assert max(seen) <= 2, "at most two writers in the database: %s" % seen
-    waited, free, size = gate_counters_after_stop(s)
+    waited, free, size = gate_counters(s)
     assert size == 2 and free == 2, "every entry came back"
     assert waited > 0, "writers beyond the gate waited for it"
-
-
-def gate_counters_after_stop(s):
-    s.stop_master()
-    return gate_counters(s)
 
 
 @on_postgres
@@ -180,7 +174,7 @@ def test_a_worker_killed_mid_write_gives_its_gate_entries_back(make_server):
     assert not errors and len(acked) == 40
     assert time.monotonic() - t0 < 8
     assert "going on without it" not in s.logtext()
-    _, free, size = gate_counters_after_stop(s)
+    _, free, size = gate_counters(s)
     assert free >= size == 2
 
 
