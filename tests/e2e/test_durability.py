@@ -147,10 +147,17 @@ def test_a_node_lets_two_write_transactions_into_postgres_at_once(
             seen.append(in_database(s))
     t = threading.Thread(target=sample)
     t.start()
-    acked, errors = write_concurrently(s, "g", 25)
+    # Rounds of 200 writes until the sampler (a psql each) saw enough:
+    # writes are quicker than a few samples.
+    acked, errors, rounds = [], [], 0
+    while (len(seen) < 10 or not acked) and rounds < 20:
+        a, e = write_concurrently(s, "g%d-" % rounds, 25)
+        acked += a
+        errors += e
+        rounds += 1
     done.set()
     t.join(30)
-    assert not errors and len(acked) == 200
+    assert not errors and len(acked) == 200 * rounds
     assert len(seen) >= 10 and max(seen) >= 1, seen
     assert max(seen) <= 2, "at most two writers in the database: %s" % seen
     waited, free, size = gate_counters(s)

@@ -3,7 +3,8 @@
 -- name: tx_begin
 -- No BEGIN IMMEDIATE: the write lock is the 'raft' row of table_index
 -- (sql/pg/001-init.sql), held until COMMIT.  Four commands, one round
--- trip (store_pg.c runs this one as a simple query, unprepared): BEGIN,
+-- trip (store_pg.c prepares each on its own and sends them as one
+-- pipeline; none may hold a ';' of its own): BEGIN,
 -- an asynchronous commit for this transaction only, so that the locks
 -- are released without waiting for the WAL flush (tx_commit waits for
 -- it after), the next global index, whose row lock makes every other
@@ -21,8 +22,8 @@ SELECT t.idx, h.seq, h.hash, h.anchor_seq
  WHERE t.name = 'raft';
 
 -- name: tx_commit
--- The end of a write transaction, one simple query (store_pg.c binds
--- :names and :idx as literals): the touched tables' indexes
+-- The end of a write transaction, one round trip (a pipeline of its
+-- commands, each prepared, as tx_begin): the touched tables' indexes
 -- (index_touch, for every table of the comma-separated :names at once),
 -- the announcement to every node's watch connection on the channel
 -- 'portcullis' (STORE_PG_CHANNEL), delivered at COMMIT in commit order,
@@ -43,8 +44,10 @@ SELECT t.idx, h.seq, h.hash, h.anchor_seq
 -- our COMMIT, for the node's shared index page: it may hold other
 -- nodes' commits, and a query of its own would cost a round trip more.
 -- The LEFT JOIN keeps the flush from depending on the join order.
--- Deferred writes (store_defer()) are sent in front of all this, in the
--- same query: the first error stops the rest, COMMIT included.
+-- The flush runs in an implicit transaction of its own, committed at
+-- the pipeline's Sync, before the server answers it.  Deferred writes
+-- (store_defer()) are sent in front of all this, in the same pipeline:
+-- the first error stops the rest, COMMIT included.
 INSERT INTO table_index (name, idx)
     SELECT unnest(string_to_array(:names, ',')), :idx::bigint
     ON CONFLICT (name) DO UPDATE SET idx = excluded.idx;
