@@ -309,6 +309,7 @@ audit_record(struct store *s, struct perr *e)
 	struct timespec		 ts;
 	char			 tbuf[32], prev[HASH_HEX], hash[HASH_HEX];
 	int64_t			 head, anchor;
+	uint64_t		 idx;
 	size_t			 i;
 	int			 t, kind = s->audit_kind, rc;
 
@@ -322,8 +323,10 @@ audit_record(struct store *s, struct perr *e)
 		return 0;
 	/*
 	 * The head, unless the backend read it with the transaction's
-	 * first round trip (PostgreSQL: under the lock already held).
+	 * first round trip (PostgreSQL: under the lock already held; the
+	 * index is asked for first, since that may be that round trip).
 	 */
+	idx = store_tx_index(s);
 	if (s->head_known) {
 		rc = STORE_ROW;
 		head = s->head_seq;
@@ -351,7 +354,7 @@ audit_record(struct store *s, struct perr *e)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	fmt_time(&ts, tbuf);
 	r.seq = head + 1;
-	r.idx = (int64_t)store_tx_index(s);
+	r.idx = (int64_t)idx;
 	r.time = tbuf;
 	r.node = node;
 	r.actor = s->audit_on ? s->audit_actor : "";

@@ -370,11 +370,14 @@ store_begin(struct store *s, struct perr *e)
 	return 0;
 }
 
-/* The modify index of the open write transaction. */
+/*
+ * The modify index of the open write transaction (on PostgreSQL this
+ * may start it in the database: ask for it where it is needed).
+ */
 uint64_t
-store_tx_index(const struct store *s)
+store_tx_index(struct store *s)
 {
-	return s->tx_index;
+	return s->ops->tx_index != NULL ? s->ops->tx_index(s) : s->tx_index;
 }
 
 /* Mark table t as written by the open transaction. */

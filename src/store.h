@@ -149,7 +149,7 @@ int64_t		 store_col_int(struct store_q *, int);
 int		 store_col_isnull(struct store_q *, int);
 
 int		 store_begin(struct store *, struct perr *) PC_MUSTCHECK;
-uint64_t	 store_tx_index(const struct store *);
+uint64_t	 store_tx_index(struct store *);
 void		 store_touch(struct store *, enum table);
 void		 store_touch_id(struct store *, enum table, const char *);
 void		 store_audit_ctx(struct store *, const char *, const char *,

@@ -40,6 +40,12 @@ struct store_ops {
 	/* store_defer(); NULL: the statement runs at once. */
 	int		 (*defer)(struct store *, struct store_q *,
 			    struct perr *);
+	/*
+	 * The open transaction's index, when the backend may not have
+	 * asked for it yet (its start is sent with the first statement);
+	 * NULL: tx_index is set by begin.
+	 */
+	uint64_t	 (*tx_index)(struct store *);
 	/* Cross-node notifications; NULL when the backend has none. */
 	int		 (*listen)(struct store *, struct perr *);
 	int		 (*listen_fd)(struct store *);

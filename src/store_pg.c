@@ -180,6 +180,9 @@ struct pg {
 	uint64_t	 rt_begin;	/* roundtrips at pg_begin() */
 	int		 gated;		/* holds an entry of the writer gate */
 	const char	*failed;	/* the command of a pipeline that failed */
+	int		 begin_pending;	/* tx_begin goes with the next round trip */
+	int		 begin_failed;	/* ... and failed when forced (begin_err) */
+	struct perr	 begin_err;
 	struct pg_q	 stmts[SQL__MAX];
 };
 
@@ -378,13 +381,15 @@ struct pg_cmd {
  * first error and skips the rest up to the Sync, COMMIT included (as
  * a simple query with several commands would), while each command
  * runs its prepared plan: nothing is parsed or planned per write.
- * Returns like await(): the first error, else the last command's
- * result, or NULL (nothing sent, the deadline passed, the connection
- * lost); sets s->committed, and s->failed to the name of the command
- * that failed.
+ * Returns like await(): the first error, else command main's result,
+ * or NULL (nothing sent, the deadline passed, the connection lost);
+ * command also's result (-1: none) goes to *also when it succeeded.
+ * Sets s->committed, and s->failed to the name of the command that
+ * failed.
  */
 static PGresult *
-pipeline(struct pg *s, const struct pg_cmd *c, int n)
+pipeline(struct pg *s, const struct pg_cmd *c, int n, int main, int also,
+    PGresult **also_r)
 {
 	PGresult	*r, *keep = NULL;
 	int64_t		 deadline;
@@ -423,9 +428,13 @@ pipeline(struct pg *s, const struct pg_cmd *c, int n)
 			s->committed = 1;
 		if (st == PGRES_FATAL_ERROR && s->failed == NULL)
 			s->failed = c[ended < n ? ended : n - 1].name;
+		if (st == PGRES_TUPLES_OK && ended == also && *also_r == NULL) {
+			*also_r = r;
+			continue;
+		}
 		if (st == PGRES_PIPELINE_ABORTED || (keep != NULL &&
 		    PQresultStatus(keep) == PGRES_FATAL_ERROR) ||
-		    (st != PGRES_FATAL_ERROR && ended < n - 1)) {
+		    (st != PGRES_FATAL_ERROR && ended != main)) {
 			PQclear(r);
 			continue;
 		}
@@ -934,6 +943,11 @@ pg_defer(struct store *bs, struct store_q *bq, struct perr *e)
 	struct pg_deferred	*d;
 	int			 rc, i;
 
+	if (bs->in_tx && s->begin_failed) {
+		*e = s->begin_err;
+		pg_reset(bq);
+		return -1;
+	}
 	if (s->conn == NULL || q->nparts > 0) {
 		rc = pg_step(bs, bq, e);
 		pg_reset(bq);
@@ -959,49 +973,159 @@ pg_defer(struct store *bs, struct store_q *bq, struct perr *e)
 	return 0;
 }
 
+/* The index and the audit chain's head, from tx_begin's last command. */
+static void
+begun(struct pg *s, const PGresult *r)
+{
+	struct store	*bs = &s->base;
+
+	bs->tx_index = (uint64_t)strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	if (!PQgetisnull(r, 0, 1)) {
+		bs->head_known = 1;
+		bs->head_seq = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+		snprintf(bs->head_hash, sizeof(bs->head_hash), "%s",
+		    PQgetvalue(r, 0, 2));
+		bs->head_anchor = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+	}
+}
+
+/* Append the commands of q (its parts, or itself) to c at *k. */
+static void
+add_cmds(struct pg *s, struct pg_q *q, struct pg_cmd *c, size_t *k,
+    const char **vals, size_t *nvals)
+{
+	const char	*name = sql_names[q - s->stmts];
+	int		 p, j;
+
+	if (q->nparts == 0) {
+		c[*k].id = q->id;
+		c[*k].nparams = q->nparams;
+		c[*k].vals = (const char *const *)q->vals;
+		c[(*k)++].name = name;
+		return;
+	}
+	for (p = 0; p < q->nparts; p++) {
+		c[*k].id = q->parts[p].id;
+		c[*k].nparams = q->parts[p].nparams;
+		c[*k].vals = vals + *nvals;
+		c[(*k)++].name = name;
+		for (j = 0; j < q->parts[p].nparams; j++)
+			vals[(*nvals)++] = q->vals[q->parts[p].from[j]];
+	}
+}
+
 /*
- * Run q in one pipeline behind the deferred writes (each part of q
- * when it has several).  The result as await() gives it.
+ * Prepare again, on a new connection, what send_all() is to send:
+ * tx_begin, the deferred writes' statements, q.  0 or -1 (logged).
+ */
+static int
+prepare_all(struct pg *s, struct pg_q *q, struct perr *e)
+{
+	size_t	k;
+
+	if (prepare(s, &s->stmts[SQL_TX_BEGIN], e) == -1)
+		return -1;
+	for (k = 0; k < s->npending; k++)
+		if (prepare(s, &s->stmts[s->pending[k].qid], e) == -1)
+			return -1;
+	return q != NULL ? prepare(s, q, e) : 0;
+}
+
+/*
+ * One round trip, one pipeline: the transaction's start when it has
+ * not been sent yet (pg_begin() leaves it for the first statement, so
+ * that the index's row lock is not held across a client turn of its
+ * own), the deferred writes, then q (each part of q when it has
+ * several; NULL: none).  The result as await() gives it: q's, or the
+ * start's when q is NULL.  A start that finds the connection lost
+ * (a backend terminated while idle, its FATAL not yet read) left
+ * nothing behind: it goes once more on a new connection.
  */
 static PGresult *
-send_all(struct pg *s, struct pg_q *q)
+send_all(struct pg *s, struct pg_q *q, struct perr *e)
 {
+	struct pg_q	*b = &s->stmts[SQL_TX_BEGIN];
 	struct pg_cmd	*c;
-	const char	**vals, *name = sql_names[q - s->stmts];
-	PGresult	*r;
+	const char	**vals;
+	PGresult	*r, *br;
 	size_t		 k, n, nvals = 0;
-	int		 j, p;
+	int		 p, with_begin, nb, tries;
 
-	n = s->npending + (q->nparts ? (size_t)q->nparts : 1);
+	with_begin = s->begin_pending;
+	s->begin_pending = 0;
+	nb = with_begin ? b->nparts : 0;
+	n = (size_t)nb + s->npending + (q == NULL ? 0 : q->nparts ?
+	    (size_t)q->nparts : 1);
 	c = xcalloc(n, sizeof(*c));
-	for (p = 0; p < q->nparts; p++)
+	for (p = 0; p < b->nparts; p++)
+		nvals += (size_t)b->parts[p].nparams;
+	for (p = 0; q != NULL && p < q->nparts; p++)
 		nvals += (size_t)q->parts[p].nparams;
 	vals = xcalloc(nvals ? nvals : 1, sizeof(char *));
-	for (k = 0; k < s->npending; k++) {
-		c[k].id = s->pending[k].id;
-		c[k].nparams = s->pending[k].nparams;
-		c[k].vals = (const char *const *)s->pending[k].vals;
-		c[k].name = sql_names[s->pending[k].qid];
+	for (tries = 0; ; tries++) {
+		k = nvals = 0;
+		if (with_begin)
+			add_cmds(s, b, c, &k, vals, &nvals);
+		for (; k < (size_t)nb + s->npending; k++) {
+			c[k].id = s->pending[k - nb].id;
+			c[k].nparams = s->pending[k - nb].nparams;
+			c[k].vals = (const char *const *)s->pending[k - nb].vals;
+			c[k].name = sql_names[s->pending[k - nb].qid];
+		}
+		if (q != NULL)
+			add_cmds(s, q, c, &k, vals, &nvals);
+		br = NULL;
+		r = pipeline(s, c, (int)n, q != NULL ? (int)n - 1 : nb - 1,
+		    q != NULL ? nb - 1 : -1, &br);
+		if (with_begin && br != NULL)
+			begun(s, br);
+		if (q == NULL && with_begin && PQresultStatus(r) ==
+		    PGRES_TUPLES_OK)
+			begun(s, r);
+		PQclear(br);
+		if (!with_begin || tries > 0 || s->timedout ||
+		    (PQresultStatus(r) == PGRES_TUPLES_OK ||
+		    PQresultStatus(r) == PGRES_COMMAND_OK) ||
+		    unavailable(s, r) != lost)
+			break;
+		log_warnx("store: the PostgreSQL connection was lost before "
+		    "the transaction began; once more on a new one");
+		PQclear(r);
+		drop(s);
+		if (usable(s) == -1 || prepare_all(s, q, e) == -1) {
+			r = NULL;
+			break;
+		}
 	}
-	if (q->nparts == 0) {
-		c[k].id = q->id;
-		c[k].nparams = q->nparams;
-		c[k].vals = (const char *const *)q->vals;
-		c[k].name = name;
-	}
-	for (nvals = 0, p = 0; p < q->nparts; p++, k++) {
-		c[k].id = q->parts[p].id;
-		c[k].nparams = q->parts[p].nparams;
-		c[k].vals = vals + nvals;
-		c[k].name = name;
-		for (j = 0; j < q->parts[p].nparams; j++)
-			vals[nvals++] = q->vals[q->parts[p].from[j]];
-	}
-	r = pipeline(s, c, (int)n);
 	pending_clear(s);
 	free(vals);
 	free(c);
 	return r;
+}
+
+/*
+ * Send the transaction's start now, if pg_begin() left it for later
+ * (store_tx_index(), a COMMIT with nothing before it).  0 or -1.
+ */
+static int
+begin_now(struct pg *s, struct perr *e)
+{
+	PGresult	*r;
+
+	if (!s->begin_pending)
+		return 0;
+	if (s->conn == NULL)
+		return pgerr(s, NULL, e, sql_names[SQL_TX_BEGIN]);
+	r = send_all(s, NULL, e);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		if (s->conn != NULL || e->status == 0)
+			pgerr(s, r, e, s->failed != NULL ? s->failed :
+			    sql_names[SQL_TX_BEGIN]);
+		PQclear(r);
+		return -1;
+	}
+	PQclear(r);
+	return 0;
 }
 
 static int
@@ -1019,12 +1143,20 @@ pg_step(struct store *bs, struct store_q *bq, struct perr *e)
 			pending_clear(s);
 			return STORE_ERR;
 		}
-		if (q->nparts == 0 && s->npending == 0)
+		if (bs->in_tx && s->begin_failed) {
+			*e = s->begin_err;
+			return STORE_ERR;
+		}
+		if (q->nparts == 0 && s->npending == 0 && !s->begin_pending)
 			q->res = await(s, PQsendQueryPrepared(s->conn, q->id,
 			    q->nparams, (const char *const *)q->vals, NULL,
 			    NULL, 0));
 		else
-			q->res = send_all(s, q);
+			q->res = send_all(s, q, e);
+		if (q->res == NULL && s->conn == NULL && e->status) {
+			pending_clear(s);
+			return STORE_ERR;	/* no new connection: said */
+		}
 		st = PQresultStatus(q->res);
 		if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
 			state = PQresultErrorField(q->res, PG_DIAG_SQLSTATE);
@@ -1188,53 +1320,55 @@ gate_leave(struct pg *s)
 }
 
 /*
- * Start a write transaction, one round trip (tx_begin): BEGIN, an
- * asynchronous commit for it (pg_commit() makes it durable), the next
- * global index, whose row lock makes every other writer wait until
- * this one commits (top of this file).  Every early exit after this
- * must call store_rollback().
+ * Start a write transaction (tx_begin): BEGIN, an asynchronous commit
+ * for it (pg_commit() makes it durable), the next global index, whose
+ * row lock makes every other writer wait until this one commits (top
+ * of this file).  Nothing is sent yet: the start goes in front of the
+ * transaction's first statement, in its round trip (send_all()), or
+ * when the index is asked for first (pg_tx_index()).  Every early exit
+ * after this must call store_rollback().
  */
 static int
 pg_begin(struct store *bs, struct perr *e)
 {
 	struct pg	*s = PG(bs);
 	struct store_q	*st;
-	int		 tries;
 
 	if (bs->in_tx)
 		fatalx("store: nested transaction");
 	memset(bs->touched, 0, sizeof(bs->touched));
 	pending_clear(s);
 	s->rt_begin = bs->roundtrips;
+	s->begin_failed = 0;
 	gate_enter(s);
-	/*
-	 * Until its COMMIT the transaction leaves nothing behind: when it
-	 * finds the connection lost (a backend terminated while idle, its
-	 * FATAL not yet read), it can run again at once on a new one.
-	 */
-	for (tries = 0; ; tries++) {
-		st = pg_stmt(bs, SQL_TX_BEGIN);
-		bs->in_tx = 1;
-		if (st != NULL && pg_step(bs, st, e) == STORE_ROW)
-			break;
+	/* Connects again first when the connection was lost (usable()). */
+	st = pg_stmt(bs, SQL_TX_BEGIN);
+	bs->in_tx = 1;
+	if (st == NULL || s->conn == NULL || !PGQ(st)->prepared) {
+		if (e->status == 0)
+			pgerr(s, NULL, e, sql_names[SQL_TX_BEGIN]);
 		pg_rollback(bs);
-		if (tries > 0 || s->conn != NULL || s->why != lost ||
-		    e->status == 0)
-			return e->status ? -1 :
-			    perr_set(e, 500, "internal store error");
-		perr_clear(e);
-		gate_enter(s);
+		return -1;
 	}
-	bs->tx_index = (uint64_t)pg_col_int(st, 0);
-	if (!pg_col_isnull(st, 1)) {
-		bs->head_known = 1;
-		bs->head_seq = pg_col_int(st, 1);
-		snprintf(bs->head_hash, sizeof(bs->head_hash), "%s",
-		    pg_col_text(st, 2) != NULL ? pg_col_text(st, 2) : "");
-		bs->head_anchor = pg_col_int(st, 3);
-	}
-	pg_reset(st);
+	s->begin_pending = 1;
 	return 0;
+}
+
+/*
+ * store_tx_index(): the index, asked for before any statement was
+ * sent; the start goes now, and a failure is the next statement's.
+ */
+static uint64_t
+pg_tx_index(struct store *bs)
+{
+	struct pg	*s = PG(bs);
+
+	if (s->begin_pending && !s->begin_failed) {
+		perr_clear(&s->begin_err);
+		if (begin_now(s, &s->begin_err) == -1)
+			s->begin_failed = 1;
+	}
+	return bs->tx_index;
 }
 
 /* *p = max(*p, v), shared between processes. */
@@ -1286,7 +1420,12 @@ pg_commit(struct store *bs, struct perr *e)
 			n += (size_t)snprintf(names + n, sizeof(names) - n,
 			    "%s%s", n ? "," : "", store_table_name(
 			    (enum table)t));
-	if ((st = pg_stmt(bs, SQL_TX_COMMIT)) == NULL)
+	if (s->begin_failed) {
+		*e = s->begin_err;
+		goto fail;
+	}
+	if (begin_now(s, e) == -1 || (st = pg_stmt(bs, SQL_TX_COMMIT)) ==
+	    NULL)
 		goto fail;
 	pg_bind_text(st, ":names", names);
 	pg_bind_int(st, ":idx", (int64_t)bs->tx_index);
@@ -1343,9 +1482,14 @@ pg_rollback(struct store *bs)
 
 	pending_clear(s);
 	gate_leave(s);
+	s->begin_failed = 0;
 	if (!bs->in_tx)
 		return;
 	bs->in_tx = 0;
+	if (s->begin_pending) {		/* nothing was sent */
+		s->begin_pending = 0;
+		return;
+	}
 	if (PQstatus(s->conn) != CONNECTION_OK)
 		return;
 	r = pq_exec(s, "ROLLBACK");
@@ -1446,6 +1590,7 @@ const struct store_ops store_pg_ops = {
 	.commit = pg_commit,
 	.rollback = pg_rollback,
 	.defer = pg_defer,
+	.tx_index = pg_tx_index,
 	.listen = pg_listen,
 	.listen_fd = pg_listen_fd,
 	.notified = pg_notified,
