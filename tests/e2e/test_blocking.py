@@ -66,6 +66,41 @@ def test_blocking_query_times_out_with_current_index(server):
     assert 1.0 <= took < 1.0 + 1.0 / 16 + 0.5
 
 
+def test_a_short_wait_parked_behind_long_ones_comes_back_on_its_own_deadline_and_a_write_still_releases_them(server):
+    """The blocking thread skips its pass over the parked requests while
+    no table moved and no deadline came (blocking.c, sweep()): a request
+    that comes in with a nearer deadline than every parked one must
+    still be answered on it, and the first write after idle passes must
+    release the others at once."""
+    idx = int(server.get("/v1/connect/intentions").headers["X-Consul-Index"])
+    got = []
+
+    def long_waiter():
+        got.append(server.request(
+            "GET", "/v1/connect/intentions?index=%d&wait=60s" % idx,
+            timeout=90))
+    threads = [threading.Thread(target=long_waiter) for _ in range(20)]
+    for t in threads:
+        t.start()
+    time.sleep(2.5)    # two safety polls: passes with nothing to do
+    assert not got, "nothing changed: they stay parked"
+    t0 = time.monotonic()
+    r = server.get("/v1/connect/intentions?index=%d&wait=1s" % idx)
+    took = time.monotonic() - t0
+    assert r.status_code == 200
+    assert int(r.headers["X-Consul-Index"]) == idx
+    assert 1.0 <= took < 1.0 + 1.0 / 16 + 0.5, took
+    assert not got
+    t_write = time.monotonic()
+    put_exact(server, "sweep-src", "sweep-dst")
+    for t in threads:
+        t.join(10)
+    assert time.monotonic() - t_write < 1.0
+    assert len(got) == 20
+    assert all(x.status_code == 200 and
+               int(x.headers["X-Consul-Index"]) > idx for x in got)
+
+
 def test_index_zero_and_index_ahead_of_the_store_return_at_once(server):
     t0 = time.monotonic()
     assert server.get("/v1/connect/intentions?index=0&wait=10s").status_code == 200
