@@ -506,9 +506,18 @@ pg_connect(struct pg *s)
 		return -1;
 	}
 	PQsetClientEncoding(s->conn, "UTF8");
+	/*
+	 * Generic plans for every prepared statement: ours are keyed
+	 * lookups and writes, and left to choose (plan_cache_mode auto)
+	 * the server went on planning some of them for each execution once
+	 * the tables had grown (perf under PUTs that update existing
+	 * intentions: GetCachedPlan 15% of all CPU, the planner 11%; PUT
+	 * 1,350-1,450/s, and 1,920-2,020/s with generic plans).
+	 */
 	snprintf(sql, sizeof(sql), "SET client_min_messages = warning; "
 	    "SET statement_timeout = %d; "
-	    "SET idle_in_transaction_session_timeout = %d",
+	    "SET idle_in_transaction_session_timeout = %d; "
+	    "SET plan_cache_mode = force_generic_plan",
 	    STMT_TIMEOUT_MS, IDLE_TX_TIMEOUT_MS);
 	s->limit_ms = CLIENT_TIMEOUT_MS;
 	r = pq_exec(s, sql);
