@@ -13,9 +13,10 @@
  * it.  A statement runs at its first store_step(); the rows are then
  * read from the result.
  *
- * Writes and the modify index: store_begin() sends BEGIN and then
- * increments the 'raft' row of table_index (UPDATE), and reads it back
- * with the audit chain's head (audit.c), in one round trip.  The row lock that UPDATE takes is held until COMMIT
+ * Writes and the modify index: a write transaction starts with BEGIN,
+ * increments the 'raft' row of table_index (UPDATE) and reads it back
+ * with the audit chain's head (audit.c), sent in front of its first
+ * statement (pg_begin()).  The row lock that UPDATE takes is held until COMMIT
  * or ROLLBACK, so every other writer -- on any connection of any node
  * -- waits at that same statement, and READ COMMITTED gives each of its
  * later statements a snapshot that includes the previous writer's
@@ -32,7 +33,7 @@
  * copies of their values, and sent in front of the next statement or
  * of tx_commit in the same round trip, as one libpq pipeline
  * (pipeline()), so a handler that reads once and then writes holds the
- * lock for three round trips: begin, its read, the commit.
+ * lock for two round trips: the start with its read, the commit.
  *
  * Nothing is parsed or planned per write: every command runs as a
  * prepared statement, the transaction's ends too (each of their
@@ -132,7 +133,6 @@ struct pg_part {
 	char		*text;
 	int		 nparams;
 	int		*from;		/* its $j+1 is the statement's from[j] */
-	int		 prepared;
 };
 
 /* A write kept for the next round trip (pg_defer()): its own values. */
@@ -920,6 +920,20 @@ pg_stmt(struct store *bs, enum sql_id id)
 	return &q->base;
 }
 
+/*
+ * Whether the open transaction's start failed when the index was asked
+ * for (pg_tx_index()): then every later statement, and the COMMIT, fail
+ * with that error in *e.
+ */
+static int
+start_failed(struct pg *s, struct perr *e)
+{
+	if (!s->base.in_tx || !s->begin_failed)
+		return 0;
+	*e = s->begin_err;
+	return 1;
+}
+
 /* Forget the deferred writes (sent, or abandoned with the transaction). */
 static void
 pending_clear(struct pg *s)
@@ -952,8 +966,7 @@ pg_defer(struct store *bs, struct store_q *bq, struct perr *e)
 	struct pg_deferred	*d;
 	int			 rc, i;
 
-	if (bs->in_tx && s->begin_failed) {
-		*e = s->begin_err;
+	if (start_failed(s, e)) {
 		pg_reset(bq);
 		return -1;
 	}
@@ -1066,7 +1079,7 @@ send_all(struct pg *s, struct pg_q *q, struct perr *e)
 	n = (size_t)nb + s->npending + (q == NULL ? 0 : q->nparts ?
 	    (size_t)q->nparts : 1);
 	c = xcalloc(n, sizeof(*c));
-	for (p = 0; p < b->nparts; p++)
+	for (p = 0; p < nb; p++)
 		nvals += (size_t)b->parts[p].nparams;
 	for (p = 0; q != NULL && p < q->nparts; p++)
 		nvals += (size_t)q->parts[p].nparams;
@@ -1152,10 +1165,8 @@ pg_step(struct store *bs, struct store_q *bq, struct perr *e)
 			pending_clear(s);
 			return STORE_ERR;
 		}
-		if (bs->in_tx && s->begin_failed) {
-			*e = s->begin_err;
+		if (start_failed(s, e))
 			return STORE_ERR;
-		}
 		if (q->nparts == 0 && s->npending == 0 && !s->begin_pending)
 			q->res = await(s, PQsendQueryPrepared(s->conn, q->id,
 			    q->nparams, (const char *const *)q->vals, NULL,
@@ -1429,12 +1440,8 @@ pg_commit(struct store *bs, struct perr *e)
 			n += (size_t)snprintf(names + n, sizeof(names) - n,
 			    "%s%s", n ? "," : "", store_table_name(
 			    (enum table)t));
-	if (s->begin_failed) {
-		*e = s->begin_err;
-		goto fail;
-	}
-	if (begin_now(s, e) == -1 || (st = pg_stmt(bs, SQL_TX_COMMIT)) ==
-	    NULL)
+	if (start_failed(s, e) || begin_now(s, e) == -1 ||
+	    (st = pg_stmt(bs, SQL_TX_COMMIT)) == NULL)
 		goto fail;
 	pg_bind_text(st, ":names", names);
 	pg_bind_int(st, ":idx", (int64_t)bs->tx_index);

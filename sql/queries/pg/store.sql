@@ -4,7 +4,8 @@
 -- No BEGIN IMMEDIATE: the write lock is the 'raft' row of table_index
 -- (sql/pg/001-init.sql), held until COMMIT.  Four commands, one round
 -- trip (store_pg.c prepares each on its own and sends them as one
--- pipeline; none may hold a ';' of its own): BEGIN,
+-- pipeline, in front of the transaction's first statement; none may
+-- hold a ';' of its own): BEGIN,
 -- an asynchronous commit for this transaction only, so that the locks
 -- are released without waiting for the WAL flush (tx_commit waits for
 -- it after), the next global index, whose row lock makes every other
