@@ -108,6 +108,8 @@
 #define IDLE_TX_TIMEOUT_MS	30000	/* idle_in_transaction_session_timeout */
 #define RETRY_MIN_MS		100	/* reconnect back-off */
 #define RETRY_MAX_MS		2000
+/* Plans made again once the store's index has doubled (replan()). */
+#define REPLAN_MIN_GROWTH	256
 
 /* Connection defaults the DSN may override (libpq keywords). */
 static const char *const conn_defaults[][2] = {
@@ -182,6 +184,7 @@ struct pg {
 	const char	*failed;	/* the command of a pipeline that failed */
 	int		 begin_pending;	/* tx_begin goes with the next round trip */
 	int		 begin_failed;	/* ... and failed when forced (begin_err) */
+	uint64_t	 planned_at;	/* store index when plans were last made */
 	struct perr	 begin_err;
 	struct pg_q	 stmts[SQL__MAX];
 };
@@ -450,6 +453,13 @@ pipeline(struct pg *s, const struct pg_cmd *c, int n, int main, int also,
 	return keep;
 }
 
+/* The highest index this node knows of (1 before the shared state). */
+static uint64_t
+known_index(void)
+{
+	return store_shared != NULL ? store_index_max(~0u) : 1;
+}
+
 /* PQexec() with the deadline (await()). */
 static PGresult *
 pq_exec(struct pg *s, const char *sql)
@@ -529,7 +539,42 @@ pg_connect(struct pg *s)
 		s->conn = NULL;
 		return -1;
 	}
+	s->planned_at = known_index();
 	return 0;
+}
+
+/*
+ * Make the session's plans again when the store has at least doubled
+ * since they were made (and grown by REPLAN_MIN_GROWTH).  A generic
+ * plan is made once per connection and kept until the server
+ * invalidates it (an ANALYZE of a table it reads, a schema change):
+ * one made while a table was a page or two seq-scans it, and goes on
+ * doing so as the table grows faster than autovacuum analyzes it
+ * (every autovacuum_naptime, 1 min by default, and only past its
+ * thresholds).  Seen with pg.sh: 52 intentions analyzed, then 64
+ * writers adding ~2,000/s -- intention_put_read's five counts scanned
+ * the whole table, 20,000 rows read per write, and PUT fell from 886/s
+ * to 448/s to 336/s over three 5 s runs (2,260/s after an ANALYZE).
+ * Planned again, the statements see the table's current size (the
+ * planner scales the last statistics by its pages now), so the index
+ * wins.  The index stands in for the tables' size: every row added
+ * moves it.  Doubling keeps it to a few dozen re-plans over a
+ * connection's life; DISCARD PLANS keeps the prepared statements (no
+ * re-prepare) and costs one round trip outside any transaction.
+ */
+static void
+replan(struct pg *s)
+{
+	uint64_t	 now = known_index();
+	PGresult	*r;
+
+	if (now / 2 < s->planned_at || now - s->planned_at < REPLAN_MIN_GROWTH)
+		return;
+	s->planned_at = now;	/* once, even when it fails */
+	r = pq_exec(s, "DISCARD PLANS");
+	if (s->conn != NULL && PQresultStatus(r) != PGRES_COMMAND_OK)
+		log_warnx("store: DISCARD PLANS failed");
+	PQclear(r);
 }
 
 /*
@@ -814,10 +859,15 @@ usable(struct pg *s)
 		pfd.events = POLLIN;
 		if (PQstatus(s->conn) == CONNECTION_OK &&
 		    (poll(&pfd, 1, 0) != 1 || (PQconsumeInput(s->conn) != 0 &&
-		    PQstatus(s->conn) == CONNECTION_OK)))
-			return 0;
-		log_warnx("store: the PostgreSQL connection was closed");
-		drop(s);
+		    PQstatus(s->conn) == CONNECTION_OK))) {
+			replan(s);	/* may drop a connection that fails */
+			if (s->conn != NULL)
+				return 0;
+		} else {
+			log_warnx("store: the PostgreSQL connection was "
+			    "closed");
+			drop(s);
+		}
 	}
 	now = mono_ms();
 	if (now < s->retry_at)
