@@ -600,15 +600,20 @@ run_psql(const char *dsn, const char *sql)
 	return system(cmd);
 }
 
-/*
- * PostgreSQL: the write commits asynchronously and store_commit()
- * returns once a flush transaction after it has committed (the shared
- * page's 'synced' covers its index, one flush and one durable commit
- * counted each).  A flush that fails after a COMMIT that succeeded
- * leaves the write visible and answers 500 "may or may not have been
- * committed": here the flush's function is shadowed by one that fails,
- * for a connection whose search_path puts public first.
- */
+/* One by-name write's read, rolled back: its round trips; *okay if it read. */
+static uint64_t
+replan_read(struct store *s, struct req *req, int *okay, struct perr *e)
+{
+	struct ixn_entry en;
+	uint64_t	 rt0 = store_roundtrips(s);
+	size_t		 pos = 99;
+
+	*okay = store_begin(s, e) == 0 && intention_db_put_read(req, "rt-db",
+	    "rt-web", &pos, &en, e) == 0 && en.exists;
+	store_rollback(s);
+	return store_roundtrips(s) - rt0;
+}
+
 /*
  * A connection makes its plans again once the store's index has doubled
  * since it made them (store_pg.c, replan(): generic plans made while a
@@ -620,41 +625,37 @@ static void
 test_pg_replan(struct store *s)
 {
 	struct req	 req;
-	struct ixn_entry en;
 	struct perr	 e;
-	uint64_t	 rt0, base, v;
-	size_t		 pos = 99;
-	int		 i, okay;
+	uint64_t	 base, rt;
+	int		 okay;
 
 	perr_clear(&e);
 	memset(&req, 0, sizeof(req));
 	req.arena = arena_new();
 	req.store = s;
-	for (i = 0; i < 3; i++) {
-		rt0 = store_roundtrips(s);
-		okay = store_begin(s, &e) == 0 && intention_db_put_read(&req,
-		    "rt-db", "rt-web", &pos, &en, &e) == 0 && en.exists;
-		store_rollback(s);
-		v = store_roundtrips(s) - rt0;
-		if (i == 0) {
-			ok(okay, "replan: a by-name write's read (%s)", e.msg);
-			base = v;
-			/* Other nodes' writes, as their notifications raise it. */
-			v = store_index_max(~0u);
-			store_shared->idx[TBL_INTENTIONS] = 2 * v + 1000;
-		} else if (i == 1) {
-			ok(okay, "replan: the same read after the store doubled "
-			    "(%s)", e.msg);
-			is_int((long long)(v - base), 1, "postgres: the first "
-			    "transaction after the index doubled makes its "
-			    "plans again (one round trip more)");
-		} else
-			is_int((long long)(v - base), 0, "postgres: the next "
-			    "one does not");
-	}
+	base = replan_read(s, &req, &okay, &e);
+	ok(okay, "replan: a by-name write's read (%s)", e.msg);
+	/* Other nodes' writes, as their notifications raise the index. */
+	store_shared->idx[TBL_INTENTIONS] = 2 * store_index_max(~0u) + 1000;
+	rt = replan_read(s, &req, &okay, &e);
+	ok(okay, "replan: the same read after the store doubled (%s)", e.msg);
+	is_int((long long)(rt - base), 1, "postgres: the first transaction "
+	    "after the index doubled makes its plans again (one round trip "
+	    "more)");
+	rt = replan_read(s, &req, &okay, &e);
+	is_int((long long)(rt - base), 0, "postgres: the next one does not");
 	arena_free(req.arena);
 }
 
+/*
+ * PostgreSQL: the write commits asynchronously and store_commit()
+ * returns once a flush transaction after it has committed (the shared
+ * page's 'synced' covers its index, one flush and one durable commit
+ * counted each).  A flush that fails after a COMMIT that succeeded
+ * leaves the write visible and answers 500 "may or may not have been
+ * committed": here the flush's function is shadowed by one that fails,
+ * for a connection whose search_path puts public first.
+ */
 static void
 test_pg_durable(struct store *s, const char *dsn)
 {
